@@ -1,0 +1,301 @@
+"""The Generator interface that every architecture implements.
+
+A generator maps latent codes to images in [-1, 1], NCHW. Synthesis is a pure function of its tensor
+inputs (no in-place updates of inputs, no hidden state), so ``torch.func.jacrev``, ``vmap`` and autograd
+work through it. Everything a steering method needs is reachable from here:
+
+* ``sample`` / ``to_space`` / ``synthesize``: seeded sampling with truncation, mapping between latent spaces,
+  rendering (W+ codes carry one vector per synthesis layer, so layers can be mixed).
+* ``latent_projections``: the affine maps ``y = A z + b`` that read the latent (SeFa, steerability).
+* ``features``: named intermediate activations (Local Basis, GANSpace on a layer).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import InvalidValueError
+
+#: Latent space names. ``z``: the input noise; ``w``: style-based intermediate latent (one vector per sample);
+#: ``w+``: one ``w`` per synthesis layer, shape [N, num_layers, w_dim].
+Z, W, WPLUS = "z", "w", "w+"
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Who a generator is: enough to check that a direction file belongs to it."""
+
+    architecture: str
+    name: str
+    sha256: str
+    source: str = ""
+    revision: str | None = None
+    filename: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, default=_jsonable)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelIdentity":
+        data = json.loads(text)
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class Latents:
+    """A batch of latent codes in one space, with what the generator needs besides them.
+
+    ``codes``: [N, d] for ``z``/``w``, [N, L, d] for ``w+``. ``classes``: [N, num_classes] conditioning
+    (one-hot or soft) for class-conditional models, else ``None``. ``truncation``: the ψ the codes were
+    sampled with; models whose synthesis depends on it (BigGAN's batch-norm statistics) read it.
+    """
+
+    codes: Tensor
+    space: str = Z
+    classes: Tensor | None = None
+    truncation: float = 1.0
+
+    def replace(self, **changes: Any) -> "Latents":
+        return dataclasses.replace(self, **changes)
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+    def to(self, device: torch.device | str) -> "Latents":
+        classes = None if self.classes is None else self.classes.to(device)
+        return self.replace(codes=self.codes.to(device), classes=classes)
+
+    def select(self, index: int | slice | Tensor) -> "Latents":
+        """A sub-batch (an int keeps the batch dimension)."""
+        if isinstance(index, int):
+            index = slice(index, index + 1)
+        classes = None if self.classes is None else self.classes[index]
+        return self.replace(codes=self.codes[index], classes=classes)
+
+    @staticmethod
+    def cat(items: Sequence["Latents"]) -> "Latents":
+        first = items[0]
+        classes = None if first.classes is None else torch.cat([i.classes for i in items])  # type: ignore[misc]
+        return first.replace(codes=torch.cat([i.codes for i in items]), classes=classes)
+
+
+@dataclass(frozen=True)
+class LatentProjection:
+    """An affine map ``y = A x + b`` that reads a latent vector ``x`` in ``space``.
+
+    ``weight`` [m, d] and ``bias`` [m] are the *effective* weights (batch norm folded, spectral norm and
+    equalised learning rate applied). ``shape`` is the spatial layout of ``y`` (e.g. ``(512, 4, 4)``, flat index
+    channel-major) or ``None`` for a flat vector. ``layers`` are the W+ layer indices that feed this map.
+    """
+
+    name: str
+    weight: Tensor
+    bias: Tensor
+    space: str
+    layers: tuple[int, ...] = (0,)
+    shape: tuple[int, ...] | None = None
+    resolution: int | None = None
+
+
+class Generator(nn.Module, ABC):
+    """Base class of every architecture. Subclasses set the attributes and implement the abstract methods."""
+
+    architecture: ClassVar[str]
+    #: Latent spaces the model offers, in order of preference for editing.
+    latent_spaces: tuple[str, ...] = (Z,)
+
+    z_dim: int
+    w_dim: int = 0
+    num_classes: int = 0
+    resolution: int
+    image_channels: int = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.identity = ModelIdentity(architecture=self.architecture, name=self.architecture, sha256="")
+
+    # ----- identity and layout -------------------------------------------------------------------
+    @property
+    def default_space(self) -> str:
+        """The space edits happen in by default: ``w`` for style-based models, ``z`` otherwise."""
+        return W if W in self.latent_spaces else Z
+
+    @property
+    def num_layers(self) -> int:
+        """Number of W+ layers (1 for models without a per-layer latent)."""
+        return 1
+
+    @property
+    def layer_names(self) -> list[str]:
+        """One name per W+ layer, for UI labels and layer ranges."""
+        return ["input"]
+
+    @property
+    def layer_resolutions(self) -> list[int]:
+        """The output resolution each W+ layer works at (used for coarse/middle/fine ranges)."""
+        return [self.resolution] * self.num_layers
+
+    def space_dim(self, space: str) -> int:
+        self.check_space(space)
+        return self.z_dim if space == Z else self.w_dim
+
+    def check_space(self, space: str) -> None:
+        if space not in self.latent_spaces:
+            raise InvalidValueError(
+                f"{self.identity.name} has latent spaces {list(self.latent_spaces)}, not {space!r}"
+            )
+
+    @property
+    def device(self) -> torch.device:
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return torch.device("cpu")
+
+    # ----- sampling ------------------------------------------------------------------------------
+    def sample_z(self, n: int, seed: int) -> Tensor:
+        """Standard normal z, drawn on the CPU so a seed gives the same codes on every device."""
+        if n < 1:
+            raise InvalidValueError(f"number of samples must be at least 1, got {n}")
+        gen = torch.Generator().manual_seed(int(seed))
+        return torch.randn(n, self.z_dim, generator=gen).to(self.device)
+
+    def sample_classes(self, n: int, seed: int, class_index: int | Sequence[int] | None = None) -> Tensor | None:
+        """One-hot conditioning for class-conditional models (random classes when none are given)."""
+        if not self.num_classes:
+            return None
+        if class_index is None:
+            gen = torch.Generator().manual_seed(int(seed) + 1)
+            idx = torch.randint(self.num_classes, (n,), generator=gen)
+        else:
+            idx = torch.as_tensor(class_index, dtype=torch.long).reshape(-1).expand(n)
+            if bool((idx < 0).any()) or bool((idx >= self.num_classes).any()):
+                raise InvalidValueError(f"class index must be in [0, {self.num_classes}), got {class_index}")
+        return nn.functional.one_hot(idx, self.num_classes).float().to(self.device)
+
+    def sample(
+        self,
+        n: int = 1,
+        seed: int = 0,
+        truncation: float = 1.0,
+        space: str | None = None,
+        class_index: int | Sequence[int] | None = None,
+    ) -> Latents:
+        """Seeded latents in ``space`` (default: ``default_space``) with truncation ψ applied."""
+        check_truncation(truncation)
+        space = space or self.default_space
+        self.check_space(space)
+        z = Latents(self.sample_z(n, seed), Z, self.sample_classes(n, seed, class_index), float(truncation))
+        return self.to_space(self.truncate_z(z), space)
+
+    def truncate_z(self, latents: Latents) -> Latents:
+        """Truncation in z for models without a mapping network: pull codes towards the mean (0) by ψ."""
+        if W in self.latent_spaces:
+            return latents  # style-based models truncate in W (see to_space)
+        return latents.replace(codes=latents.codes * latents.truncation)
+
+    def to_space(self, latents: Latents, space: str) -> Latents:
+        """Map latents to ``space``. Models with a mapping network override this (z -> w -> w+)."""
+        self.check_space(space)
+        if latents.space == space:
+            return latents
+        raise InvalidValueError(f"cannot map latents from {latents.space!r} to {space!r}")
+
+    # ----- synthesis -----------------------------------------------------------------------------
+    @abstractmethod
+    def synthesize(self, latents: Latents) -> Tensor:
+        """Images in [-1, 1], shape [N, image_channels, resolution, resolution]."""
+
+    def forward(self, latents: Latents) -> Tensor:  # nn.Module convention
+        return self.synthesize(latents)
+
+    # ----- what methods read ---------------------------------------------------------------------
+    @abstractmethod
+    def latent_projections(self) -> list[LatentProjection]:
+        """The affine maps that read the latent, in layer order."""
+
+    def feature_names(self) -> list[str]:
+        """Names accepted by ``features`` (always includes ``"image"``)."""
+        return ["image"]
+
+    def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
+        """Intermediate activations by name. Subclasses return more than the image."""
+        unknown = set(names) - set(self.feature_names())
+        if unknown:
+            raise InvalidValueError(f"unknown features {sorted(unknown)}; known: {self.feature_names()}")
+        return {"image": self.synthesize(latents)}
+
+    def describe(self) -> dict[str, Any]:
+        """A short summary for UIs and the CLI."""
+        return {
+            "name": self.identity.name,
+            "architecture": self.architecture,
+            "resolution": self.resolution,
+            "latent_spaces": list(self.latent_spaces),
+            "z_dim": self.z_dim,
+            "w_dim": self.w_dim,
+            "num_layers": self.num_layers,
+            "num_classes": self.num_classes,
+            "sha256": self.identity.sha256,
+            "source": self.identity.source,
+        }
+
+
+def check_truncation(truncation: float) -> None:
+    if not (0.0 < float(truncation) <= 1.0):
+        raise InvalidValueError(f"truncation ψ must be in (0, 1], got {truncation}")
+
+
+def layer_range(generator: Generator, selection: str | Sequence[int] | tuple[int, int]) -> tuple[int, ...]:
+    """Resolve a W+ layer selection to sorted layer indices.
+
+    ``selection``: ``"all"``, ``"coarse"`` (≤ 8 px), ``"middle"`` (16–32 px), ``"fine"`` (≥ 64 px),
+    a half-open ``"lo:hi"`` / ``(lo, hi)`` range, or an explicit list of indices.
+    """
+    n = generator.num_layers
+    if isinstance(selection, str):
+        sel = selection.strip().lower()
+        res = generator.layer_resolutions
+        groups = {
+            "all": range(n),
+            "coarse": [i for i in range(n) if res[i] <= 8],
+            "middle": [i for i in range(n) if 16 <= res[i] <= 32],
+            "fine": [i for i in range(n) if res[i] >= 64],
+        }
+        if sel in groups:
+            layers = tuple(groups[sel])
+        elif ":" in sel:
+            lo_text, hi_text = sel.split(":", 1)
+            try:
+                lo, hi = int(lo_text or 0), int(hi_text or n)
+            except ValueError:
+                raise InvalidValueError(f"layer range {selection!r} is not 'lo:hi'") from None
+            layers = tuple(range(lo, hi))
+            if not (0 <= lo < hi <= n):
+                raise InvalidValueError(f"layer range {selection!r} is outside [0, {n})")
+        else:
+            raise InvalidValueError(
+                f"layer selection {selection!r} is not one of all/coarse/middle/fine or 'lo:hi'"
+            )
+    else:
+        layers = tuple(sorted({int(i) for i in selection}))
+        if any(not 0 <= i < n for i in layers):
+            raise InvalidValueError(f"layer indices {list(layers)} are outside [0, {n})")
+    if not layers:
+        raise InvalidValueError(f"layer selection {selection!r} selects no layer of this {n}-layer model")
+    return layers

@@ -1,0 +1,194 @@
+"""``load_generator``: from a model spec to a ready Generator, converting each checkpoint once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from ..errors import CheckpointFormatError, ModelNotFoundError
+from ..io import sha256_file
+from ..models import ARCHITECTURES, ModelIdentity, architecture_class
+from ..models.base import Generator
+from ..models.checkpoint import Checkpoint
+from . import store
+from .catalog import CATALOG, DEFAULT_MODEL, CatalogEntry
+from .embedded import PACKAGE, VERSION, embedded_weights_path
+from .readers import read_checkpoint
+from .spec import HubFile, looks_like_path, parse_hub_spec
+
+
+@dataclass(frozen=True)
+class ResolvedFile:
+    """A checkpoint file on disk and where it came from."""
+
+    path: Path
+    name: str
+    source: str  # "pypi:…", "hub:repo", "file"
+    source_key: str  # stable key for the converted-file index
+    revision: str | None = None
+    filename: str | None = None
+    extras: Mapping[str, Any] | None = None
+
+
+def resolve(spec: str, *, token: str | bool | None = None, local_files_only: bool = False) -> tuple[ResolvedFile, CatalogEntry | None]:
+    """Find (and download if needed) the file a spec names."""
+    spec = (spec or DEFAULT_MODEL).strip()
+    entry = CATALOG.get(spec)
+    if entry is not None and entry.repo_id is None:
+        path = embedded_weights_path()
+        stat = path.stat()
+        return ResolvedFile(
+            path=path,
+            name=entry.name,
+            source=f"pypi:{PACKAGE}=={VERSION}",
+            source_key=f"embedded:{path}:{stat.st_size}:{stat.st_mtime_ns}",
+            filename=path.name,
+        ), entry
+    if entry is not None:
+        hub_file = HubFile(entry.repo_id, entry.filename or "", entry.revision)
+    else:
+        hub_file = parse_hub_spec(spec)
+    if hub_file is not None:
+        return _resolve_hub(hub_file, entry, token=token, local_files_only=local_files_only), entry
+    if looks_like_path(spec):
+        path = Path(spec).expanduser().resolve()
+        if not path.is_file():
+            raise ModelNotFoundError(f"no such checkpoint file: {path}")
+        stat = path.stat()
+        return ResolvedFile(
+            path=path,
+            name=path.stem,
+            source="file",
+            source_key=f"file:{path}:{stat.st_size}:{stat.st_mtime_ns}",
+            filename=path.name,
+        ), None
+    raise ModelNotFoundError(
+        f"{spec!r} is not a catalog model ({', '.join(sorted(CATALOG))}), a Hub file 'owner/repo[@revision]:file' "
+        f"or an existing local path"
+    )
+
+
+def _resolve_hub(hub_file: HubFile, entry: CatalogEntry | None, *, token: str | bool | None, local_files_only: bool) -> ResolvedFile:
+    from .hub import download
+
+    main = download(hub_file, token=token, local_files_only=local_files_only)
+    extras: dict[str, Any] = {}
+    for extra in entry.extra_files if entry else ():
+        extra_file = download(HubFile(hub_file.repo_id, extra, main.commit or hub_file.revision), token=token, local_files_only=local_files_only)
+        if extra.endswith(".json"):
+            extras[extra] = json.loads(extra_file.path.read_text())
+    commit = main.commit or hub_file.revision or "unknown"
+    return ResolvedFile(
+        path=main.path,
+        name=entry.name if entry else f"{hub_file.repo_id}:{hub_file.filename}",
+        source=f"hub:{hub_file.repo_id}",
+        source_key=f"hub:{hub_file.repo_id}@{commit}:{hub_file.filename}",
+        revision=commit,
+        filename=hub_file.filename,
+        extras=extras,
+    )
+
+
+def detect(checkpoint: Checkpoint, architecture: str | None = None) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
+    """Which architecture a checkpoint is: ``(name, config, state_dict)``; a clear error if none fits."""
+    names = [architecture] if architecture else list(ARCHITECTURES)
+    tried = []
+    for name in names:
+        try:
+            cls = architecture_class(name)
+        except ModuleNotFoundError:
+            continue
+        match = cls.match_checkpoint(checkpoint)
+        tried.append(name)
+        if match is not None:
+            config, state = match
+            return name, config, state
+    wanted = f"a {architecture} layout" if architecture else f"any known layout ({', '.join(tried)})"
+    raise CheckpointFormatError(f"the checkpoint fits {wanted}; it holds {checkpoint.summary()}")
+
+
+def convert(resolved: ResolvedFile, entry: CatalogEntry | None = None, architecture: str | None = None) -> store.Converted:
+    """Read the original file once and turn it into our layout, with provenance."""
+    checkpoint = read_checkpoint(resolved.path)
+    checkpoint.extras.update(resolved.extras or {})
+    arch = architecture or (entry.architecture if entry else None)
+    name, config, state = detect(checkpoint, arch)
+    if entry and entry.config:
+        config = {**config, **entry.config}
+    identity = ModelIdentity(
+        architecture=name,
+        name=resolved.name,
+        sha256=sha256_file(resolved.path),
+        source=resolved.source,
+        revision=resolved.revision,
+        filename=resolved.filename,
+        config=config,
+    )
+    return store.Converted(architecture=name, config=config, state=state, identity=identity)
+
+
+def load_generator(
+    spec: str = DEFAULT_MODEL,
+    *,
+    device: str | torch.device = "cpu",
+    architecture: str | None = None,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+) -> Generator:
+    """Load a generator by catalog name, ``owner/repo[@rev]:file`` or local path; convert once, then reuse."""
+    resolved, entry = resolve(spec, token=token, local_files_only=local_files_only)
+    key = resolved.source_key + (f"#{architecture}" if architecture else "")
+    converted_file = store.lookup(key)
+    if converted_file is not None:
+        try:
+            return store.build_generator(store.load_converted(converted_file), device)
+        except CheckpointFormatError:
+            converted_file.unlink(missing_ok=True)  # a broken cache entry is dropped and rebuilt
+            store.forget(key)
+    converted = convert(resolved, entry, architecture)
+    generator = store.build_generator(converted, device)  # validate before anything is cached
+    path = store.save_converted(converted)
+    store.record(key, path, {"sha256": converted.identity.sha256})
+    return generator
+
+
+class GeneratorCache:
+    """Process-level cache of loaded generators keyed by (spec, device): one load per model, shared by users."""
+
+    def __init__(self, max_items: int = 3) -> None:
+        self.max_items = max_items
+        self._items: dict[tuple[str, str], Generator] = {}
+        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+
+    def get(self, spec: str = DEFAULT_MODEL, device: str | torch.device = "cpu", **kwargs: Any) -> Generator:
+        key = ((spec or DEFAULT_MODEL).strip(), str(device))
+        with self._lock:
+            if key in self._items:
+                self._items[key] = self._items.pop(key)  # most recently used last
+                return self._items[key]
+            gate = self._loading.setdefault(key, threading.Lock())
+        with gate:  # concurrent requests for the same model wait for one load
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            generator = load_generator(key[0], device=device, **kwargs)
+            with self._lock:
+                self._items[key] = generator
+                while len(self._items) > self.max_items:
+                    self._items.pop(next(iter(self._items)))
+                self._loading.pop(key, None)
+            return generator
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+#: The shared cache used by the UI and the CLI.
+generators = GeneratorCache()

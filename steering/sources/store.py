@@ -1,0 +1,114 @@
+"""Converted checkpoints: one safetensors file per source file, carrying architecture, config and provenance.
+
+The first load of a checkpoint reads the original file, converts it to our layout and writes
+``<home>/models/<architecture>-<sha256[:16]>.safetensors`` atomically. A small index entry, keyed by where the file
+came from (Hub repo + commit + filename, or a local path with size and mtime), points at it, so later loads read only
+the converted file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+from .. import paths
+from ..errors import CheckpointFormatError, CorruptFileError
+from ..io import atomic_path, load_safetensors, save_safetensors
+from ..models import ModelIdentity, architecture_class
+from ..models.base import Generator
+
+FORMAT = "gan-steering.model"
+FORMAT_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Converted:
+    architecture: str
+    config: dict[str, Any]
+    state: dict[str, Tensor]
+    identity: ModelIdentity
+
+
+def converted_path(identity: ModelIdentity) -> Path:
+    return paths.models_dir() / f"{identity.architecture}-{identity.sha256[:16]}.safetensors"
+
+
+def save_converted(converted: Converted) -> Path:
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": converted.architecture,
+        "config": json.dumps(converted.config, sort_keys=True),
+        "identity": converted.identity.to_json(),
+    }
+    return save_safetensors(converted.state, metadata, converted_path(converted.identity))
+
+
+def build_generator(converted: Converted, device: str | torch.device = "cpu") -> Generator:
+    """Instantiate the architecture from its config and load the weights (strictly: every key must fit)."""
+    cls = architecture_class(converted.architecture)
+    generator = cls.from_config(converted.config)
+    missing, unexpected = generator.load_state_dict(converted.state, strict=False)
+    if missing or unexpected:
+        raise CheckpointFormatError(
+            f"weights do not fit {converted.architecture} {converted.config}: "
+            f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
+    generator.identity = converted.identity
+    return generator.to(device).eval()
+
+
+def load_converted(path: Path) -> Converted:
+    tensors, metadata = load_safetensors(path, error=CheckpointFormatError)
+    if metadata.get("format") != FORMAT:
+        raise CheckpointFormatError(f"{path} is not a converted gan-steering model (format {metadata.get('format')!r})")
+    return Converted(
+        architecture=metadata["architecture"],
+        config=json.loads(metadata["config"]),
+        state=tensors,
+        identity=ModelIdentity.from_json(metadata["identity"]),
+    )
+
+
+def _index_path(source_key: str) -> Path:
+    return paths.models_dir() / "index" / (hashlib.sha256(source_key.encode()).hexdigest()[:32] + ".json")
+
+
+def lookup(source_key: str) -> Path | None:
+    """The converted file recorded for ``source_key``, if it is still there and readable."""
+    index = _index_path(source_key)
+    try:
+        entry = json.loads(index.read_text())
+        path = paths.models_dir() / entry["file"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return path if path.is_file() else None
+
+
+def record(source_key: str, converted_file: Path, extra: Mapping[str, Any] | None = None) -> None:
+    with atomic_path(_index_path(source_key)) as tmp:
+        tmp.write_text(json.dumps({"source": source_key, "file": converted_file.name, **(extra or {})}))
+
+
+def forget(source_key: str) -> None:
+    """Drop an index entry (after its converted file turned out corrupt)."""
+    _index_path(source_key).unlink(missing_ok=True)
+
+
+__all__ = [
+    "Converted",
+    "CorruptFileError",
+    "build_generator",
+    "converted_path",
+    "forget",
+    "load_converted",
+    "lookup",
+    "record",
+    "save_converted",
+]

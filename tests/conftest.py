@@ -1,0 +1,26 @@
+"""Shared fixtures: an isolated gan-steering home per test session, the real embedded DCGAN."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+
+# Isolate every file we write (converted models, cached bases) from the user's own cache.
+os.environ.setdefault("GAN_STEERING_HOME", tempfile.mkdtemp(prefix="gan-steering-test-"))
+
+
+@pytest.fixture(scope="session")
+def dcgan():
+    """The real embedded faces DCGAN."""
+    from steering.sources import load_generator
+
+    return load_generator("dcgan-faces")
+
+
+@pytest.fixture()
+def isolated_home(tmp_path, monkeypatch):
+    """A fresh, empty gan-steering home for tests that inspect what is written."""
+    monkeypatch.setenv("GAN_STEERING_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
