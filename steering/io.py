@@ -42,7 +42,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def save_safetensors(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str], path: str | os.PathLike[str]) -> Path:
+def save_safetensors(
+    tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str], path: str | os.PathLike[str]
+) -> Path:
     """Write contiguous, unshared CPU copies of ``tensors`` atomically."""
     clean = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     with atomic_path(path) as tmp:

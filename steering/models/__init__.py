@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import CheckpointFormatError
-from .base import W, WPLUS, Z, Generator, LatentProjection, Latents, ModelIdentity, layer_range
+from .base import WPLUS, Generator, LatentProjection, Latents, ModelIdentity, W, Z, layer_range
 
 #: Architecture name -> "module:Class". Modules load lazily so that a model's code is imported only when used.
 ARCHITECTURES: dict[str, str] = {
@@ -29,12 +29,12 @@ def architecture_class(name: str) -> type[Generator]:
 
 __all__ = [
     "ARCHITECTURES",
+    "WPLUS",
     "Generator",
     "LatentProjection",
     "Latents",
     "ModelIdentity",
     "W",
-    "WPLUS",
     "Z",
     "architecture_class",
     "layer_range",

@@ -44,7 +44,7 @@ class ModelIdentity:
         return json.dumps(dataclasses.asdict(self), sort_keys=True, default=_jsonable)
 
     @classmethod
-    def from_json(cls, text: str) -> "ModelIdentity":
+    def from_json(cls, text: str) -> ModelIdentity:
         data = json.loads(text)
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
@@ -69,17 +69,17 @@ class Latents:
     classes: Tensor | None = None
     truncation: float = 1.0
 
-    def replace(self, **changes: Any) -> "Latents":
+    def replace(self, **changes: Any) -> Latents:
         return dataclasses.replace(self, **changes)
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
 
-    def to(self, device: torch.device | str) -> "Latents":
+    def to(self, device: torch.device | str) -> Latents:
         classes = None if self.classes is None else self.classes.to(device)
         return self.replace(codes=self.codes.to(device), classes=classes)
 
-    def select(self, index: int | slice | Tensor) -> "Latents":
+    def select(self, index: int | slice | Tensor) -> Latents:
         """A sub-batch (an int keeps the batch dimension)."""
         if isinstance(index, int):
             index = slice(index, index + 1)
@@ -87,7 +87,7 @@ class Latents:
         return self.replace(codes=self.codes[index], classes=classes)
 
     @staticmethod
-    def cat(items: Sequence["Latents"]) -> "Latents":
+    def cat(items: Sequence[Latents]) -> Latents:
         first = items[0]
         classes = None if first.classes is None else torch.cat([i.classes for i in items])  # type: ignore[misc]
         return first.replace(codes=torch.cat([i.codes for i in items]), classes=classes)
@@ -155,9 +155,7 @@ class Generator(nn.Module, ABC):
 
     def check_space(self, space: str) -> None:
         if space not in self.latent_spaces:
-            raise InvalidValueError(
-                f"{self.identity.name} has latent spaces {list(self.latent_spaces)}, not {space!r}"
-            )
+            raise InvalidValueError(f"{self.identity.name} has latent spaces {list(self.latent_spaces)}, not {space!r}")
 
     @property
     def device(self) -> torch.device:
@@ -289,9 +287,7 @@ def layer_range(generator: Generator, selection: str | Sequence[int] | tuple[int
             if not (0 <= lo < hi <= n):
                 raise InvalidValueError(f"layer range {selection!r} is outside [0, {n})")
         else:
-            raise InvalidValueError(
-                f"layer selection {selection!r} is not one of all/coarse/middle/fine or 'lo:hi'"
-            )
+            raise InvalidValueError(f"layer selection {selection!r} is not one of all/coarse/middle/fine or 'lo:hi'")
     else:
         layers = tuple(sorted({int(i) for i in selection}))
         if any(not 0 <= i < n for i in layers):

@@ -8,14 +8,15 @@ In eval mode the first ConvTranspose followed by BatchNorm is an affine map of z
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import CheckpointFormatError
-from .checkpoint import Checkpoint
 from .base import Generator, LatentProjection, Latents, Z
+from .checkpoint import Checkpoint
 
 FEATURES = ("fc", "block1", "block2", "block3", "image")
 
@@ -30,9 +31,18 @@ class DCGAN(Generator):
         self.resolution = 64
         widths = [ngf * 8, ngf * 4, ngf * 2, ngf]
         layers: list[nn.Module] = [nn.ConvTranspose2d(nz, widths[0], 4, 1, 0, bias=False)]
-        for c_in, c_out in zip(widths, widths[1:]):
-            layers += [nn.BatchNorm2d(c_in, eps=bn_eps), nn.ReLU(), nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
-        layers += [nn.BatchNorm2d(widths[-1], eps=bn_eps), nn.ReLU(), nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False), nn.Tanh()]
+        for c_in, c_out in itertools.pairwise(widths):
+            layers += [
+                nn.BatchNorm2d(c_in, eps=bn_eps),
+                nn.ReLU(),
+                nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
+            ]
+        layers += [
+            nn.BatchNorm2d(widths[-1], eps=bn_eps),
+            nn.ReLU(),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        ]
         self.main = nn.Sequential(*layers)
         self.eval()
 
@@ -41,7 +51,7 @@ class DCGAN(Generator):
         return {"nz": self.z_dim, "ngf": self.ngf, "nc": self.image_channels, "bn_eps": self.bn_eps}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "DCGAN":
+    def from_config(cls, config: Mapping[str, Any]) -> DCGAN:
         return cls(**{k: config[k] for k in ("nz", "ngf", "nc", "bn_eps") if k in config})
 
     @property
@@ -52,7 +62,7 @@ class DCGAN(Generator):
     def layer_resolutions(self) -> list[int]:
         return [4]
 
-    def train(self, mode: bool = True) -> "DCGAN":
+    def train(self, mode: bool = True) -> DCGAN:
         # Batch norm must use its running statistics: synthesis stays a function of z alone.
         return super().train(False)
 

@@ -20,10 +20,9 @@ def embedded_weights_path() -> Path:
     spec = importlib.util.find_spec("gan_face_generate")
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError(
-            f"the embedded faces model needs the {PACKAGE} wheel: "
-            f"pip install --no-deps {PACKAGE}=={VERSION}"
+            f"the embedded faces model needs the {PACKAGE} wheel: pip install --no-deps {PACKAGE}=={VERSION}"
         )
-    path = Path(list(spec.submodule_search_locations)[0]) / FILENAME
+    path = Path(next(iter(spec.submodule_search_locations))) / FILENAME
     if not path.is_file():
         raise ModelNotFoundError(f"{PACKAGE} is installed but {path} is missing; reinstall it")
     return path

@@ -35,7 +35,9 @@ class ResolvedFile:
     extras: Mapping[str, Any] | None = None
 
 
-def resolve(spec: str, *, token: str | bool | None = None, local_files_only: bool = False) -> tuple[ResolvedFile, CatalogEntry | None]:
+def resolve(
+    spec: str, *, token: str | bool | None = None, local_files_only: bool = False
+) -> tuple[ResolvedFile, CatalogEntry | None]:
     """Find (and download if needed) the file a spec names."""
     spec = (spec or DEFAULT_MODEL).strip()
     entry = CATALOG.get(spec)
@@ -73,13 +75,19 @@ def resolve(spec: str, *, token: str | bool | None = None, local_files_only: boo
     )
 
 
-def _resolve_hub(hub_file: HubFile, entry: CatalogEntry | None, *, token: str | bool | None, local_files_only: bool) -> ResolvedFile:
+def _resolve_hub(
+    hub_file: HubFile, entry: CatalogEntry | None, *, token: str | bool | None, local_files_only: bool
+) -> ResolvedFile:
     from .hub import download
 
     main = download(hub_file, token=token, local_files_only=local_files_only)
     extras: dict[str, Any] = {}
     for extra in entry.extra_files if entry else ():
-        extra_file = download(HubFile(hub_file.repo_id, extra, main.commit or hub_file.revision), token=token, local_files_only=local_files_only)
+        extra_file = download(
+            HubFile(hub_file.repo_id, extra, main.commit or hub_file.revision),
+            token=token,
+            local_files_only=local_files_only,
+        )
         if extra.endswith(".json"):
             extras[extra] = json.loads(extra_file.path.read_text())
     commit = main.commit or hub_file.revision or "unknown"
@@ -94,7 +102,9 @@ def _resolve_hub(hub_file: HubFile, entry: CatalogEntry | None, *, token: str | 
     )
 
 
-def detect(checkpoint: Checkpoint, architecture: str | None = None) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
+def detect(
+    checkpoint: Checkpoint, architecture: str | None = None
+) -> tuple[str, dict[str, Any], dict[str, torch.Tensor]]:
     """Which architecture a checkpoint is: ``(name, config, state_dict)``; a clear error if none fits."""
     names = [architecture] if architecture else list(ARCHITECTURES)
     tried = []
@@ -112,7 +122,9 @@ def detect(checkpoint: Checkpoint, architecture: str | None = None) -> tuple[str
     raise CheckpointFormatError(f"the checkpoint fits {wanted}; it holds {checkpoint.summary()}")
 
 
-def convert(resolved: ResolvedFile, entry: CatalogEntry | None = None, architecture: str | None = None) -> store.Converted:
+def convert(
+    resolved: ResolvedFile, entry: CatalogEntry | None = None, architecture: str | None = None
+) -> store.Converted:
     """Read the original file once and turn it into our layout, with provenance."""
     checkpoint = read_checkpoint(resolved.path)
     checkpoint.extras.update(resolved.extras or {})

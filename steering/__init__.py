@@ -1,0 +1,44 @@
+"""gan-steering: find and apply semantic directions in the latent spaces of pretrained GANs.
+
+Quick start::
+
+    from steering import load_generator, sefa, edit
+    G = load_generator()                       # the embedded DCGAN faces model
+    dirs = sefa(G, num_directions=10)          # closed-form directions
+    latents = G.sample(1, seed=3)
+    image = edit.render(G, edit.apply(latents, dirs, {0: 2.0}))[0]
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .directions import Directions
+from .errors import (
+    CheckpointFormatError,
+    DirectionsFileError,
+    DirectionsMismatchError,
+    HubError,
+    InvalidValueError,
+    ModelNotFoundError,
+    SteeringError,
+    UnsafeCheckpointError,
+)
+from .models import Generator, Latents
+from .sources import load_generator
+
+__all__ = [
+    "CheckpointFormatError",
+    "Directions",
+    "DirectionsFileError",
+    "DirectionsMismatchError",
+    "Generator",
+    "HubError",
+    "InvalidValueError",
+    "Latents",
+    "ModelNotFoundError",
+    "SteeringError",
+    "UnsafeCheckpointError",
+    "__version__",
+    "load_generator",
+]

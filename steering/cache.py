@@ -1,0 +1,59 @@
+"""Content-addressed cache of computed bases: the key is a hash of (model sha256, method, parameters, format).
+
+Entries are ordinary direction files written atomically; an entry that fails to load is deleted and recomputed,
+so the cache never keeps a broken file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from . import paths
+from .directions import FORMAT_VERSION, Directions
+from .errors import CorruptFileError
+from .models.base import Generator
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def cache_key(generator: Generator, method: str, params: Mapping[str, Any]) -> str:
+    payload = {
+        "model": generator.identity.sha256,
+        "architecture": generator.architecture,
+        "method": method,
+        "params": params,
+        "format": FORMAT_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def entry_path(key: str, root: Path | None = None) -> Path:
+    return (root or paths.bases_dir()) / key[:2] / f"{key}.safetensors"
+
+
+def cached(
+    generator: Generator,
+    method: str,
+    params: Mapping[str, Any],
+    compute: Callable[[], Directions],
+    root: Path | None = None,
+) -> Directions:
+    """Return the cached basis for (model, method, params), computing and storing it on a miss."""
+    key = cache_key(generator, method, params)
+    path = entry_path(key, root)
+    with _locks_guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:  # two users asking for the same basis compute it once
+        if path.is_file():
+            try:
+                return Directions.load(path, generator)
+            except CorruptFileError:
+                path.unlink(missing_ok=True)
+        directions = compute()
+        directions.save(path)
+        return directions

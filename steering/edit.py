@@ -1,0 +1,144 @@
+"""Applying directions: composed edits, trajectories, and rendering them as images, grids and GIFs.
+
+Strengths are in latent units along unit directions. Directions in ``w`` that edit only some W+ layers turn the
+latents into ``w+`` and move just those layers; the others keep the original code.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from . import render as _render
+from .directions import Directions
+from .errors import DirectionsMismatchError, InvalidValueError
+from .models.base import WPLUS, Generator, Latents, W, Z
+
+Strengths = Mapping[int, float] | Sequence[float] | Tensor
+
+
+def strength_vector(directions: Directions, strengths: Strengths) -> Tensor:
+    """A dense [k] (or [N, k]) float tensor from a mapping ``{index: value}`` or a sequence; checks finiteness."""
+    k = len(directions)
+    if isinstance(strengths, Mapping):
+        vector = torch.zeros(k)
+        for index, value in strengths.items():
+            if not 0 <= int(index) < k:
+                raise InvalidValueError(f"direction index {index} is outside [0, {k})")
+            vector[int(index)] = float(value)
+    else:
+        vector = torch.as_tensor(strengths, dtype=torch.float32)
+        if vector.shape[-1] != k:
+            raise InvalidValueError(f"{vector.shape[-1]} strengths for {k} directions")
+    if not torch.isfinite(vector).all():
+        raise InvalidValueError("strengths must be finite numbers (got NaN or infinity)")
+    return vector
+
+
+def layer_mask(directions: Directions, num_layers: int) -> Tensor | None:
+    """[k, L] bool mask of the W+ layers each direction edits; ``None`` when every layer is edited."""
+    if directions.layer_mask is not None:
+        mask = directions.layer_mask
+    elif directions.layers is not None:
+        mask = torch.zeros(len(directions), num_layers, dtype=torch.bool)
+        mask[:, list(directions.layers)] = True
+    else:
+        return None
+    if mask.shape[1] != num_layers:
+        raise DirectionsMismatchError(f"directions edit {mask.shape[1]} W+ layers; the model has {num_layers}")
+    return None if bool(mask.all()) else mask
+
+
+def apply(generator: Generator, latents: Latents, directions: Directions, strengths: Strengths) -> Latents:
+    """``latents`` moved by Σ strengthᵢ · directionᵢ, in the directions' space (and W+ layers)."""
+    s = strength_vector(directions, strengths).to(latents.codes)
+    vectors = directions.vectors.to(latents.codes)
+    mask = layer_mask(directions, generator.num_layers)
+    if directions.space == Z:
+        if latents.space != Z:
+            raise DirectionsMismatchError(f"these directions move z; the latents are already in {latents.space!r}")
+        return latents.replace(codes=latents.codes + s @ vectors)
+    if directions.space != W:
+        raise DirectionsMismatchError(f"cannot apply directions in space {directions.space!r}")
+    if latents.space == Z:
+        latents = generator.to_space(latents, W if mask is None else WPLUS)
+    if mask is None:
+        return latents.replace(
+            codes=latents.codes + (s @ vectors if latents.space == W else (s @ vectors).unsqueeze(-2))
+        )
+    if latents.space == W:
+        latents = generator.to_space(latents, WPLUS)
+    # delta[n, l, :] = Σ_k s[n, k] · mask[k, l] · v_k
+    delta = torch.einsum("...k,kl,kd->...ld", s, mask.to(s), vectors)
+    return latents.replace(codes=latents.codes + delta)
+
+
+def trajectory(
+    generator: Generator, latents: Latents, directions: Directions, index: int, strengths: Sequence[float]
+) -> Latents:
+    """One latent moved along direction ``index`` to each strength: a batch of ``len(strengths)`` latents."""
+    if len(latents) != 1:
+        raise InvalidValueError(f"a trajectory starts from one latent, got {len(latents)}")
+    if not 0 <= index < len(directions):
+        raise InvalidValueError(f"direction index {index} is outside [0, {len(directions)})")
+    base = Latents.cat([latents] * len(strengths))
+    table = torch.zeros(len(strengths), len(directions))
+    table[:, index] = torch.as_tensor(list(strengths), dtype=torch.float32)
+    return apply(generator, base, directions, table)
+
+
+def strengths_between(low: float, high: float, steps: int) -> list[float]:
+    if steps < 2 or not (math.isfinite(low) and math.isfinite(high)):
+        raise InvalidValueError(f"need at least 2 steps between finite bounds, got {steps} in [{low}, {high}]")
+    return [round(x, 6) + 0.0 for x in torch.linspace(float(low), float(high), int(steps)).tolist()]
+
+
+@torch.no_grad()
+def synthesize(generator: Generator, latents: Latents, batch_size: int = 16) -> Tensor:
+    """Images for any number of latents, in batches (no autograd)."""
+    return torch.cat(
+        [generator.synthesize(latents.select(slice(i, i + batch_size))) for i in range(0, len(latents), batch_size)]
+    )
+
+
+def render(generator: Generator, latents: Latents, batch_size: int = 16) -> list[Image.Image]:
+    """PIL images for latents."""
+    return _render.to_pil(synthesize(generator, latents, batch_size))
+
+
+def sweep(
+    generator: Generator,
+    latents: Latents,
+    directions: Directions,
+    indices: Sequence[int],
+    strengths: Sequence[float],
+) -> Image.Image:
+    """A labelled grid: one row per direction, one column per strength, for one starting latent."""
+    rows = [trajectory(generator, latents, directions, i, strengths) for i in indices]
+    images = render(generator, Latents.cat(rows))
+    return _render.grid(
+        images,
+        columns=len(strengths),
+        row_labels=[directions.names[i] for i in indices],
+        column_labels=[f"{s:+.3g}" for s in strengths],
+    )
+
+
+def animate(
+    generator: Generator,
+    latents: Latents,
+    directions: Directions,
+    index: int,
+    strengths: Sequence[float],
+    path: str | os.PathLike[str],
+    fps: float = 12.0,
+) -> Path:
+    """A GIF moving along one direction."""
+    frames = render(generator, trajectory(generator, latents, directions, index, strengths))
+    return _render.save_gif(frames, path, fps=fps)

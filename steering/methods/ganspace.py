@@ -1,0 +1,109 @@
+"""GANSpace: PCA of sampled latents or of a layer's activations (Härkönen et al., NeurIPS 2020).
+
+* Style-based models: PCA on sampled ``w``; the components are the directions, their std-devs the natural step.
+* Otherwise (or with ``feature=``): PCA on the activations of a named feature; the components are carried back to
+  the latent by least-squares regression of the latents on the activations' PCA coordinates.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from ..cache import cached
+from ..directions import Directions
+from ..errors import InvalidValueError
+from ..models.base import Generator, W, Z, layer_range
+from .common import canonical_signs, strength_range
+
+
+def principal_components(x: Tensor, k: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+    """``(mean [F], components [k, F], variances [k])`` of the rows of ``x`` [N, F]."""
+    mean = x.mean(dim=0)
+    centred = x - mean
+    if x.shape[1] <= 2048:
+        cov = (centred.T.double() @ centred.double()) / (x.shape[0] - 1)
+        values, vectors = torch.linalg.eigh(cov)
+        order = torch.argsort(values, descending=True)[:k]
+        return mean, vectors[:, order].T.float(), values[order].float()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        _, s, v = torch.svd_lowrank(centred, q=min(k + 16, min(x.shape)), niter=6)
+    return mean, v[:, :k].T, (s[:k] ** 2) / (x.shape[0] - 1)
+
+
+@torch.no_grad()
+def _samples(
+    generator: Generator, space: str, feature: str | None, n: int, seed: int, batch: int
+) -> tuple[Tensor, Tensor]:
+    """Latents [n, d] in ``space`` and the PCA inputs [n, F] (the latents themselves or a feature)."""
+    latents, inputs = [], []
+    for start in range(0, n, batch):
+        lat = generator.sample(min(batch, n - start), seed=seed + start, space=space)
+        latents.append(lat.codes.cpu())
+        if feature is not None:
+            inputs.append(generator.features(lat, [feature])[feature].flatten(1).cpu())
+    codes = torch.cat(latents)
+    return codes, (torch.cat(inputs) if feature is not None else codes)
+
+
+def ganspace(
+    generator: Generator,
+    num_directions: int = 10,
+    feature: str | None = None,
+    num_samples: int = 10_000,
+    seed: int = 0,
+    layers: str | Sequence[int] = "all",
+    batch_size: int = 500,
+    use_cache: bool = True,
+) -> Directions:
+    """Principal directions; ``feature=None`` means PCA on ``w`` (style models) or on the first layer otherwise."""
+    space = W if W in generator.latent_spaces else Z
+    if feature is None and space == Z:
+        feature = generator.latent_projections()[0].name
+    if feature is not None and feature not in generator.feature_names():
+        raise InvalidValueError(f"unknown feature {feature!r}; choose from {generator.feature_names()}")
+    dim = generator.space_dim(space)
+    if not 1 <= int(num_directions) <= dim:
+        raise InvalidValueError(f"number of directions must be in [1, {dim}], got {num_directions}")
+    if int(num_samples) < 2 * int(num_directions):
+        raise InvalidValueError(f"need at least {2 * int(num_directions)} samples, got {num_samples}")
+    used = layer_range(generator, layers)
+    params = {
+        "num_directions": int(num_directions),
+        "feature": feature,
+        "num_samples": int(num_samples),
+        "seed": int(seed),
+        "layers": list(used),
+    }
+
+    def compute() -> Directions:
+        codes, inputs = _samples(generator, space, feature, int(num_samples), int(seed), int(batch_size))
+        mean, components, variances = principal_components(inputs, int(num_directions), int(seed))
+        if feature is None:
+            vectors = components
+        else:  # regress latents on the PCA coordinates: codes ≈ coords @ M, one latent direction per row of M
+            coords = (inputs - mean) @ components.T
+            solution = torch.linalg.lstsq(coords.double(), (codes - codes.mean(0)).double()).solution
+            vectors = (solution / solution.norm(dim=1, keepdim=True)).float()
+        vectors = canonical_signs(vectors)
+        spread = ((codes - codes.mean(0)) @ vectors.T).std(dim=0)
+        return Directions(
+            vectors=vectors,
+            space=space,
+            method="ganspace",
+            model=generator.identity,
+            names=[f"pc {i}" for i in range(len(vectors))],
+            params=params,
+            values=variances,
+            scales=spread,
+            layers=None if space == Z or generator.num_layers == 1 else used,
+            strength_range=strength_range(spread),
+        )
+
+    return cached(generator, "ganspace", params, compute) if use_cache else compute()
+
+
+__all__ = ["ganspace", "principal_components"]

@@ -1,0 +1,72 @@
+"""Turning image tensors into pictures: PIL images, labelled grids, animated GIFs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from torch import Tensor
+
+
+def to_uint8(images: Tensor) -> np.ndarray:
+    """[N, C, H, W] in [-1, 1] -> uint8 [N, H, W, C] (NaN becomes black)."""
+    if images.ndim != 4:
+        raise ValueError(f"expected images [N, C, H, W], got {list(images.shape)}")
+    x = torch.nan_to_num(images.detach().float(), nan=-1.0)
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def to_pil(images: Tensor) -> list[Image.Image]:
+    arrays = to_uint8(images)
+    if arrays.shape[-1] == 1:
+        return [Image.fromarray(a[..., 0], mode="L") for a in arrays]
+    return [Image.fromarray(a[..., :3]) for a in arrays]
+
+
+def grid(
+    images: Sequence[Image.Image],
+    columns: int,
+    row_labels: Sequence[str] | None = None,
+    column_labels: Sequence[str] | None = None,
+    pad: int = 2,
+) -> Image.Image:
+    """Images laid out row-major in a grid, with optional row and column labels."""
+    if not images:
+        raise ValueError("a grid needs at least one image")
+    width, height = images[0].size
+    rows = -(-len(images) // columns)
+    left = 8 + 7 * max((len(s) for s in row_labels), default=0) if row_labels else 0
+    top = 16 if column_labels else 0
+    canvas = Image.new("RGB", (left + columns * (width + pad), top + rows * (height + pad)), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        canvas.paste(image.convert("RGB"), (left + c * (width + pad), top + r * (height + pad)))
+    for r, label in enumerate(row_labels or []):
+        draw.text((2, top + r * (height + pad) + height // 2 - 5), label, fill="black")
+    for c, label in enumerate(column_labels or []):
+        draw.text((left + c * (width + pad) + 2, 2), label, fill="black")
+    return canvas
+
+
+def save_gif(
+    frames: Sequence[Image.Image],
+    path: str | os.PathLike[str],
+    fps: float = 12.0,
+    bounce: bool = True,
+) -> Path:
+    """Animated GIF; ``bounce`` plays the frames forward then back so the loop has no jump."""
+    if not frames:
+        raise ValueError("a GIF needs at least one frame")
+    if not 0 < fps <= 50:
+        raise ValueError(f"fps must be in (0, 50], got {fps}")
+    sequence = list(frames) + (list(frames[-2:0:-1]) if bounce and len(frames) > 2 else [])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sequence[0].save(path, save_all=True, append_images=sequence[1:], duration=int(1000 / fps), loop=0)
+    return path
