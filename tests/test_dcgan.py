@@ -1,0 +1,79 @@
+"""The embedded DCGAN: loading, conversion cache, the folded first layer, functional synthesis."""
+
+from __future__ import annotations
+
+import torch
+from torch.func import jacrev
+
+from steering.models import Latents
+from steering.sources import load_generator, resolve
+from steering.sources import store
+
+
+def test_embedded_model_loads_with_identity(dcgan):
+    info = dcgan.describe()
+    assert info["architecture"] == "dcgan" and info["resolution"] == 64 and info["z_dim"] == 100
+    assert len(dcgan.identity.sha256) == 64
+    assert dcgan.identity.source.startswith("pypi:gan-face-generate")
+
+
+def test_seeded_sampling_is_reproducible_and_images_in_range(dcgan):
+    a, b = dcgan.sample(3, seed=7), dcgan.sample(3, seed=7)
+    assert torch.equal(a.codes, b.codes)
+    assert not torch.equal(a.codes, dcgan.sample(3, seed=8).codes)
+    with torch.no_grad():
+        images = dcgan.synthesize(a)
+    assert images.shape == (3, 3, 64, 64)
+    assert images.min() >= -1 and images.max() <= 1 and images.std() > 0.1
+
+
+def test_truncation_scales_z(dcgan):
+    full, half = dcgan.sample(2, seed=1), dcgan.sample(2, seed=1, truncation=0.5)
+    torch.testing.assert_close(half.codes, full.codes * 0.5)
+
+
+def test_folded_first_layer_equals_convtranspose_plus_batchnorm(dcgan):
+    (projection,) = dcgan.latent_projections()
+    assert projection.shape == (512, 4, 4) and projection.weight.shape == (512 * 16, 100)
+    latents = dcgan.sample(5, seed=3)
+    with torch.no_grad():
+        expected = dcgan.features(latents, ["fc"])["fc"].flatten(1)
+    folded = latents.codes @ projection.weight.T + projection.bias
+    torch.testing.assert_close(folded, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_synthesis_is_functional_for_torch_func(dcgan):
+    z = dcgan.sample(1, seed=0).codes
+    jac = jacrev(lambda c: dcgan.features(Latents(c), ["fc"])["fc"].flatten())(z)
+    (projection,) = dcgan.latent_projections()
+    torch.testing.assert_close(jac[:, 0, :], projection.weight, atol=1e-5, rtol=1e-4)
+    batched = torch.func.vmap(lambda c: dcgan.synthesize(Latents(c[None]))[0])(dcgan.sample(2, seed=1).codes)
+    assert batched.shape == (2, 3, 64, 64)
+
+
+def test_second_load_reads_only_the_converted_file(isolated_home, monkeypatch):
+    first = load_generator("dcgan-faces")
+    resolved, _ = resolve("dcgan-faces")
+    converted = store.lookup(resolved.source_key)
+    assert converted is not None and converted.suffix == ".safetensors"
+    import steering.sources.load as load_module
+
+    def no_original(*_args, **_kwargs):
+        raise AssertionError("the original checkpoint was read again")
+
+    monkeypatch.setattr(load_module, "read_checkpoint", no_original)
+    second = load_generator("dcgan-faces")
+    latents = first.sample(2, seed=5)
+    with torch.no_grad():
+        torch.testing.assert_close(first.synthesize(latents), second.synthesize(latents))
+    assert second.identity == first.identity
+
+
+def test_broken_converted_file_is_rebuilt(isolated_home):
+    load_generator("dcgan-faces")
+    resolved, _ = resolve("dcgan-faces")
+    converted = store.lookup(resolved.source_key)
+    converted.write_bytes(converted.read_bytes()[:1000])  # truncate the cache entry
+    generator = load_generator("dcgan-faces")
+    assert generator.synthesize(generator.sample(1, seed=0)).shape == (1, 3, 64, 64)
+    assert store.lookup(resolved.source_key).stat().st_size > 1_000_000
