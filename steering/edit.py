@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 from PIL import Image
@@ -21,6 +21,8 @@ from .errors import DirectionsMismatchError, InvalidValueError
 from .models.base import WPLUS, Generator, Latents, W, Z
 
 Strengths = Mapping[int, float] | Sequence[float] | Tensor
+#: ``progress(done, total)``: called as work advances (e.g. images rendered); for CLI bars and UI progress.
+Progress = Callable[[int, int], None]
 
 
 def strength_vector(directions: Directions, strengths: Strengths) -> Tensor:
@@ -100,16 +102,23 @@ def strengths_between(low: float, high: float, steps: int) -> list[float]:
 
 
 @torch.no_grad()
-def synthesize(generator: Generator, latents: Latents, batch_size: int = 16) -> Tensor:
-    """Images for any number of latents, in batches (no autograd)."""
-    return torch.cat(
-        [generator.synthesize(latents.select(slice(i, i + batch_size))) for i in range(0, len(latents), batch_size)]
-    )
+def synthesize(
+    generator: Generator, latents: Latents, batch_size: int = 16, progress: Progress | None = None
+) -> Tensor:
+    """Images for any number of latents, in batches (no autograd); ``progress(done, total)`` after each batch."""
+    images = []
+    for i in range(0, len(latents), batch_size):
+        images.append(generator.synthesize(latents.select(slice(i, i + batch_size))))
+        if progress is not None:
+            progress(min(i + batch_size, len(latents)), len(latents))
+    return torch.cat(images)
 
 
-def render(generator: Generator, latents: Latents, batch_size: int = 16) -> list[Image.Image]:
+def render(
+    generator: Generator, latents: Latents, batch_size: int = 16, progress: Progress | None = None
+) -> list[Image.Image]:
     """PIL images for latents."""
-    return _render.to_pil(synthesize(generator, latents, batch_size))
+    return _render.to_pil(synthesize(generator, latents, batch_size, progress))
 
 
 def sweep(
@@ -118,10 +127,11 @@ def sweep(
     directions: Directions,
     indices: Sequence[int],
     strengths: Sequence[float],
+    progress: Progress | None = None,
 ) -> Image.Image:
     """A labelled grid: one row per direction, one column per strength, for one starting latent."""
     rows = [trajectory(generator, latents, directions, i, strengths) for i in indices]
-    images = render(generator, Latents.cat(rows))
+    images = render(generator, Latents.cat(rows), progress=progress)
     return _render.grid(
         images,
         columns=len(strengths),
@@ -138,7 +148,9 @@ def animate(
     strengths: Sequence[float],
     path: str | os.PathLike[str],
     fps: float = 12.0,
+    progress: Progress | None = None,
+    bounce: bool = True,
 ) -> Path:
-    """A GIF moving along one direction."""
-    frames = render(generator, trajectory(generator, latents, directions, index, strengths))
-    return _render.save_gif(frames, path, fps=fps)
+    """A GIF moving along one direction (``bounce``: forward then back, see ``render.save_gif``)."""
+    frames = render(generator, trajectory(generator, latents, directions, index, strengths), progress=progress)
+    return _render.save_gif(frames, path, fps=fps, bounce=bounce)

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -36,15 +36,23 @@ def principal_components(x: Tensor, k: int, seed: int = 0) -> tuple[Tensor, Tens
 
 @torch.no_grad()
 def _samples(
-    generator: Generator, space: str, feature: str | None, n: int, seed: int, batch: int
+    generator: Generator,
+    space: str,
+    feature: str | None,
+    n: int,
+    seed: int,
+    batch: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Latents [n, d] in ``space`` and the PCA inputs [n, F] (the latents themselves or a feature)."""
+    """Latents [n, d] in ``space`` and the PCA inputs [n, F]; ``progress(done, total)`` after each batch."""
     latents, inputs = [], []
     for start in range(0, n, batch):
         lat = generator.sample(min(batch, n - start), seed=seed + start, space=space)
         latents.append(lat.codes.cpu())
         if feature is not None:
             inputs.append(generator.features(lat, [feature])[feature].flatten(1).cpu())
+        if progress is not None:
+            progress(start + len(lat), n)
     codes = torch.cat(latents)
     return codes, (torch.cat(inputs) if feature is not None else codes)
 
@@ -58,8 +66,12 @@ def ganspace(
     layers: str | Sequence[int] = "all",
     batch_size: int = 500,
     use_cache: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Directions:
-    """Principal directions; ``feature=None`` means PCA on ``w`` (style models) or on the first layer otherwise."""
+    """Principal directions; ``feature=None`` means PCA on ``w`` (style models) or on the first layer otherwise.
+
+    ``progress(done, total)`` reports the samples drawn (not called on a cache hit).
+    """
     space = W if W in generator.latent_spaces else Z
     if feature is None and space == Z:
         feature = generator.latent_projections()[0].name
@@ -80,7 +92,7 @@ def ganspace(
     }
 
     def compute() -> Directions:
-        codes, inputs = _samples(generator, space, feature, int(num_samples), int(seed), int(batch_size))
+        codes, inputs = _samples(generator, space, feature, int(num_samples), int(seed), int(batch_size), progress)
         mean, components, variances = principal_components(inputs, int(num_directions), int(seed))
         if feature is None:
             vectors = components

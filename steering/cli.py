@@ -1,0 +1,639 @@
+"""The ``gan-steering`` command line: list and describe models, discover directions, render edits, manage files.
+
+Every command calls the same library functions as the UI. Results go to stdout (``--json`` where it helps), progress
+bars and messages to stderr. Exit codes: 0 success, 1 an operating-system error (disk full, permission denied),
+2 a usage error or any ``SteeringError`` (bad value, missing model, corrupt or mismatched file), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import re
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from . import __version__, paths
+from .errors import DirectionsFileError, InvalidValueError, SteeringError
+
+PROG = "gan-steering"
+Progress = Callable[[int, int], None]
+
+#: Options whose value may start with "-" (a negative bound); ``--range -3,3`` is rewritten to ``--range=-3,3``.
+_SIGNED_VALUE_OPTIONS = ("--range",)
+_LOOKS_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+# ----- console: messages and progress bars on stderr --------------------------------------------------------------
+@dataclasses.dataclass
+class Console:
+    """Where messages and progress go (stderr), and whether to show them."""
+
+    quiet: bool = False
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    @contextmanager
+    def progress(self, description: str, unit: str = "it") -> Iterator[Progress | None]:
+        """A ``progress(done, total)`` callback drawing a tqdm bar on stderr, shown only after a second of work."""
+        if self.quiet:
+            yield None
+            return
+        from tqdm import tqdm
+
+        bar: tqdm | None = None
+
+        def update(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, delay=1.0, leave=False)
+            bar.total = total
+            bar.update(done - bar.n)
+
+        try:
+            yield update
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+# ----- argument types (argparse turns ArgumentTypeError into "argument --x: message", exit 2) ----------------------
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _finite(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _truncation(text: str) -> float:
+    value = _finite(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"truncation ψ must be in (0, 1], got {value}")
+    return value
+
+
+def _fps(text: str) -> float:
+    value = _finite(text)
+    if not 0 < value <= 50:
+        raise argparse.ArgumentTypeError(f"fps must be in (0, 50], got {value}")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if not values:
+        raise argparse.ArgumentTypeError("the list is empty")
+    return values
+
+
+def _strength_range(text: str) -> tuple[float, float]:
+    parts = re.split(r"[,:]", text)
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 'low,high' (e.g. -3,3)")
+    low, high = (_finite(part) for part in parts)
+    if low == high:
+        raise argparse.ArgumentTypeError(f"the range needs two different bounds, got {text!r}")
+    return low, high
+
+
+def _strength(text: str) -> tuple[str, float]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not INDEX=VALUE (e.g. 0=2.5 or 'smile=-1')")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"strength {value!r} in {text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"strength must be a finite number, got {value!r} in {text!r}")
+    return key.strip(), number
+
+
+def _layers(text: str) -> str | list[int]:
+    """``all``/``coarse``/``middle``/``fine``/``lo:hi`` pass through (the core checks them); ``0,2,5`` -> indices."""
+    if re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*", text):
+        return [int(part) for part in text.split(",")]
+    return text
+
+
+# ----- shared helpers ---------------------------------------------------------------------------------------------
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InvalidValueError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu or auto")
+    return name
+
+
+def _load_model(args: argparse.Namespace, console: Console) -> Any:
+    from .sources import load_generator
+
+    return load_generator(
+        args.model,
+        device=_device(args.device),
+        architecture=args.architecture,
+        local_files_only=args.offline,
+        log=console.info,
+    )
+
+
+def _output(path: str, suffixes: Sequence[str], what: str) -> Path:
+    out = Path(path).expanduser()
+    if out.suffix.lower() not in suffixes:
+        raise InvalidValueError(f"{what} must end in {' or '.join(suffixes)}, got {out.name!r}")
+    if out.is_dir():
+        raise InvalidValueError(f"{out} is a folder; give a file name")
+    return out
+
+
+def _image_output(path: str) -> Path:
+    from PIL import Image
+
+    Image.init()
+    out = Path(path).expanduser()
+    writable = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
+    if out.suffix.lower() not in writable:
+        raise InvalidValueError(f"cannot write images as {out.name!r}; use a .png, .jpg or .webp file name")
+    return _output(path, sorted(writable), "the image file")
+
+
+def _direction_index(directions: Any, key: str | int) -> int:
+    """A direction by index or by name."""
+    text = str(key).strip()
+    if re.fullmatch(r"-?\d+", text):
+        index = int(text)
+        if not 0 <= index < len(directions):
+            raise InvalidValueError(
+                f"direction index {index} is outside [0, {len(directions)}): the file holds {len(directions)} "
+                "directions (see `gan-steering inspect FILE`)"
+            )
+        return index
+    if text in directions.names:
+        return directions.names.index(text)
+    raise InvalidValueError(f"no direction is named {text!r}; names: {', '.join(map(repr, directions.names))}")
+
+
+def _load_directions(path: str, generator: Any = None) -> Any:
+    from .directions import Directions
+
+    return Directions.load(Path(path).expanduser(), generator)
+
+
+def _sample(generator: Any, args: argparse.Namespace, seed: int | None) -> Any:
+    """One seeded latent (seed 0 by default) with the command's truncation and class."""
+    seed = 0 if seed is None else seed
+    if args.class_index is not None and not generator.num_classes:
+        raise InvalidValueError(f"--class-index: {generator.identity.name} is not class-conditional")
+    return generator.sample(1, seed=seed, truncation=args.truncation, class_index=args.class_index)
+
+
+def _format_layers(layers: Sequence[int] | None) -> str:
+    if layers is None:
+        return "all (the whole latent)"
+    spans: list[str] = []
+    for i in sorted(layers):
+        if spans and spans[-1].split("-")[-1] == str(i - 1):
+            spans[-1] = f"{spans[-1].split('-')[0]}-{i}"
+        else:
+            spans.append(str(i))
+    return ", ".join(spans)
+
+
+def _numbers(values: Any, digits: int = 4) -> str:
+    return " ".join(f"{float(v):.{digits}g}" for v in values)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    return str(value)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
+
+
+# ----- commands ---------------------------------------------------------------------------------------------------
+def cmd_models(args: argparse.Namespace, console: Console) -> int:
+    from .io import read_safetensors_metadata
+    from .models import ModelIdentity
+    from .sources import CATALOG
+    from .sources.embedded import PACKAGE, VERSION
+    from .sources.store import FORMAT
+
+    catalog = []
+    for entry in CATALOG.values():
+        if entry.repo_id is None:
+            source = f"pypi:{PACKAGE}=={VERSION} (embedded)"
+        else:
+            revision = f"@{entry.revision}" if entry.revision else ""
+            source = f"hub:{entry.repo_id}{revision}:{entry.filename}"
+        catalog.append(
+            {
+                "name": entry.name,
+                "architecture": entry.architecture,
+                "source": source,
+                "license": entry.license,
+                "description": entry.description,
+            }
+        )
+    folder = paths.models_dir()
+    converted = []
+    for file in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+        row: dict[str, Any] = {"file": str(file), "size_mb": round(file.stat().st_size / 2**20, 1)}
+        try:
+            metadata = read_safetensors_metadata(file)
+            if metadata.get("format") != FORMAT:
+                continue
+            identity = ModelIdentity.from_json(metadata["identity"])
+            row.update(name=identity.name, architecture=identity.architecture, sha256=identity.sha256)
+            row.update(source=identity.source, revision=identity.revision)
+        except (SteeringError, KeyError, ValueError, TypeError) as exc:
+            row["error"] = f"unreadable: {exc}"
+        converted.append(row)
+    if args.json:
+        _print_json({"catalog": catalog, "converted": converted, "models_dir": str(folder)})
+        return 0
+    print("Catalog models:")
+    width = max((len(row["name"]) for row in catalog), default=0)
+    for row in catalog:
+        print(f"  {row['name']:<{width}}  {row['architecture']:<12} {row['source']}")
+        print(f"  {'':<{width}}  {row['description']}")
+        print(f"  {'':<{width}}  licence: {row['license'] or 'see the source'}")
+    print(f"\nConverted models in {folder}:" if converted else f"\nNo converted models in {folder} yet.")
+    for row in converted:
+        if "error" in row:
+            print(f"  {Path(row['file']).name}  {row['error']}")
+        else:
+            print(
+                f"  {row['name']}  {row['architecture']}  sha256 {row['sha256'][:12]}…  {row['size_mb']} MB  "
+                f"{Path(row['file']).name}"
+            )
+    return 0
+
+
+def cmd_info(args: argparse.Namespace, console: Console) -> int:
+    generator = _load_model(args, console)
+    info = generator.describe()
+    identity = generator.identity
+    info.update(
+        revision=identity.revision,
+        filename=identity.filename,
+        default_space=generator.default_space,
+        device=str(generator.device),
+        layer_names=list(generator.layer_names),
+        layer_resolutions=list(generator.layer_resolutions),
+        feature_names=list(generator.feature_names()),
+    )
+    if args.json:
+        _print_json(info)
+        return 0
+    for key, value in info.items():
+        if key in ("layer_names", "layer_resolutions", "feature_names") or value in (None, ""):
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        print(f"{key.replace('_', ' ') + ':':<16}{shown}")
+    print(f"{'features:':<16}{', '.join(info['feature_names'])}")
+    print(f"layers ({len(info['layer_names'])}):")
+    for i, (name, res) in enumerate(zip(info["layer_names"], info["layer_resolutions"], strict=False)):
+        print(f"  {i:>3}  {name}  ({res} px)")
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace, console: Console) -> int:
+    from .methods import ganspace, sefa
+
+    out = _output(args.output, (".safetensors",), "the direction file")
+    if args.method == "sefa":
+        extra = [
+            flag
+            for flag, value in (("--samples", args.samples), ("--seed", args.seed), ("--feature", args.feature))
+            if value is not None
+        ]
+        if extra:
+            raise InvalidValueError(f"{', '.join(extra)} only apply to --method ganspace (SeFa reads the weights)")
+    generator = _load_model(args, console)
+    layers = _layers(args.layers)
+    if args.method == "sefa":
+        directions = sefa(generator, args.k, layers=layers, use_cache=not args.no_cache)
+    else:
+        options: dict[str, Any] = {"feature": args.feature, "layers": layers, "use_cache": not args.no_cache}
+        if args.samples is not None:
+            options["num_samples"] = args.samples
+        if args.seed is not None:
+            options["seed"] = args.seed
+        with console.progress("GANSpace sampling", unit="sample") as progress:
+            directions = ganspace(generator, args.k, progress=progress, **options)
+    directions.save(out)
+    low, high = directions.strength_range
+    layers = "" if directions.layers is None else f" (W+ layers {_format_layers(directions.layers)})"
+    print(
+        f"{directions.method}: {len(directions)} directions in {directions.space}{layers} for "
+        f"{directions.model.name}, strength range {low:g} … {high:g}"
+    )
+    if directions.values is not None:
+        label = "eigenvalues" if directions.method == "sefa" else "variances"
+        print(f"{label}: {_numbers(directions.values)}")
+    print(f"saved {out}")
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace, console: Console) -> int:
+    from . import edit, render
+    from .models import Latents
+
+    out = _image_output(args.output)
+    generator = _load_model(args, console)
+    directions = _load_directions(args.directions, generator)
+    strengths: dict[int, float] = {}
+    for key, value in args.strength or []:
+        index = _direction_index(directions, key)
+        if index in strengths:
+            raise InvalidValueError(f"direction {index} ({directions.names[index]!r}) is given two strengths")
+        strengths[index] = value
+    if args.seeds is not None and args.seed is not None:
+        raise InvalidValueError("give either --seed or --seeds, not both")
+    seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
+    latents = Latents.cat([_sample(generator, args, seed) for seed in seeds])
+    with console.progress("rendering", unit="image") as progress:
+        images = edit.render(generator, edit.apply(generator, latents, directions, strengths), progress=progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.row or len(images) == 1:
+        labels = [f"seed {seed}" for seed in seeds] if len(images) > 1 else None
+        image = render.grid(images, columns=len(images), column_labels=labels) if len(images) > 1 else images[0]
+        image.save(out)
+        print(out)
+        return 0
+    for seed, image in zip(seeds, images, strict=True):
+        path = out.with_name(f"{out.stem}-seed{seed}{out.suffix}")
+        image.save(path)
+        print(path)
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
+    from . import edit
+
+    out = _image_output(args.output)
+    generator = _load_model(args, console)
+    directions = _load_directions(args.directions, generator)
+    indices = args.indices if args.indices is not None else list(range(min(len(directions), 5)))
+    indices = [_direction_index(directions, i) for i in indices]
+    low, high = args.range or directions.strength_range
+    strengths = edit.strengths_between(low, high, args.steps)
+    latents = _sample(generator, args, args.seed)
+    with console.progress("rendering sweep", unit="image") as progress:
+        grid = edit.sweep(generator, latents, directions, indices, strengths, progress=progress)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    grid.save(out)
+    print(f"{out}: {len(indices)} directions × {len(strengths)} strengths from {low:g} to {high:g}")
+    return 0
+
+
+def cmd_animate(args: argparse.Namespace, console: Console) -> int:
+    from . import edit
+
+    out = _output(args.output, (".gif",), "the animation")
+    generator = _load_model(args, console)
+    directions = _load_directions(args.directions, generator)
+    index = _direction_index(directions, args.index)
+    low, high = args.range or directions.strength_range
+    strengths = edit.strengths_between(low, high, args.frames)
+    latents = _sample(generator, args, args.seed)
+    with console.progress("rendering frames", unit="frame") as progress:
+        edit.animate(
+            generator,
+            latents,
+            directions,
+            index,
+            strengths,
+            out,
+            fps=args.fps,
+            progress=progress,
+            bounce=not args.no_bounce,
+        )
+    print(f"{out}: {directions.names[index]!r} from {low:g} to {high:g} in {len(strengths)} frames")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
+    from .io import read_safetensors_metadata
+
+    path = Path(args.file).expanduser()
+    directions = _load_directions(args.file)
+    metadata = read_safetensors_metadata(path, error=DirectionsFileError)
+    info: dict[str, Any] = {
+        "file": str(path),
+        "format": metadata.get("format"),
+        "format_version": int(metadata["format_version"]),
+        "created_with": metadata.get("created_with"),
+        "method": directions.method,
+        "params": directions.params,
+        "model": dataclasses.asdict(directions.model),
+        "space": directions.space,
+        "dimension": directions.dim,
+        "count": len(directions),
+        "layers": None if directions.layers is None else list(directions.layers),
+        "layer_mask": None if directions.layer_mask is None else directions.layer_mask.int().tolist(),
+        "names": list(directions.names),
+        "values": None if directions.values is None else directions.values.tolist(),
+        "scales": None if directions.scales is None else directions.scales.tolist(),
+        "strength_range": list(directions.strength_range),
+    }
+    if args.json:
+        _print_json(info)
+        return 0
+    model = directions.model
+    source = ", ".join(part for part in (model.source, model.revision, model.filename) if part)
+    print(f"{'file:':<16}{path}")
+    print(f"{'format:':<16}{info['format']} v{info['format_version']} ({info['created_with'] or 'unknown writer'})")
+    print(f"{'method:':<16}{directions.method} {json.dumps(directions.params, sort_keys=True, default=_json_default)}")
+    print(f"{'model:':<16}{model.name} ({model.architecture}), sha256 {model.sha256 or 'unknown'}")
+    if source:
+        print(f"{'source:':<16}{source}")
+    print(f"{'space:':<16}{directions.space}, {len(directions)} directions of dimension {directions.dim}")
+    print(f"{'layers:':<16}{_format_layers(directions.layers)}")
+    low, high = directions.strength_range
+    print(f"{'strengths:':<16}{low:g} … {high:g}")
+    width = max(len(name) for name in directions.names)
+    print("directions:")
+    for i, name in enumerate(directions.names):
+        parts = [f"  {i:>3}  {name:<{width}}"]
+        if directions.values is not None:
+            parts.append(f"value {float(directions.values[i]):.4g}")
+        if directions.scales is not None:
+            parts.append(f"scale {float(directions.scales[i]):.3g}")
+        if directions.layer_mask is not None:
+            parts.append(f"layers {_format_layers(directions.layer_mask[i].nonzero().flatten().tolist())}")
+        print("  ".join(parts))
+    return 0
+
+
+def cmd_rename(args: argparse.Namespace, console: Console) -> int:
+    path = Path(args.file).expanduser()
+    out = Path(args.output).expanduser() if args.output else path
+    directions = _load_directions(args.file)
+    index = _direction_index(directions, args.index)
+    old = directions.names[index]
+    directions.renamed(index, args.name).save(out)  # atomic: a temporary file replaces the target in one step
+    print(f"direction {index}: {old!r} -> {args.name.strip()!r} in {out}")
+    return 0
+
+
+# ----- parser -----------------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    from .models import ARCHITECTURES
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Find and apply semantic steering directions in the latent spaces of pretrained GANs."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or messages on stderr")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument(
+        "model", metavar="MODEL", help="catalog name (see `models`), owner/repo[@revision]:file, or path"
+    )
+    model.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
+    model.add_argument("--architecture", choices=sorted(ARCHITECTURES), help="skip detection, use this layout")
+    model.add_argument("--offline", action="store_true", help="use only files already in the local Hugging Face cache")
+
+    latent = argparse.ArgumentParser(add_help=False)
+    latent.add_argument("--directions", required=True, metavar="FILE", help="a direction file (.safetensors)")
+    latent.add_argument("--seed", type=_int_at_least(0), help="latent seed (default 0)")
+    latent.add_argument("--truncation", type=_truncation, default=1.0, metavar="PSI", help="ψ in (0, 1], default 1")
+    latent.add_argument("--class-index", type=_int_at_least(0), help="class for class-conditional models")
+
+    subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def sub(name: str, run: Callable[..., int], help: str, parents: Sequence[argparse.ArgumentParser] = ()) -> Any:
+        p = subs.add_parser(name, help=help, description=help, parents=[common, *parents])
+        p.set_defaults(run=run)
+        return p
+
+    p = sub("models", cmd_models, "list catalog models and the converted models in the cache")
+    p.add_argument("--json", action="store_true")
+
+    p = sub("info", cmd_info, "load a model and describe it (latent spaces, layers, features)", [model])
+    p.add_argument("--json", action="store_true")
+
+    p = sub("discover", cmd_discover, "compute directions (SeFa or GANSpace) and save them to a file", [model])
+    p.add_argument("--method", choices=("sefa", "ganspace"), required=True)
+    p.add_argument("-k", "--num-directions", dest="k", type=_int_at_least(1), default=10, help="default 10")
+    p.add_argument("--layers", default="all", help="all, coarse, middle, fine, lo:hi or 0,2,5 (W+ layers)")
+    p.add_argument("--samples", type=_int_at_least(2), help="GANSpace: number of samples (default 10000)")
+    p.add_argument("--seed", type=_int_at_least(0), help="GANSpace: sampling seed (default 0)")
+    p.add_argument("--feature", help="GANSpace: the feature to run PCA on (see `info`)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.safetensors")
+    p.add_argument("--no-cache", action="store_true", help="recompute even if the basis is cached")
+
+    p = sub("edit", cmd_edit, "render one edited image (or one per seed)", [model, latent])
+    p.add_argument("--seeds", type=_int_list, help="several seeds, e.g. 1,2,3: one image each (or --row)")
+    p.add_argument(
+        "--strength",
+        type=_strength,
+        action="extend",
+        nargs="+",
+        metavar="IDX=VALUE",
+        help="strength of a direction, by index or name (repeatable)",
+    )
+    p.add_argument("--row", action="store_true", help="with --seeds: one image with a row of all seeds")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png")
+
+    p = sub("sweep", cmd_sweep, "a grid: one row per direction, one column per strength", [model, latent])
+    p.add_argument("--indices", type=_int_list, help="directions to show, e.g. 0,1,2 (default: the first 5)")
+    p.add_argument("--range", type=_strength_range, metavar="LOW,HIGH", help="default: the file's strength range")
+    p.add_argument("--steps", type=_int_at_least(2), default=7, help="strengths per row (default 7)")
+    p.add_argument("-o", "--output", required=True, metavar="GRID.png")
+
+    p = sub("animate", cmd_animate, "a GIF moving along one direction", [model, latent])
+    p.add_argument("--index", required=True, help="direction index or name")
+    p.add_argument("--range", type=_strength_range, metavar="LOW,HIGH", help="default: the file's strength range")
+    p.add_argument("--frames", type=_int_at_least(2), default=24, help="distinct frames (default 24)")
+    p.add_argument("--fps", type=_fps, default=12.0, help="frames per second (default 12)")
+    p.add_argument("--no-bounce", action="store_true", help="play forward only (default: forward, then back)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.gif")
+
+    p = sub("inspect", cmd_inspect, "show a direction file's metadata (no model is loaded)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true")
+
+    p = sub("rename", cmd_rename, "rename a direction inside a file (in place unless -o)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("index", metavar="INDEX", help="direction index (or current name)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of replacing FILE")
+    return parser
+
+
+def _join_signed_values(argv: Sequence[str]) -> list[str]:
+    """``--range -3,3`` -> ``--range=-3,3``: argparse would otherwise take ``-3,3`` for an option."""
+    out: list[str] = []
+    items = iter(argv)
+    for item in items:
+        if item in _SIGNED_VALUE_OPTIONS:
+            value = next(items, None)
+            if value is not None and _LOOKS_NEGATIVE.match(value):
+                out.append(f"{item}={value}")
+                continue
+            out.append(item)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(item)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (errors are printed on stderr, without a traceback)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(_join_signed_values(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # --help / --version (0) or a usage error (2), already printed by argparse
+        return exc.code if isinstance(exc.code, int) else 2
+    console = Console(quiet=args.quiet)
+    try:
+        return int(args.run(args, console))
+    except SteeringError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["build_parser", "main"]
