@@ -6,7 +6,7 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -36,7 +36,11 @@ class ResolvedFile:
 
 
 def resolve(
-    spec: str, *, token: str | bool | None = None, local_files_only: bool = False
+    spec: str,
+    *,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[ResolvedFile, CatalogEntry | None]:
     """Find (and download if needed) the file a spec names."""
     spec = (spec or DEFAULT_MODEL).strip()
@@ -56,7 +60,7 @@ def resolve(
     else:
         hub_file = parse_hub_spec(spec)
     if hub_file is not None:
-        return _resolve_hub(hub_file, entry, token=token, local_files_only=local_files_only), entry
+        return _resolve_hub(hub_file, entry, token=token, local_files_only=local_files_only, log=log), entry
     if looks_like_path(spec):
         path = Path(spec).expanduser().resolve()
         if not path.is_file():
@@ -76,10 +80,17 @@ def resolve(
 
 
 def _resolve_hub(
-    hub_file: HubFile, entry: CatalogEntry | None, *, token: str | bool | None, local_files_only: bool
+    hub_file: HubFile,
+    entry: CatalogEntry | None,
+    *,
+    token: str | bool | None,
+    local_files_only: bool,
+    log: Callable[[str], None] | None = None,
 ) -> ResolvedFile:
     from .hub import download
 
+    if log is not None:
+        log(f"fetching {hub_file} from the Hugging Face Hub (reused from the local HF cache when present)")
     main = download(hub_file, token=token, local_files_only=local_files_only)
     extras: dict[str, Any] = {}
     for extra in entry.extra_files if entry else ():
@@ -151,9 +162,13 @@ def load_generator(
     architecture: str | None = None,
     token: str | bool | None = None,
     local_files_only: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> Generator:
-    """Load a generator by catalog name, ``owner/repo[@rev]:file`` or local path; convert once, then reuse."""
-    resolved, entry = resolve(spec, token=token, local_files_only=local_files_only)
+    """Load a generator by catalog name, ``owner/repo[@rev]:file`` or local path; convert once, then reuse.
+
+    ``log(message)`` hears about the slow steps (Hub download, first-use conversion).
+    """
+    resolved, entry = resolve(spec, token=token, local_files_only=local_files_only, log=log)
     key = resolved.source_key + (f"#{architecture}" if architecture else "")
     converted_file = store.lookup(key)
     if converted_file is not None:
@@ -162,9 +177,13 @@ def load_generator(
         except CheckpointFormatError:
             converted_file.unlink(missing_ok=True)  # a broken cache entry is dropped and rebuilt
             store.forget(key)
+    if log is not None:
+        log(f"converting {resolved.name} ({resolved.path.name}) to safetensors: done once, then reused")
     converted = convert(resolved, entry, architecture)
     generator = store.build_generator(converted, device)  # validate before anything is cached
     path = store.save_converted(converted)
+    if log is not None:
+        log(f"saved the converted model to {path}")
     store.record(key, path, {"sha256": converted.identity.sha256})
     return generator
 
