@@ -37,3 +37,63 @@ CATALOG: dict[str, CatalogEntry] = {
 def register(entry: CatalogEntry) -> None:
     """Add or replace a catalog entry (used by architecture modules and by users' own code)."""
     CATALOG[entry.name] = entry
+
+
+register(
+    CatalogEntry(
+        "biggan-deep-128",
+        "BigGAN-deep 128×128, ImageNet (1000 classes), pytorch-pretrained-biggan conversion of DeepMind's TF-Hub model",
+        "biggan-deep",
+        repo_id="osanseviero/BigGAN-deep-128",
+        filename="pytorch_model.bin",
+        extra_files=("config.json",),
+        license="weights: DeepMind BigGAN-deep (TF Hub, Apache-2.0), converted by pytorch-pretrained-BigGAN (MIT); "
+        "check the Hub repo's model card",
+    )
+)
+
+
+# StyleGAN2 config-f models (NVIDIA TF weights converted to rosinality's layout, as used by GANSpace/Local Basis).
+for _name, _size, _what in [
+    ("ffhq", 1024, "faces (FFHQ)"),
+    ("car", 512, "cars (LSUN Car)"),
+    ("cat", 256, "cats (LSUN Cat)"),
+    ("church", 256, "churches (LSUN Church)"),
+    ("horse", 256, "horses (LSUN Horse)"),
+]:
+    register(
+        CatalogEntry(
+            f"stylegan2-{_name}",
+            f"StyleGAN2 config-f {_size}×{_size}, {_what}; NVIDIA weights in rosinality's PyTorch layout",
+            "stylegan2",
+            repo_id="aaronb/StyleGAN2",
+            filename=f"stylegan2-{_name}-config-f.pt",
+            license="NVIDIA Source Code License-NC (non-commercial)",
+        )
+    )
+del _name, _size, _what
+
+
+# genforce PGGAN / StyleGAN v1 state dicts (genforce/sefa key names), mirrored on the Hub for SeFa's Space.
+_GENFORCE_NOTE = "genforce conversion; the Hub card says Apache-2.0 (check it)"
+for _name, _repo, _arch, _what, _license in [
+    ("pggan-celebahq-1024", "huggan/pggan-celebahq-1024", "pggan", "PGGAN 1024×1024 faces (CelebA-HQ)",
+     "NVIDIA PGGAN weights, CC BY-NC 4.0 (non-commercial)"),
+    ("stylegan-animeface-512", "huggan/stylegan_animeface512", "stylegan", "StyleGAN 512×512 anime faces",
+     "third-party StyleGAN weights from genforce's model zoo, original licence unverified"),
+    ("stylegan-car-512", "huggan/stylegan_car512", "stylegan", "StyleGAN 512×512 cars (LSUN Car)",
+     "NVIDIA StyleGAN weights, CC BY-NC 4.0 (non-commercial)"),
+    ("stylegan-cat-256", "huggan/stylegan_cat256", "stylegan", "StyleGAN 256×256 cats (LSUN Cat)",
+     "NVIDIA StyleGAN weights, CC BY-NC 4.0 (non-commercial)"),
+]:
+    register(
+        CatalogEntry(
+            _name,
+            f"{_what}; genforce/sefa weights",
+            _arch,
+            repo_id=_repo,
+            filename="pytorch_model.bin",
+            license=f"{_license}; {_GENFORCE_NOTE}",
+        )
+    )
+del _name, _repo, _arch, _what, _license

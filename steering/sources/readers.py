@@ -34,6 +34,11 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         return _read_safetensors(path)
     if zipfile.is_zipfile(path) or _is_legacy_torch(path):
         return _read_torch(path)
+    if head[:4] == b"PK\x03\x04":  # a zip (torch.save) whose central directory at the end is missing
+        raise CheckpointFormatError(
+            f"{path} is a torch zip checkpoint that is corrupt or truncated (its end is missing): "
+            f"the download or upload was cut short; get the whole file again"
+        )
     if head[:1] == b"\x80":
         from .safe_pickle import read_network_pickle
 

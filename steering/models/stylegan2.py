@@ -1,0 +1,454 @@
+"""StyleGAN2 generator in plain PyTorch (no custom CUDA ops): rosinality's math, rosinality's and NVlabs' weights.
+
+Mapping: PixelNorm, then ``n_mlp`` equalised-LR linear layers with leaky ReLU (slope 0.2, gain √2, learning-rate
+multiplier ``lr_mlp``) turn z into w. Synthesis: a learned 4×4 constant; per resolution an upsampling modulated conv
+(transposed conv + [1,3,3,1] blur) and a modulated conv, each with demodulation, noise and biased leaky ReLU; a ToRGB
+(modulated 1×1 conv, no demodulation) per resolution whose output is added to the upsampled RGB skip.
+
+W+ layer ``l`` (``num_layers = 2·log2(size) − 2``) feeds: ``l = 0`` the 4×4 conv; odd ``l`` the ToRGB of the
+previous resolution and the upsampling conv of the next; even ``l ≥ 2`` the second conv of a resolution; the last
+index only the final ToRGB (rosinality's and NVlabs' order).
+
+State dict = rosinality's key names (``style.1.weight``, ``input.input``, ``conv1.conv.modulation.weight``,
+``convs.N.*``, ``to_rgbs.N.*``, ``noises.noise_N``) plus ``latent_avg`` (w̄, the truncation centre). Weights are
+stored raw; equalised-LR gains are applied at run time (NVlabs stores them the same way, so its tensors copy over).
+
+Noise: ``noise_mode`` ``"const"`` (default: the stored ``noises`` buffers, deterministic), ``"random"`` (one fixed
+realisation drawn with numpy from ``noise_seed``, shared by the batch, the same on every call) or ``"none"``. All
+three keep synthesis a pure function of the latents, so ``torch.func.jacrev`` / ``vmap`` work through it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import CheckpointFormatError, InvalidValueError
+from .base import WPLUS, Generator, LatentProjection, Latents, W, Z
+from .checkpoint import Checkpoint
+
+SQRT2 = math.sqrt(2.0)
+NOISE_MODES = ("const", "random", "none")
+#: z samples averaged for w̄ when a checkpoint carries no ``latent_avg``.
+LATENT_AVG_SAMPLES = 10_000
+
+
+def rosinality_channels(size: int, channel_multiplier: int) -> list[int]:
+    """Feature channels at 4, 8, …, ``size`` px in rosinality's ``Generator``."""
+    table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256, 128: 128, 256: 64, 512: 32, 1024: 16}
+    out = []
+    for r in _resolutions(size):
+        base = table.get(r, 16 * 1024 // r)  # beyond 1024 px rosinality has no entry; continue the halving
+        out.append(base if r <= 32 else base * channel_multiplier)
+    return out
+
+
+def _resolutions(size: int) -> list[int]:
+    return [2**i for i in range(2, int(math.log2(size)) + 1)]
+
+
+def make_kernel(taps: Sequence[float]) -> Tensor:
+    """2-D FIR kernel: outer product of ``taps`` with itself, normalised to sum 1."""
+    k = torch.as_tensor(list(taps), dtype=torch.float32)
+    k = k[None, :] * k[:, None] if k.ndim == 1 else k
+    return k / k.sum()
+
+
+def upfirdn2d(x: Tensor, kernel: Tensor, up: int = 1, pad: tuple[int, int] = (0, 0)) -> Tensor:
+    """Zero-insert upsampling by ``up``, zero padding ``pad`` (before, after) on both axes, then 2-D FIR filtering.
+
+    Same result as rosinality's ``upfirdn2d(x, kernel, up=up, pad=pad)`` (true convolution: the kernel is flipped).
+    """
+    n, c, h, w = x.shape
+    if up > 1:
+        x = F.pad(x.reshape(n, c, h, 1, w, 1), [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
+    x = F.pad(x, [pad[0], pad[1], pad[0], pad[1]])
+    weight = kernel.flip([0, 1]).to(x.dtype)[None, None].expand(c, 1, *kernel.shape)
+    return F.conv2d(x, weight, groups=c)
+
+
+class PixelNorm(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
+
+
+class EqualLinear(nn.Module):
+    """Equalised-LR linear layer: raw ``weight`` [out, in] scaled by ``lr_mul/√in`` at run time, bias by ``lr_mul``.
+
+    ``activation=True``: ``leaky_relu(x + b, 0.2)·√2`` (rosinality's fused leaky ReLU).
+    """
+
+    def __init__(
+        self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0, activation: bool = False
+    ):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
+        self.scale = lr_mul / math.sqrt(in_dim)
+        self.lr_mul = lr_mul
+        self.activation = activation
+
+    def effective(self) -> tuple[Tensor, Tensor]:
+        """The weight and bias actually applied: ``y = x @ A.T + b``."""
+        return self.weight * self.scale, self.bias * self.lr_mul
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight, bias = self.effective()
+        if self.activation:
+            return F.leaky_relu(F.linear(x, weight) + bias, 0.2) * SQRT2
+        return F.linear(x, weight, bias)
+
+
+class _Buffer(nn.Module):
+    """Holds one named tensor (keeps rosinality's key names such as ``conv.blur.kernel``)."""
+
+    def __init__(self, name: str, value: Tensor, parameter: bool = False):
+        super().__init__()
+        if parameter:
+            self.register_parameter(name, nn.Parameter(value))
+        else:
+            self.register_buffer(name, value)
+
+
+class ModulatedConv(nn.Module):
+    """Modulated conv: per-sample input scaling by the style, shared conv, optional demodulation.
+
+    Equals scaling the weight per sample (rosinality's fused path) but runs one ordinary convolution for the batch.
+    ``up=True``: stride-2 transposed conv followed by the blur kernel (×4) with padding (1, 1).
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, demodulate: bool = True,
+                 up: bool = False, blur_kernel: Sequence[int] = (1, 3, 3, 1)):
+        super().__init__()
+        self.in_ch, self.out_ch, self.kernel_size = in_ch, out_ch, kernel_size
+        self.demodulate, self.up = demodulate, up
+        self.scale = 1.0 / math.sqrt(in_ch * kernel_size**2)
+        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
+        self.modulation = EqualLinear(style_dim, in_ch, bias_init=1.0)
+        if up:
+            self.blur = _Buffer("kernel", make_kernel(blur_kernel) * 4)
+            p = (len(blur_kernel) - 2) - (kernel_size - 1)
+            self.blur_pad = ((p + 1) // 2 + 1, p // 2 + 1)
+
+    def forward(self, x: Tensor, w: Tensor) -> Tensor:
+        style = self.modulation(w)  # [N, in_ch]
+        weight = self.weight[0] * self.scale  # [out, in, k, k]
+        x = x * style[:, :, None, None]
+        if self.up:
+            x = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+            x = upfirdn2d(x, self.blur.kernel, pad=self.blur_pad)
+        else:
+            x = F.conv2d(x, weight, padding=self.kernel_size // 2)
+        if self.demodulate:
+            # Σ_{i,k} (W[o,i,k]·s_i)² = s² @ (Σ_k W²)ᵀ
+            demod = torch.rsqrt(style.square() @ weight.square().sum(dim=(2, 3)).T + 1e-8)  # [N, out]
+            x = x * demod[:, :, None, None]
+        return x
+
+
+class StyledConv(nn.Module):
+    """Modulated conv, noise injection, biased leaky ReLU (×√2), optional clamp (NVlabs ``conv_clamp``)."""
+
+    def __init__(self, in_ch: int, out_ch: int, style_dim: int, up: bool, blur_kernel: Sequence[int],
+                 conv_clamp: float | None):
+        super().__init__()
+        self.conv = ModulatedConv(in_ch, out_ch, 3, style_dim, demodulate=True, up=up, blur_kernel=blur_kernel)
+        self.noise = _Buffer("weight", torch.zeros(1), parameter=True)
+        self.activate = _Buffer("bias", torch.zeros(out_ch), parameter=True)
+        self.conv_clamp = conv_clamp
+
+    def forward(self, x: Tensor, w: Tensor, noise: Tensor | None) -> Tensor:
+        x = self.conv(x, w)
+        if noise is not None:
+            x = x + self.noise.weight * noise
+        x = F.leaky_relu(x + self.activate.bias[None, :, None, None], 0.2) * SQRT2
+        if self.conv_clamp is not None:
+            x = x.clamp(-self.conv_clamp, self.conv_clamp)
+        return x
+
+
+class ToRGB(nn.Module):
+    """Modulated 1×1 conv without demodulation, plus bias; adds the (upsampled) RGB skip."""
+
+    def __init__(self, in_ch: int, style_dim: int, image_channels: int, upsample: bool, blur_kernel: Sequence[int],
+                 conv_clamp: float | None):
+        super().__init__()
+        self.conv = ModulatedConv(in_ch, image_channels, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, image_channels, 1, 1))
+        if upsample:
+            self.upsample = _Buffer("kernel", make_kernel(blur_kernel) * 4)
+            p = len(blur_kernel) - 2
+            self.up_pad = ((p + 1) // 2 + 1, p // 2)
+        self.conv_clamp = conv_clamp
+
+    def forward(self, x: Tensor, w: Tensor, skip: Tensor | None) -> Tensor:
+        out = self.conv(x, w) + self.bias
+        if self.conv_clamp is not None:
+            out = out.clamp(-self.conv_clamp, self.conv_clamp)
+        if skip is not None:
+            out = out + upfirdn2d(skip, self.upsample.kernel, up=2, pad=self.up_pad)
+        return out
+
+
+def make_mapping(z_dim: int, style_dim: int, n_mlp: int, lr_mlp: float) -> nn.Sequential:
+    """PixelNorm + ``n_mlp`` equalised-LR layers (keys ``1.weight`` … ``{n_mlp}.bias``)."""
+    dims = [z_dim] + [style_dim] * n_mlp
+    layers = [EqualLinear(a, b, lr_mul=lr_mlp, activation=True) for a, b in itertools.pairwise(dims)]
+    return nn.Sequential(PixelNorm(), *layers)
+
+
+class StyleGAN2(Generator):
+    architecture = "stylegan2"
+    latent_spaces = (Z, W, WPLUS)
+
+    def __init__(
+        self,
+        size: int = 1024,
+        style_dim: int = 512,
+        n_mlp: int = 8,
+        channel_multiplier: int = 2,
+        blur_kernel: Sequence[int] = (1, 3, 3, 1),
+        lr_mlp: float = 0.01,
+        image_channels: int = 3,
+        z_dim: int | None = None,
+        channels: Sequence[int] | None = None,
+        conv_clamp: float | None = None,
+    ) -> None:
+        """``channels``: explicit widths at 4, 8, …, ``size`` px (overrides ``channel_multiplier``); ``z_dim``
+        defaults to ``style_dim``; ``conv_clamp``: NVlabs' activation clamp (``None``: none, as in rosinality)."""
+        super().__init__()
+        log_size = int(math.log2(size))
+        if size < 8 or 2**log_size != size:
+            raise InvalidValueError(f"StyleGAN2 size must be a power of two ≥ 8, got {size}")
+        self.size = self.resolution = int(size)
+        self.style_dim = self.w_dim = int(style_dim)
+        self.z_dim = int(z_dim) if z_dim is not None else self.style_dim
+        self.n_mlp, self.channel_multiplier = int(n_mlp), int(channel_multiplier)
+        self.blur_kernel = [int(v) for v in blur_kernel]
+        self.lr_mlp, self.image_channels = float(lr_mlp), int(image_channels)
+        self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        default = rosinality_channels(size, channel_multiplier)
+        widths = [int(c) for c in channels] if channels is not None else default
+        if len(widths) != len(default):
+            raise InvalidValueError(f"channels needs {len(default)} widths (4 … {size} px), got {len(widths)}")
+        self.channels = widths
+        self._explicit_channels = channels is not None and widths != default
+        self.noise_mode, self.noise_seed = "const", 0
+
+        self.style = make_mapping(self.z_dim, self.style_dim, self.n_mlp, self.lr_mlp)
+        self.input = _Buffer("input", torch.randn(1, widths[0], 4, 4), parameter=True)
+        args = dict(style_dim=self.style_dim, blur_kernel=self.blur_kernel, conv_clamp=self.conv_clamp)
+        self.conv1 = StyledConv(widths[0], widths[0], up=False, **args)
+        self.to_rgb1 = ToRGB(widths[0], image_channels=self.image_channels, upsample=False, **args)
+        self.convs, self.to_rgbs = nn.ModuleList(), nn.ModuleList()
+        for c_in, c_out in itertools.pairwise(widths):
+            self.convs.append(StyledConv(c_in, c_out, up=True, **args))
+            self.convs.append(StyledConv(c_out, c_out, up=False, **args))
+            self.to_rgbs.append(ToRGB(c_out, image_channels=self.image_channels, upsample=True, **args))
+        self.noises = nn.Module()
+        for j, shape in enumerate(self.noise_shapes()):
+            self.noises.register_buffer(f"noise_{j}", torch.randn(shape))
+        self.register_buffer("latent_avg", torch.zeros(self.style_dim))
+        self.eval()
+
+    # ----- configuration -------------------------------------------------------------------------
+    @property
+    def config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "size": self.size,
+            "style_dim": self.style_dim,
+            "n_mlp": self.n_mlp,
+            "channel_multiplier": self.channel_multiplier,
+            "blur_kernel": list(self.blur_kernel),
+            "lr_mlp": self.lr_mlp,
+            "image_channels": self.image_channels,
+        }
+        if self.z_dim != self.style_dim:
+            config["z_dim"] = self.z_dim
+        if self._explicit_channels:
+            config["channels"] = list(self.channels)
+        if self.conv_clamp is not None:
+            config["conv_clamp"] = self.conv_clamp
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> StyleGAN2:
+        keys = ("size", "style_dim", "n_mlp", "channel_multiplier", "blur_kernel", "lr_mlp", "image_channels",
+                "z_dim", "channels", "conv_clamp")
+        unknown = set(config) - set(keys)
+        if unknown:
+            raise CheckpointFormatError(f"unknown StyleGAN2 config keys {sorted(unknown)}; known: {list(keys)}")
+        return cls(**{k: config[k] for k in keys if k in config})
+
+    def noise_shapes(self) -> list[tuple[int, int, int, int]]:
+        """Shapes of the per-conv noise inputs: one at 4 px, two per higher resolution."""
+        return [(1, 1, 2 ** ((j + 5) // 2), 2 ** ((j + 5) // 2)) for j in range(2 * int(math.log2(self.size)) - 3)]
+
+    # ----- layout --------------------------------------------------------------------------------
+    @property
+    def num_layers(self) -> int:
+        return 2 * int(math.log2(self.size)) - 2
+
+    @property
+    def layer_resolutions(self) -> list[int]:
+        res = [2 ** ((i + 1) // 2 + 2) for i in range(self.num_layers - 1)]
+        return [*res, self.size]
+
+    @property
+    def layer_names(self) -> list[str]:
+        names = []
+        for i, r in enumerate(self.layer_resolutions):
+            if i == self.num_layers - 1:
+                kind = "to-RGB"
+            else:
+                kind = "up-conv" if i % 2 else "conv"
+            names.append(f"{r}×{r} {kind}")
+        return names
+
+    # ----- latent spaces -------------------------------------------------------------------------
+    def mapping(self, z: Tensor) -> Tensor:
+        """w = f(z), without truncation."""
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise InvalidValueError(f"z must have shape [N, {self.z_dim}], got {list(z.shape)}")
+        return self.style(z.to(self.latent_avg.dtype))
+
+    def truncate(self, w: Tensor, psi: float) -> Tensor:
+        """Pull w towards w̄ by ψ: ``w̄ + ψ·(w − w̄)`` (ψ = 1: unchanged)."""
+        if psi == 1.0:
+            return w
+        return self.latent_avg + psi * (w - self.latent_avg)
+
+    def to_space(self, latents: Latents, space: str) -> Latents:
+        """z → w (mapping, then truncation by ``latents.truncation`` in W) → w+ (one copy per layer)."""
+        self.check_space(space)
+        self.check_space(latents.space)
+        if latents.space == space:
+            return latents
+        codes = latents.codes
+        if latents.space == WPLUS:
+            raise InvalidValueError(f"W+ latents cannot be mapped back to {space!r}")
+        if latents.space == Z:
+            codes = self.truncate(self.mapping(codes), float(latents.truncation))
+            if space == W:
+                return latents.replace(codes=codes, space=W)
+        if latents.space == W and space == Z:
+            raise InvalidValueError("w latents cannot be mapped back to z")
+        if codes.ndim != 2 or codes.shape[1] != self.w_dim:
+            raise InvalidValueError(f"w must have shape [N, {self.w_dim}], got {list(codes.shape)}")
+        return latents.replace(codes=codes[:, None, :].repeat(1, self.num_layers, 1), space=WPLUS)
+
+    def _wplus(self, latents: Latents) -> Tensor:
+        wplus = self.to_space(latents, WPLUS).codes.to(self.latent_avg.dtype)
+        expected = (self.num_layers, self.w_dim)
+        if wplus.ndim != 3 or tuple(wplus.shape[1:]) != expected:
+            raise InvalidValueError(f"w+ must have shape [N, {expected[0]}, {expected[1]}], got {list(wplus.shape)}")
+        return wplus
+
+    # ----- synthesis -----------------------------------------------------------------------------
+    def noise_inputs(self) -> list[Tensor | None]:
+        """The noise each conv adds, per ``noise_mode`` (see the module docstring)."""
+        if self.noise_mode not in NOISE_MODES:
+            raise InvalidValueError(f"noise_mode must be one of {NOISE_MODES}, got {self.noise_mode!r}")
+        shapes = self.noise_shapes()
+        if self.noise_mode == "none":
+            return [None] * len(shapes)
+        if self.noise_mode == "const":
+            return [getattr(self.noises, f"noise_{j}") for j in range(len(shapes))]
+        # numpy, not torch: a torch random op inside vmap/jacrev is refused, and this draw must not depend on them
+        rng = np.random.default_rng(int(self.noise_seed))
+        ref = self.latent_avg
+        return [torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(ref.device, ref.dtype)
+                for shape in shapes]
+
+    def _run(self, wplus: Tensor, wanted: set[str]) -> dict[str, Tensor]:
+        """One synthesis pass; returns the wanted block outputs (``b4`` …) and ``image``; stops when all are done."""
+        out: dict[str, Tensor] = {}
+        need_image = "image" in wanted
+        blocks = {name for name in wanted if name.startswith("b")}
+        noise = self.noise_inputs()
+        x = self.input.input.expand(wplus.shape[0], -1, -1, -1)
+        x = self.conv1(x, wplus[:, 0], noise[0])
+        out["b4"] = x
+        skip = self.to_rgb1(x, wplus[:, 1], None) if need_image else None
+        for k, to_rgb in enumerate(self.to_rgbs):
+            if not need_image and blocks <= set(out):
+                break
+            x = self.convs[2 * k](x, wplus[:, 2 * k + 1], noise[2 * k + 1])
+            x = self.convs[2 * k + 1](x, wplus[:, 2 * k + 2], noise[2 * k + 2])
+            out[f"b{2 ** (k + 3)}"] = x
+            if need_image:
+                skip = to_rgb(x, wplus[:, 2 * k + 3], skip)
+        if need_image:
+            out["image"] = skip
+        return {name: out[name] for name in wanted}
+
+    def synthesize(self, latents: Latents) -> Tensor:
+        image = self._run(self._wplus(latents), {"image"})["image"]
+        assert image.shape[1:] == (self.image_channels, self.size, self.size), image.shape
+        return image
+
+    def feature_names(self) -> list[str]:
+        return ["w", *(f"b{r}" for r in _resolutions(self.size)), "image"]
+
+    def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
+        """``w``: the mapping output (truncated by ψ; z or w latents only); ``b{r}``: block outputs; ``image``."""
+        unknown = set(names) - set(self.feature_names())
+        if unknown:
+            raise InvalidValueError(f"unknown StyleGAN2 features {sorted(unknown)}; known: {self.feature_names()}")
+        result: dict[str, Tensor] = {}
+        if "w" in names:
+            if latents.space == WPLUS:
+                raise InvalidValueError("feature 'w' needs z or w latents, not w+")
+            result["w"] = self.to_space(latents, W).codes
+        rest = set(names) - {"w"}
+        if rest:
+            result.update(self._run(self._wplus(latents), rest))
+        return {name: result[name] for name in names}
+
+    # ----- what methods read ---------------------------------------------------------------------
+    def _readers(self, include_torgb: bool) -> list[list[nn.Module]]:
+        """Per W+ index, the modulations that read it: the conv's first, then a ToRGB's."""
+        readers: list[list[nn.Module]] = [[] for _ in range(self.num_layers)]
+        readers[0].append(self.conv1.conv.modulation)
+        for i, conv in enumerate(self.convs):
+            readers[i + 1].append(conv.conv.modulation)
+        for k, to_rgb in enumerate([self.to_rgb1, *self.to_rgbs]):
+            if include_torgb or 2 * k + 1 == self.num_layers - 1:
+                readers[2 * k + 1].append(to_rgb.conv.modulation)
+        return readers
+
+    def latent_projections(self, include_torgb: bool = True) -> list[LatentProjection]:
+        """Per W+ index the style affine(s) reading it: weight [C, w_dim], bias [C] (equalised-LR gain applied).
+
+        Where an index feeds a conv and a ToRGB, the conv's rows come first. ``include_torgb=False`` keeps only
+        the convs' affines except at the last index, which has only the final ToRGB (genforce SeFa's choice).
+        """
+        projections = []
+        for index, modules in enumerate(self._readers(include_torgb)):
+            pairs = [m.effective() for m in modules]
+            projections.append(
+                LatentProjection(
+                    name=self.layer_names[index],
+                    weight=torch.cat([p[0] for p in pairs]).detach(),
+                    bias=torch.cat([p[1] for p in pairs]).detach(),
+                    space=W,
+                    layers=(index,),
+                    resolution=self.layer_resolutions[index],
+                )
+            )
+        return projections
+
+    # ----- checkpoint layouts --------------------------------------------------------------------
+    @classmethod
+    def match_checkpoint(cls, checkpoint: Checkpoint) -> tuple[dict[str, Any], dict[str, Tensor]] | None:
+        """rosinality (``g_ema.*`` + ``latent_avg``, or a bare state dict) or NVlabs stylegan2-ada-pytorch
+        (``G_ema.synthesis.*``, ``G_ema.mapping.*``) → ``(config, state_dict in our layout)``; ``None`` otherwise."""
+        from . import stylegan2_layouts
+
+        return stylegan2_layouts.match(cls, checkpoint)
