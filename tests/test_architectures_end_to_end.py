@@ -100,10 +100,10 @@ def test_sefa_on_biggan_first_layer_z_part():
         "channel_width": 8,
         "class_embed_dim": 16,
         "eps": 1e-4,
-        "layers": [[False, 16, 16], [True, 16, 8], [True, 8, 1]],
+        "layers": [[False, 16, 16], [True, 16, 8], [False, 8, 8], [True, 8, 4], [True, 4, 2], [True, 2, 1]],
         "n_stats": 51,
         "num_classes": 5,
-        "output_dim": 16,
+        "output_dim": 64,
         "z_dim": 16,
     }
     model = BigGANDeep.from_config(config)
