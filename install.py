@@ -1,0 +1,88 @@
+"""Webui install hook (A1111, Forge, reForge, SD.Next): install the few light packages gan-steering needs.
+
+The webui runs this file as its own process at every launch (cwd = webui root, or the extension folder on
+SD.Next; ``PYTHONPATH`` = webui root, so ``import launch`` works). It must be fast and idempotent, and it never
+installs or upgrades what the host owns (torch, gradio, huggingface_hub, fastapi, pydantic, numpy, pillow):
+those are already there in every webui. A failed install is reported and the hook still exits 0; the extension
+then names the missing package when it is used.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import re
+import subprocess
+import sys
+
+#: (distribution, requirement passed to pip, minimum version, extra pip flags)
+REQUIREMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("safetensors", "safetensors>=0.4", "0.4", ()),
+    ("tqdm", "tqdm>=4.60", "4.60", ()),
+    # the embedded faces model; its own dependencies (training stack) are not needed: only its weights file is read
+    ("gan-face-generate", "gan-face-generate==1.1.1", "1.1.1", ("--no-deps",)),
+)
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """Leading numeric release parts of a version string ("0.4.3rc1" -> (0, 4, 3))."""
+    parts = []
+    for part in version.split("."):
+        match = re.match(r"\d+", part)
+        if match is None:
+            break
+        parts.append(int(match.group()))
+        if match.end() != len(part):
+            break
+    return tuple(parts)
+
+
+def _installed_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _is_installed(distribution: str) -> bool:
+    try:
+        from launch import is_installed
+    except ImportError:
+        return _installed_version(distribution) is not None or (
+            importlib.util.find_spec(distribution.replace("-", "_")) is not None
+        )
+    return is_installed(distribution)
+
+
+def _run_pip(flags: tuple[str, ...], requirement: str, desc: str) -> None:
+    try:
+        from launch import run_pip
+    except ImportError:  # run by hand, outside a webui
+        subprocess.run([sys.executable, "-m", "pip", "install", *flags, requirement], check=True)
+        return
+    run_pip(" ".join(["install", *flags, f'"{requirement}"']), desc)  # quoted: the webui runs pip through a shell
+
+
+def missing() -> list[tuple[str, str, tuple[str, ...]]]:
+    """Requirements that are absent or older than their minimum: (distribution, requirement, flags)."""
+    needed = []
+    for distribution, requirement, minimum, flags in REQUIREMENTS:
+        if _is_installed(distribution):
+            version = _installed_version(distribution)
+            if version is None or _version_tuple(version) >= _version_tuple(minimum):
+                continue
+        needed.append((distribution, requirement, flags))
+    return needed
+
+
+def main() -> int:
+    for distribution, requirement, flags in missing():
+        try:
+            _run_pip(flags, requirement, f"gan-steering requirement: {distribution}")
+        except Exception as error:  # report, never fail the webui's start
+            print(f"[gan-steering] could not install {requirement}: {error}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
