@@ -16,16 +16,17 @@ def to_uint8(images: Tensor) -> np.ndarray:
     """[N, C, H, W] in [-1, 1] -> uint8 [N, H, W, C] (NaN becomes black)."""
     if images.ndim != 4:
         raise ValueError(f"expected images [N, C, H, W], got {list(images.shape)}")
-    x = torch.nan_to_num(images.detach().float(), nan=-1.0)
-    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+    x = images.detach().float().add(1.0)  # a fresh tensor: the rest happens in place
+    x = torch.nan_to_num_(x.mul_(127.5), nan=0.0).clamp_(0, 255).round_().to(torch.uint8)
+    # channels-last made contiguous where the images are (GPU included): PIL then reads one dense buffer
+    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 def to_pil(images: Tensor) -> list[Image.Image]:
     arrays = to_uint8(images)
     if arrays.shape[-1] == 1:
         return [Image.fromarray(a[..., 0], mode="L") for a in arrays]
-    return [Image.fromarray(a[..., :3]) for a in arrays]
+    return [Image.fromarray(a if a.shape[-1] == 3 else np.ascontiguousarray(a[..., :3])) for a in arrays]
 
 
 def grid(
