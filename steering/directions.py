@@ -112,7 +112,7 @@ class Directions:
         """UI label: the name plus the value when there is one."""
         if self.values is None:
             return self.names[index]
-        return f"{self.names[index]} (λ={float(self.values[index]):.3g})"
+        return f"{self.names[index]} (λ={float(self.values[index]):.4g})"
 
     # ----- checks --------------------------------------------------------------------------------
     def check_compatible(self, generator: Generator) -> None:

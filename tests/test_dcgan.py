@@ -6,8 +6,7 @@ import torch
 from torch.func import jacrev
 
 from steering.models import Latents
-from steering.sources import load_generator, resolve
-from steering.sources import store
+from steering.sources import load_generator, resolve, store
 
 
 def test_embedded_model_loads_with_identity(dcgan):

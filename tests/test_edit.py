@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from PIL import Image
@@ -49,7 +48,9 @@ def test_trajectory_and_sweep_grid(dcgan, directions):
 
 
 def test_gif_has_one_frame_per_strength_and_back(dcgan, directions, tmp_path):
-    path = edit.animate(dcgan, dcgan.sample(1, seed=2), directions, 0, edit.strengths_between(-2, 2, 6), tmp_path / "a.gif")
+    path = edit.animate(
+        dcgan, dcgan.sample(1, seed=2), directions, 0, edit.strengths_between(-2, 2, 6), tmp_path / "a.gif"
+    )
     with Image.open(path) as gif:
         assert gif.n_frames == 6 + 4  # forward, then back without repeating the ends
 
@@ -64,9 +65,7 @@ def test_layer_mask_edits_only_selected_w_plus_layers(dcgan):
             assert space == "w+"
             return latents.replace(codes=latents.codes[:, None, :].expand(-1, 4, -1), space="w+")
 
-    directions = Directions(
-        vectors=torch.eye(3)[:2], space="w", method="test", model=dcgan.identity, layers=(1, 2)
-    )
+    directions = Directions(vectors=torch.eye(3)[:2], space="w", method="test", model=dcgan.identity, layers=(1, 2))
     w = Latents(torch.zeros(1, 3), "w")
     moved = edit.apply(FourLayers(), w, directions, {0: 2.0})
     assert moved.space == "w+"

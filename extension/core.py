@@ -1,0 +1,33 @@
+"""The one door from the UI to the core library.
+
+Inside a webui the packages are loaded under unique aliases (``gan_steering_ui`` for ``extension/``,
+``gan_steering_core`` for ``steering/``) so that another extension's top-level ``steering`` cannot collide. This module
+picks the core package by the name this package was loaded under; every other UI module imports the core from here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+CORE = "gan_steering_core" if __name__.startswith("gan_steering_ui") else "steering"
+
+steering = importlib.import_module(CORE)
+errors = importlib.import_module(CORE + ".errors")
+directions = importlib.import_module(CORE + ".directions")
+edit = importlib.import_module(CORE + ".edit")
+render = importlib.import_module(CORE + ".render")
+methods = importlib.import_module(CORE + ".methods")
+models = importlib.import_module(CORE + ".models")
+sources = importlib.import_module(CORE + ".sources")
+catalog = importlib.import_module(CORE + ".sources.catalog")
+
+Directions = directions.Directions
+SteeringError = errors.SteeringError
+
+
+def __getattr__(name: str) -> ModuleType:
+    """Modules imported on first use (``core.share``: Hub push/pull, only needed by the Hub tab)."""
+    if name == "share":
+        return importlib.import_module(CORE + ".share")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,66 @@
+"""Public entry points: ``build_tabs`` for a webui (one host tab with inner Discover / Edit / Hub tabs) and
+``build_app`` for the Space or a standalone launch (the same tabs in one Blocks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from . import compat
+from .feedback import bind
+from .settings import UISettings
+from .tabs import Shared
+from .tabs.discover import DiscoverTab, show_model
+from .tabs.edit import EditTab
+from .tabs.hub import HubTab
+
+TITLE = "GAN Steering"
+ELEM_ID = "gan_steering"
+CSS = """
+#gan_steering_image img, #gan_steering_sweep_image img { image-rendering: pixelated; }
+"""
+
+__all__ = ["CSS", "ELEM_ID", "TITLE", "UISettings", "build_app", "build_content", "build_tabs"]
+
+
+def build_content(settings: UISettings) -> dict[str, Any]:
+    """Lay out the inner tabs inside the current Blocks context and wire them together; returns the tab objects."""
+    shared = Shared(model=gr.State(settings.default_model), directions=gr.State(""))
+    with compat.component(gr.Tabs, elem_id="gan_steering_tabs"):
+        with compat.component(
+            gr.Tab, label="Discover", id="gan_steering_discover_tab", elem_id="gan_steering_discover_tab"
+        ):
+            discover = DiscoverTab(settings, shared)
+        with compat.component(gr.Tab, label="Edit", id="gan_steering_edit_tab", elem_id="gan_steering_edit_tab"):
+            edit = EditTab(settings, shared)
+        with compat.component(gr.Tab, label="Hub", id="gan_steering_hub_tab", elem_id="gan_steering_hub_tab"):
+            hub = HubTab(settings, shared)
+    # A new model or a new set of directions (from any tab) refreshes the Edit tab; a Hub model shows in Discover.
+    for event in (discover.load_event, discover.discover_event, hub.load_event, hub.pull_event):
+        edit.refresh_after(event)
+    compat.then(hub.load_event, bind(show_model, settings), [shared.model], [discover.model, discover.summary])
+    return {"shared": shared, "discover": discover, "edit": edit, "hub": hub}
+
+
+def build_tabs(settings: UISettings | None = None) -> list[tuple[gr.Blocks, str, str]]:
+    """For a webui's ``on_ui_tabs``: one standalone Blocks, built outside any parent, as ``(blocks, title, elem_id)``.
+
+    Not queued here: the host owns ``queue()``."""
+    settings = settings or UISettings()
+    with compat.tab_blocks() as blocks:
+        build_content(settings)
+    return [(blocks, TITLE, ELEM_ID)]
+
+
+def build_app(settings: UISettings | None = None) -> gr.Blocks:
+    """The whole app for a Space or a standalone launch; the caller queues and launches it (``compat.launch`` with
+    ``css=CSS`` where Gradio takes styling at launch)."""
+    settings = settings or UISettings()
+    with compat.blocks(title=TITLE, css=CSS) as demo:
+        gr.Markdown(
+            f"## {TITLE}\nFind semantic directions in a pretrained GAN (**Discover**), move along them (**Edit**), "
+            "share them (**Hub**)."
+        )
+        build_content(settings)
+    return demo

@@ -1,0 +1,66 @@
+"""The Hugging Face Space (and a standalone launch): the same tabs as the webui extension in one app.
+
+    python spaces_app.py [--port 7860] [--host 127.0.0.1]
+
+``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` are honoured; ``GAN_STEERING_OUTPUTS`` sets where images, GIFs and
+direction files go. Importing this module builds ``demo`` without launching it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Callable
+
+
+def _zero_gpu_decorator() -> Callable[[Callable[..., Any]], Callable[..., Any]] | None:
+    """``spaces.GPU`` on a ZeroGPU Space (``SPACES_ZERO_GPU`` set), else ``None``. ``spaces`` is imported only here,
+    only there, and before gradio (as ZeroGPU requires); Forge's unrelated top-level ``spaces`` module is ignored."""
+    if not os.environ.get("SPACES_ZERO_GPU"):
+        return None
+    try:
+        import spaces  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return spaces.GPU if hasattr(spaces, "zero") else None
+
+
+GPU = _zero_gpu_decorator()
+
+from extension import compat  # noqa: E402  (after the optional `spaces` import, as ZeroGPU requires)
+from extension.ui import CSS, UISettings, build_app  # noqa: E402
+
+
+def make_settings() -> UISettings:
+    settings = UISettings(gpu=GPU)
+    if GPU is not None:
+        settings.device = "cuda"  # ZeroGPU: CUDA is attached inside the decorated handlers
+    return settings
+
+
+SETTINGS = make_settings()
+demo = build_app(SETTINGS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1" if not os.environ.get("SPACE_ID") else "0.0.0.0"),
+    )
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    args = parser.parse_args(argv)
+    SETTINGS.output_dir.mkdir(parents=True, exist_ok=True)
+    compat.queue(demo, max_size=64, default_concurrency_limit=2)
+    compat.launch(
+        demo,
+        css=CSS,
+        server_name=args.host,
+        server_port=args.port,
+        allowed_paths=[str(SETTINGS.output_dir)],
+        show_error=True,
+    )
+
+
+if __name__ == "__main__":
+    main()

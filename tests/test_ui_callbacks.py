@@ -1,0 +1,263 @@
+"""The UI's handlers, called directly on the real embedded DCGAN (no browser): each tab's behaviour end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+from extension import compat  # noqa: E402
+from extension.feedback import bind  # noqa: E402
+from extension.session import DirectionsStore, SessionExpiredError, directions_store  # noqa: E402
+from extension.settings import UISettings  # noqa: E402
+from extension.tabs import discover as discover_tab  # noqa: E402
+from extension.tabs import edit as edit_tab  # noqa: E402
+from steering.directions import Directions  # noqa: E402
+from steering.errors import DirectionsFileError, DirectionsMismatchError, InvalidValueError  # noqa: E402
+
+MODEL = "dcgan-faces"
+K = 4  # directions discovered in these tests
+MAX = 6  # sliders
+
+
+@pytest.fixture()
+def settings(tmp_path, dcgan):  # dcgan: the model is loaded (and converted) once per session
+    return UISettings(output_dir=tmp_path / "outputs", device="cpu", default_model=MODEL, max_sliders=MAX)
+
+
+@pytest.fixture()
+def key(settings):
+    """A fresh SeFa set in the store, as the Discover button leaves it."""
+    _, key, _, _, _ = discover_tab.discover(settings, MODEL, "sefa", K, "all", 0)
+    return key
+
+
+def pixels(image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def view_parts(settings, key, seed=3, truncation=1.0, spec=MODEL):
+    out = edit_tab.view(settings, spec, key, seed, truncation)
+    sliders, rest = out[:MAX], out[MAX:]
+    image, info, sweep_pick, gif_pick, rename_pick, low, high = rest
+    return sliders, image, info, sweep_pick, gif_pick, rename_pick, low, high
+
+
+def test_discover_returns_directions_and_spectrum(settings):
+    spec, key, spectrum, summary, status = discover_tab.discover(settings, MODEL, "sefa", K, "all", 0)
+    found = directions_store.get(key)
+    assert spec == MODEL and isinstance(found, Directions) and len(found) == K and found.method == "sefa"
+    values = found.values.tolist()
+    assert values == sorted(values, reverse=True) and all(v > 0 for v in values)
+    # The spectrum is a real chart: tallest bar first, and bars shrink with the eigenvalues.
+    assert spectrum.size == (640, 320)
+    heights = bar_heights(spectrum, K)
+    assert heights[0] == max(heights) and heights[0] > heights[-1] > 0
+    assert "dcgan" in summary and "✓" in status
+
+    _, gkey, gspectrum, _, _ = discover_tab.discover(settings, MODEL, "ganspace", 3, "all", 300)
+    gfound = directions_store.get(gkey)
+    assert gfound.method == "ganspace" and len(gfound) == 3 and gspectrum is not None
+
+
+def bar_heights(chart, k: int) -> list[int]:
+    """Number of bar-coloured pixels in each of the k bar slots (the plot area spans x in [56, width-12])."""
+    arr = np.asarray(chart)
+    is_bar = (arr[..., 0] == 79) & (arr[..., 1] == 70) & (arr[..., 2] == 229)
+    left, right = 56, chart.size[0] - 12
+    slot = (right - left) / k
+    return [int(is_bar[:, int(left + i * slot) : int(left + (i + 1) * slot)].sum()) for i in range(k)]
+
+
+def test_discover_refuses_bad_parameters(settings):
+    with pytest.raises(InvalidValueError, match="number of directions"):
+        discover_tab.discover(settings, MODEL, "sefa", 0, "all", 0)
+    with pytest.raises(InvalidValueError, match="layer"):
+        discover_tab.discover(settings, MODEL, "sefa", 3, "fine", 0)  # DCGAN's only layer is 4×4
+    with pytest.raises(InvalidValueError, match="unknown method"):
+        discover_tab.discover(settings, MODEL, "nope", 3, "all", 0)
+    with pytest.raises(gr.Error, match="is not a catalog model"):
+        bind(discover_tab.discover, settings)("no-such-model", "sefa", 3, "all", 0)
+
+
+def test_view_shows_one_slider_per_direction(settings, key):
+    sliders, _, info, sweep_pick, gif_pick, _, low, high = view_parts(settings, key)
+    found = directions_store.get(key)
+    lo, hi = found.strength_range
+    assert [s["visible"] for s in sliders] == [True] * K + [False] * (MAX - K)
+    assert [s["label"] for s in sliders[:K]] == [found.label(i) for i in range(K)]
+    assert all(s["value"] == 0.0 for s in sliders)
+    assert sliders[0]["minimum"] == lo and sliders[0]["maximum"] == hi and 0 < sliders[0]["step"] < hi - lo
+    assert len(sweep_pick["choices"]) == K and gif_pick["value"] == "0: sefa 0"
+    assert low["value"] == lo and high["value"] == hi and f"{K} sefa directions" in info
+
+
+def test_moving_a_slider_changes_the_image_and_reset_restores_it(settings, key):
+    _, base, *_ = view_parts(settings, key)
+    hi = directions_store.get(key).strength_range[1]
+    same = edit_tab.render(settings, MODEL, key, 3, 1.0, *([0.0] * MAX))
+    moved = edit_tab.render(settings, MODEL, key, 3, 1.0, hi, *([0.0] * (MAX - 1)))
+    assert np.array_equal(pixels(same), pixels(base))
+    assert np.abs(pixels(moved) - pixels(base)).mean() > 2.0
+    other = edit_tab.render(settings, MODEL, key, 3, 1.0, 0.0, hi, *([0.0] * (MAX - 2)))
+    assert not np.array_equal(pixels(other), pixels(moved))  # each slider moves its own direction
+
+    out = edit_tab.reset(settings, MODEL, key, 3, 1.0)
+    assert [u["value"] for u in out[:MAX]] == [0.0] * MAX
+    assert np.array_equal(pixels(out[MAX]), pixels(base))
+
+
+def test_seed_and_truncation_change_the_image(settings, key):
+    a = edit_tab.render(settings, MODEL, key, 1, 1.0)
+    b = edit_tab.render(settings, MODEL, key, 2, 1.0)
+    c = edit_tab.render(settings, MODEL, key, 1, 0.5)
+    assert not np.array_equal(pixels(a), pixels(b)) and not np.array_equal(pixels(a), pixels(c))
+    assert 0 <= edit_tab.random_seed(settings) < 2**31
+    assert edit_tab.render(settings, MODEL, key, None, 1.0) == compat.unchanged()  # seed box being retyped
+
+
+def test_nan_strength_and_bad_seed_are_refused(settings, key):
+    with pytest.raises(InvalidValueError, match="finite"):
+        edit_tab.render(settings, MODEL, key, 3, 1.0, math.nan)
+    with pytest.raises(gr.Error, match="finite"):
+        bind(edit_tab.render, settings)(MODEL, key, 3, 1.0, math.inf)
+    with pytest.raises(gr.Error, match="seed"):
+        bind(edit_tab.render, settings)(MODEL, key, math.nan, 1.0)
+    with pytest.raises(gr.Error, match="truncation"):
+        bind(edit_tab.render, settings)(MODEL, key, 3, 0.0)
+
+
+def test_rename_persists_into_the_saved_file(settings, key):
+    out = edit_tab.rename_direction(settings, key, "1: sefa 1", "  smile ", ["0: sefa 0", "1: sefa 1"], "1: sefa 1")
+    sliders, (sweep_pick, gif_pick, rename_pick, path, status) = out[:MAX], out[MAX:]
+    assert "smile" in sliders[1]["label"] and "label" not in sliders[0]
+    assert sweep_pick["value"] == ["0: sefa 0", "1: smile"] and gif_pick["value"] == "1: smile"
+    assert rename_pick["value"] == "1: smile" and "smile" in status
+    assert directions_store.get(key).names[1] == "smile"
+    assert Directions.load(path).names == ["sefa 0", "smile", "sefa 2", "sefa 3"]
+    saved, _ = edit_tab.save_directions(settings, key)
+    assert saved.startswith(str(settings.output_dir)) and Directions.load(saved).names[1] == "smile"
+    with pytest.raises(InvalidValueError, match="empty"):
+        edit_tab.rename_direction(settings, key, "1: smile", "   ", [], None)
+
+
+def test_upload_round_trip(settings, key, tmp_path):
+    saved, _ = edit_tab.save_directions(settings, key)
+    new_key, status = edit_tab.upload_directions(settings, MODEL, "", saved)
+    assert new_key != key and "loaded 4 sefa" in status
+    torch = pytest.importorskip("torch")
+    assert torch.equal(directions_store.get(new_key).vectors, directions_store.get(key).vectors)
+
+
+def test_upload_for_another_model_is_refused_and_current_directions_stay(settings, key, tmp_path):
+    current = directions_store.get(key)
+    foreign = dataclasses.replace(current, model=dataclasses.replace(current.model, sha256="ab" * 32, name="other-gan"))
+    path = foreign.save(tmp_path / "foreign.safetensors")
+    with pytest.raises(DirectionsMismatchError, match="other-gan"):
+        edit_tab.upload_directions(settings, MODEL, key, str(path))
+    with pytest.raises(gr.Error) as refused:
+        bind(edit_tab.upload_directions, settings)(MODEL, key, str(path))
+    assert "made for model 'other-gan'" in refused.value.message and "recompute" in refused.value.message
+    assert directions_store.get(key) is current  # nothing lost
+
+
+def test_corrupt_or_missing_upload_is_refused(settings, key, tmp_path):
+    current = directions_store.get(key)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    with pytest.raises(DirectionsFileError):
+        edit_tab.upload_directions(settings, MODEL, key, str(broken))
+    with pytest.raises(gr.Error, match="choose a direction file"):
+        bind(edit_tab.upload_directions, settings)(MODEL, key, None)
+    assert directions_store.get(key) is current
+
+
+def test_sweep_and_gif_write_files_into_output_dir(settings, key):
+    grid, path, status = edit_tab.sweep(settings, MODEL, key, 3, 1.0, ["0: sefa 0", "2: sefa 2"], -2, 2, 5)
+    assert path in status
+    from PIL import Image
+
+    with Image.open(path) as saved:
+        assert saved.size == grid.size and saved.format == "PNG"
+    assert path.startswith(str(settings.output_dir)) and grid.size[0] > 5 * 64 and grid.size[1] > 2 * 64
+
+    preview, gif, _ = edit_tab.export_gif(settings, MODEL, key, 3, 1.0, "1: sefa 1", -2, 2, 6, 10)
+    assert gif == preview and gif.startswith(str(settings.output_dir)) and gif.endswith(".gif")
+    with Image.open(gif) as anim:
+        assert anim.is_animated and anim.n_frames == 2 * 6 - 2  # forward then back
+    with pytest.raises(InvalidValueError, match="choose at least one"):
+        edit_tab.sweep(settings, MODEL, key, 3, 1.0, [], -2, 2, 5)
+
+
+def test_no_or_expired_directions(settings):
+    _, image, info, *_ = view_parts(settings, "")
+    assert image.size[0] >= 256 and "No directions yet" in info  # the unedited image still shows
+    with pytest.raises(SessionExpiredError, match="no longer in memory"):
+        edit_tab.save_directions(settings, "0" * 32)
+    store = DirectionsStore(max_items=2)
+    keys = [store.put(object()) for _ in range(3)]
+    assert store.find(keys[0]) is None and store.find(keys[2]) is not None and len(store) == 2
+
+
+def test_file_path_accepts_every_versions_upload_value(tmp_path):
+    class TempFile:  # gradio 3.x hands a tempfile wrapper with .name
+        name = str(tmp_path / "a.safetensors")
+
+    assert compat.file_path(TempFile()) == str(tmp_path / "a.safetensors")
+    assert compat.file_path("/x/y.safetensors") == "/x/y.safetensors"
+    assert compat.file_path({"path": "/x/z"}) == "/x/z" and compat.file_path(None) is None
+    assert compat.file_path(["/x/w"]) == "/x/w"
+
+
+def test_app_and_tabs_build(settings):
+    from extension.ui import build_app, build_tabs
+
+    tabs = build_tabs(settings)
+    assert len(tabs) == 1 and tabs[0][1:] == ("GAN Steering", "gan_steering")
+    config = compat.config_of(build_app(settings))
+    ids = [c["props"].get("elem_id") for c in config["components"] if c["props"].get("elem_id")]
+    assert len(ids) == len(set(ids)) and "gan_steering_strength_0" in ids
+    assert sum(i.startswith("gan_steering_strength_") for i in ids) == MAX
+    labels = [c["props"]["label"] for c in config["components"] if c["props"].get("label")]
+    assert len(labels) == len(set(labels)), "a webui keys saved defaults by label: labels must be unique"
+
+
+def test_push_refuses_without_repo_or_directions(settings, key):
+    from extension.tabs import hub as hub_tab
+
+    with pytest.raises(InvalidValueError, match="owner/name"):
+        hub_tab.push(settings, MODEL, key, "  ", "", False)
+    with pytest.raises(gr.Error, match="no directions yet"):
+        bind(hub_tab.push, settings)(MODEL, "", "someone/repo", "", False)
+
+
+@pytest.mark.hub
+def test_hub_tab_loads_a_model_and_pulls_directions(hub, settings, key, tmp_path):
+    """Against a local Hub-protocol server: a Hub copy of the embedded weights, directions published beside it."""
+    torch = pytest.importorskip("torch")
+    from extension.tabs import hub as hub_tab
+    from steering import share
+    from steering.sources.embedded import embedded_weights_path
+
+    model_repo = hub.new_repo_id("dcgan")
+    hub.commit(model_repo, {"G.pt": embedded_weights_path()})
+    spec, summary, status = hub_tab.load_hub_model(settings, f" {model_repo}:G.pt ", "")
+    assert spec == f"{model_repo}:G.pt" and "dcgan" in summary and "✓" in status
+
+    current = directions_store.get(key)  # made for the embedded file: same sha256, so it fits the Hub copy
+    folder = share.build_upload_folder(current, tmp_path / "up", repo_id="x/y")
+    repo = hub.new_repo_id("directions")
+    hub.commit(repo, {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()})
+    new_key, status = hub_tab.pull(settings, spec, repo, "")
+    assert new_key != key and torch.equal(directions_store.get(new_key).vectors, current.vectors)
+    sliders, _, info, *_ = view_parts(settings, new_key, spec=spec)  # the Edit tab works on the Hub model
+    assert "4 sefa directions" in info and [s["visible"] for s in sliders].count(True) == K
+
+    missing = hub.new_repo_id("missing")
+    with pytest.raises(gr.Error) as refused:
+        bind(hub_tab.pull, settings)(spec, missing, "")
+    assert missing in refused.value.message
