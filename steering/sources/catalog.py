@@ -74,6 +74,29 @@ for _name, _size, _what in [
 del _name, _size, _what
 
 
+
+# NVlabs stylegan2-ada / stylegan3-repo network pickles, read through the restricted unpickler (no code runs).
+for _name, _file, _what in [
+    ("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", "faces (FFHQ) 1024×1024"),
+    ("ffhq-256", "stylegan2-ffhq-256x256.pkl", "faces (FFHQ) 256×256"),
+    ("metfaces-1024", "stylegan2-metfaces-1024x1024.pkl", "art portraits (MetFaces) 1024×1024"),
+    ("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", "cats (AFHQ) 512×512"),
+    ("afhqdog-512", "stylegan2-afhqdog-512x512.pkl", "dogs (AFHQ) 512×512"),
+    ("afhqwild-512", "stylegan2-afhqwild-512x512.pkl", "wild animals (AFHQ) 512×512"),
+    ("celebahq-256", "stylegan2-celebahq-256x256.pkl", "faces (CelebA-HQ) 256×256"),
+]:
+    register(
+        CatalogEntry(
+            f"stylegan2-ada-{_name}",
+            f"StyleGAN2-ADA {_what}; NVlabs pickle (may need a Hub token: the repo can be gated)",
+            "stylegan2",
+            repo_id="hysts/StyleGAN2",
+            filename=f"models/{_file}",
+            license="NVIDIA Source Code License-NC (non-commercial)",
+        )
+    )
+del _name, _file, _what
+
 # genforce PGGAN / StyleGAN v1 state dicts (genforce/sefa key names), mirrored on the Hub for SeFa's Space.
 _GENFORCE_NOTE = "genforce conversion; the Hub card says Apache-2.0 (check it)"
 for _name, _repo, _arch, _what, _license in [
