@@ -45,11 +45,35 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 def save_safetensors(
     tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str], path: str | os.PathLike[str]
 ) -> Path:
-    """Write contiguous, unshared CPU copies of ``tensors`` atomically."""
-    clean = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    """Write ``tensors`` atomically (as contiguous CPU tensors sharing no memory, copying only those that need it)."""
+    clean = writable_tensors(tensors)
     with atomic_path(path) as tmp:
         save_file(clean, str(tmp), metadata=dict(metadata))
     return Path(path)
+
+
+def writable_tensors(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What safetensors accepts: contiguous CPU tensors, no two sharing memory.
+
+    Only tensors that are not so are copied (on another device, strided, a part of a larger storage, or an alias of
+    one already taken); the others are written as they are, so a checkpoint is not held twice while it is saved.
+    """
+    taken: set[tuple[int, int]] = set()
+    clean: dict[str, torch.Tensor] = {}
+    for key, value in tensors.items():
+        tensor = value.detach()
+        if tensor.device.type != "cpu" or not tensor.is_contiguous():
+            tensor = tensor.to("cpu").contiguous()  # always a fresh copy here
+        else:
+            storage = tensor.untyped_storage()
+            span = (storage.data_ptr(), storage.nbytes())
+            whole = tensor.storage_offset() == 0 and tensor.nbytes == storage.nbytes()
+            if storage.nbytes() and (span in taken or not whole):
+                tensor = tensor.clone()
+            elif storage.nbytes():
+                taken.add(span)
+        clean[key] = tensor
+    return clean
 
 
 def read_safetensors_metadata(
