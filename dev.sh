@@ -29,6 +29,34 @@ setup_tests() {
     fi
 }
 
+# The hosts pin old libraries: A1111/reForge run gradio 3.41.2 with huggingface_hub 0.25, Forge gradio 4.40.0 with
+# huggingface_hub 0.26. Each gets its own venv in which the UI, webui and browser tests run again.
+compat_venv() {  # name, then pip requirements
+    local dir=".venv-$1"
+    shift
+    [ -x "$dir/bin/python" ] || "$PY" -m venv "$dir"
+    "$dir/bin/pip" install -q --upgrade pip
+    "$dir/bin/pip" install -q "torch==2.13.0"
+    "$dir/bin/pip" install -q "$@" safetensors tqdm "pytest>=8" "playwright>=1.40"
+    "$dir/bin/pip" install -q --no-deps -e . "gan-face-generate==1.1.1"
+}
+
+test_compat() {
+    local olah
+    olah="$(pwd)/$VENV/bin/olah-cli"
+    compat_venv gradio3 "gradio==3.41.2" "fastapi==0.94.0" "huggingface_hub==0.25.2"
+    compat_venv gradio4 "gradio==4.40.0" "fastapi==0.112.2" "huggingface_hub==0.26.2"
+    # huggingface_hub 1.x (between the webuis' 0.2x and the Space's 2.x) over the main venv, for the Hub tests.
+    pip install -q --no-deps --target .venv-hub1 "huggingface_hub==1.33.0"
+    echo "== Hub tests on huggingface_hub 1.33.0"
+    PYTHONPATH=.venv-hub1 python -m pytest -q -p no:cacheprovider tests/test_hub_download.py tests/test_share.py
+    for name in gradio3 gradio4; do
+        echo "== UI, webui and browser tests on $(".venv-$name/bin/python" -c 'import gradio; print("gradio", gradio.__version__)')"
+        GAN_STEERING_OLAH_CLI="$olah" ".venv-$name/bin/python" -m pytest -q -p no:cacheprovider \
+            tests/test_webui.py tests/test_ui_callbacks.py tests/test_browser.py tests/test_hub_download.py tests/test_share.py
+    done
+}
+
 case "${1:-run}" in
     run)
         setup
@@ -38,7 +66,8 @@ case "${1:-run}" in
         setup
         setup_tests
         ruff check .
-        exec python -m pytest -q "${@:2}"
+        python -m pytest -q "${@:2}"
+        [ -n "${GAN_STEERING_SKIP_COMPAT:-}" ] || test_compat
         ;;
     *)
         echo "usage: ./dev.sh run|test [args]" >&2

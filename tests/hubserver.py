@@ -45,6 +45,10 @@ _ACCESS_LOG = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<st
 
 
 def _olah_cli() -> str | None:
+    """``GAN_STEERING_OLAH_CLI`` (e.g. the main venv's, for runs in a venv with older libraries), else the one beside
+    this interpreter, else PATH."""
+    if os.environ.get("GAN_STEERING_OLAH_CLI"):
+        return os.environ["GAN_STEERING_OLAH_CLI"]
     beside_python = Path(sys.executable).with_name("olah-cli")
     return str(beside_python) if beside_python.exists() else shutil.which("olah-cli")
 
