@@ -76,3 +76,17 @@ def test_broken_converted_file_is_rebuilt(isolated_home):
     generator = load_generator("dcgan-faces")
     assert generator.synthesize(generator.sample(1, seed=0)).shape == (1, 3, 64, 64)
     assert store.lookup(resolved.source_key).stat().st_size > 1_000_000
+
+
+def test_converted_file_with_wrong_shapes_is_rebuilt(isolated_home):
+    """A cache entry that reads fine but whose tensors fit no model is dropped and converted again."""
+    from steering.io import load_safetensors, save_safetensors
+
+    load_generator("dcgan-faces")
+    resolved, _ = resolve("dcgan-faces")
+    converted = store.lookup(resolved.source_key)
+    tensors, metadata = load_safetensors(converted)
+    tensors["main.0.weight"] = tensors["main.0.weight"][:, :8]
+    save_safetensors(tensors, metadata, converted)
+    generator = load_generator("dcgan-faces")
+    assert generator.main[0].weight.shape == (100, 512, 4, 4)

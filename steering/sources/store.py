@@ -53,8 +53,13 @@ def save_converted(converted: Converted) -> Path:
 def build_generator(converted: Converted, device: str | torch.device = "cpu") -> Generator:
     """Instantiate the architecture from its config and load the weights (strictly: every key must fit)."""
     cls = architecture_class(converted.architecture)
-    generator = cls.from_config(converted.config)
-    missing, unexpected = generator.load_state_dict(converted.state, strict=False)
+    try:
+        generator = cls.from_config(converted.config)
+        missing, unexpected = generator.load_state_dict(converted.state, strict=False)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:  # e.g. a tensor whose shape fits no config
+        raise CheckpointFormatError(
+            f"weights do not fit {converted.architecture} {converted.config}: {exc}".splitlines()[0]
+        ) from exc
     if missing or unexpected:
         raise CheckpointFormatError(
             f"weights do not fit {converted.architecture} {converted.config}: "
