@@ -13,11 +13,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import interleaved_medians  # noqa: E402
+from common import interleaved_medians
 
-from steering import edit, load_generator  # noqa: E402
-from steering.methods import sefa  # noqa: E402
-from steering.render import to_pil  # noqa: E402
+from steering import edit, load_generator
+from steering.methods import sefa
+from steering.render import to_pil
 
 
 def main() -> None:

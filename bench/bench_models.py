@@ -17,13 +17,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import interleaved_medians  # noqa: E402
+from common import interleaved_medians
 
-from steering import edit  # noqa: E402
-from steering.methods import sefa  # noqa: E402
-from steering.models.biggan import DEFAULT_CONFIG, BigGANDeep  # noqa: E402
-from steering.models.stylegan2 import StyleGAN2  # noqa: E402
-from steering.render import to_pil  # noqa: E402
+from steering import edit
+from steering.methods import sefa
+from steering.models.biggan import DEFAULT_CONFIG, BigGANDeep
+from steering.models.stylegan2 import StyleGAN2
+from steering.render import to_pil
 
 BIGGAN_512_LAYERS = [
     [False, 16, 16], [True, 16, 16], [False, 16, 16], [True, 16, 8], [False, 8, 8], [True, 8, 8], [False, 8, 4],
@@ -52,19 +52,27 @@ def bench_model(name: str, generator, device: torch.device, repeats: int) -> Non
     def bare() -> object:
         return generator.synthesize(moved)
 
-    def slider() -> object:
+    def slider_tensor() -> object:  # edit + synthesis: the core's part of a slider change
+        return edit.synthesize(generator, edit.apply(generator, base, directions, strengths))
+
+    def slider() -> object:  # ... plus the copy to the host and the PIL image a UI shows
         return to_pil(edit.synthesize(generator, edit.apply(generator, base, directions, strengths)))[0]
 
     def factorise() -> object:
         return sefa(generator, num_directions=10, use_cache=False)
 
-    cases = {"bare forward": synced(device, bare), "slider -> image": synced(device, slider)}
+    cases = {
+        "bare forward": synced(device, bare),
+        "edit + synthesis": synced(device, slider_tensor),
+        "... + PIL image": synced(device, slider),
+    }
     medians = interleaved_medians(cases, repeats=repeats)
     sefa_time = interleaved_medians({"sefa": synced(device, factorise)}, repeats=5, warmup=1)["sefa"]
-    overhead = medians["slider -> image"] / medians["bare forward"] - 1
     print(f"{name}: {sum(p.numel() for p in generator.parameters()) / 1e6:.1f}M parameters on {device}")
-    print(f"  bare forward {medians['bare forward'] * 1e3:8.2f} ms   slider -> image {medians['slider -> image'] * 1e3:8.2f} ms"
-          f"   overhead {overhead * 100:+.1f}%")  # fmt: skip
+    for case, seconds in medians.items():
+        overhead = seconds / medians["bare forward"] - 1
+        relative = "" if case == "bare forward" else f"  ({overhead * 100:+.1f}%)"
+        print(f"  {case:<18} {seconds * 1e3:8.2f} ms{relative}")
     print(f"  sefa (10 directions, all layers, incl. strength range) {sefa_time * 1e3:8.1f} ms")
     if "w" in generator.latent_spaces:
         z = generator.sample_z(1, seed=0)

@@ -17,9 +17,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import interleaved_medians  # noqa: E402
+from common import interleaved_medians
 
-from steering.methods.sefa import factorize  # noqa: E402
+from steering.methods.sefa import factorize
 
 
 def official(weight_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

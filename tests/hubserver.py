@@ -99,9 +99,7 @@ class HubServer:
         """A repo id no other test uses."""
         return f"tests/{prefix}-{uuid.uuid4().hex[:10]}"
 
-    def commit(
-        self, repo_id: str, files: Mapping[str, bytes | str | Path], message: str = "add files"
-    ) -> str:
+    def commit(self, repo_id: str, files: Mapping[str, bytes | str | Path], message: str = "add files") -> str:
         """Write ``files`` (path in repo -> content or a file to copy) into ``repo_id`` on ``main``, commit them with
         the git CLI and return the commit hash. The repo is created on first use."""
         repo = self.repo_path(repo_id)

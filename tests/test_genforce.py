@@ -362,8 +362,10 @@ def test_fused_upsampling_layer_matches_flipped_nearest_conv():
     fused = StyleGAN(resolution=16, z_dim=4, w_dim=4, mapping_fmaps=4, channels=[4, 6, 5], fused_scale=True)
     plain = StyleGAN(resolution=16, z_dim=4, w_dim=4, mapping_fmaps=4, channels=[4, 6, 5], fused_scale=False)
     state = fused.state_dict()
-    flipped = {k: (v.flip(2, 3) if k in ("synthesis.layer2.weight", "synthesis.layer4.weight") else v)
-               for k, v in state.items()}
+    flipped = {
+        k: (v.flip(2, 3) if k in ("synthesis.layer2.weight", "synthesis.layer4.weight") else v)
+        for k, v in state.items()
+    }
     plain.load_state_dict(flipped)
     latents = fused.sample(2, seed=1)
     with torch.no_grad():

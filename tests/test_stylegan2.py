@@ -181,8 +181,9 @@ def test_wplus_mixing_matches_basicsr(oracle, ours):
 def test_block_features_match_basicsr(oracle, ours):
     seen = {}
     convs = [oracle.style_conv1, *oracle.style_convs[1::2]]  # the last conv of each resolution
-    hooks = [m.register_forward_hook(lambda m, i, o, r=4 * 2**k: seen.__setitem__(f"b{r}", o)) for k, m in
-             enumerate(convs)]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o, r=4 * 2**k: seen.__setitem__(f"b{r}", o)) for k, m in enumerate(convs)
+    ]
     try:
         z = _z(2, seed=6)
         reference, _ = oracle([z], randomize_noise=False)

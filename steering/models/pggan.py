@@ -169,15 +169,18 @@ class PGGAN(Generator):
         super().__init__()
         self.resolution = check_resolution(resolution, "PGGAN")
         self.z_dim, self.image_channels = int(z_dim), int(image_channels)
-        widths = [int(c) for c in channels] if channels is not None else genforce_channels(resolution, fmaps_base,
-                                                                                             fmaps_max)
+        widths = (
+            [int(c) for c in channels] if channels is not None else genforce_channels(resolution, fmaps_base, fmaps_max)
+        )
         if len(widths) != len(resolutions(resolution)):
             raise InvalidValueError(f"channels needs one width per resolution 4 … {resolution}, got {widths}")
         self.channels = widths
         self.fused_scale, self.final_tanh = bool(fused_scale), bool(final_tanh)
         for b, width in enumerate(widths):
-            first = EqualConv(self.z_dim, width, "dense") if b == 0 else EqualConv(
-                widths[b - 1], width, "up-fused" if self.fused_scale else "up"
+            first = (
+                EqualConv(self.z_dim, width, "dense")
+                if b == 0
+                else EqualConv(widths[b - 1], width, "up-fused" if self.fused_scale else "up")
             )
             self.add_module(f"layer{2 * b}", first)
             self.add_module(f"layer{2 * b + 1}", EqualConv(width, width, "conv"))
@@ -198,8 +201,16 @@ class PGGAN(Generator):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> PGGAN:
-        keys = ("resolution", "z_dim", "channels", "fmaps_base", "fmaps_max", "image_channels", "fused_scale",
-                "final_tanh")
+        keys = (
+            "resolution",
+            "z_dim",
+            "channels",
+            "fmaps_base",
+            "fmaps_max",
+            "image_channels",
+            "fused_scale",
+            "final_tanh",
+        )
         unknown = set(config) - set(keys)
         if unknown:
             raise CheckpointFormatError(f"unknown PGGAN config keys {sorted(unknown)}; known: {list(keys)}")

@@ -112,8 +112,9 @@ class NoiseInput(nn.Module):
             raise InvalidValueError(f"noise_type must be one of {NOISE_TYPES}, got {noise_type!r}")
         self.noise_type = noise_type
         spatial = noise_type == "spatial"
-        self.register_buffer("noise", torch.randn(1, 1, resolution, resolution) if spatial else torch.randn(1, channels,
-                                                                                                             1, 1))
+        self.register_buffer(
+            "noise", torch.randn(1, 1, resolution, resolution) if spatial else torch.randn(1, channels, 1, 1)
+        )
         self.weight = nn.Parameter(torch.zeros(channels) if spatial else torch.zeros(resolution, resolution))
 
     def forward(self, x: Tensor, noise: Tensor | None) -> Tensor:
@@ -195,8 +196,9 @@ class StyleGAN(Generator):
         self.z_dim, self.w_dim, self.image_channels = int(z_dim), int(w_dim), int(image_channels)
         self.mapping_layers, self.mapping_fmaps = int(mapping_layers), int(mapping_fmaps)
         self.mapping_lr_mul = float(mapping_lr_mul)
-        widths = [int(c) for c in channels] if channels is not None else genforce_channels(resolution, fmaps_base,
-                                                                                             fmaps_max)
+        widths = (
+            [int(c) for c in channels] if channels is not None else genforce_channels(resolution, fmaps_base, fmaps_max)
+        )
         if len(widths) != len(resolutions(resolution)):
             raise InvalidValueError(f"channels needs one width per resolution 4 … {resolution}, got {widths}")
         if fused_scale not in ("auto", True, False):
@@ -249,9 +251,22 @@ class StyleGAN(Generator):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> StyleGAN:
-        keys = ("resolution", "z_dim", "w_dim", "mapping_layers", "mapping_fmaps", "mapping_lr_mul", "channels",
-                "fmaps_base", "fmaps_max", "image_channels", "fused_scale", "noise_type", "final_tanh",
-                "truncation_layers")
+        keys = (
+            "resolution",
+            "z_dim",
+            "w_dim",
+            "mapping_layers",
+            "mapping_fmaps",
+            "mapping_lr_mul",
+            "channels",
+            "fmaps_base",
+            "fmaps_max",
+            "image_channels",
+            "fused_scale",
+            "noise_type",
+            "final_tanh",
+            "truncation_layers",
+        )
         unknown = set(config) - set(keys)
         if unknown:
             raise CheckpointFormatError(f"unknown StyleGAN config keys {sorted(unknown)}; known: {list(keys)}")

@@ -123,8 +123,16 @@ class ModulatedConv(nn.Module):
     ``up=True``: stride-2 transposed conv followed by the blur kernel (×4) with padding (1, 1).
     """
 
-    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, demodulate: bool = True,
-                 up: bool = False, blur_kernel: Sequence[int] = (1, 3, 3, 1)):
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel_size: int,
+        style_dim: int,
+        demodulate: bool = True,
+        up: bool = False,
+        blur_kernel: Sequence[int] = (1, 3, 3, 1),
+    ):
         super().__init__()
         self.in_ch, self.out_ch, self.kernel_size = in_ch, out_ch, kernel_size
         self.demodulate, self.up = demodulate, up
@@ -155,8 +163,9 @@ class ModulatedConv(nn.Module):
 class StyledConv(nn.Module):
     """Modulated conv, noise injection, biased leaky ReLU (×√2), optional clamp (NVlabs ``conv_clamp``)."""
 
-    def __init__(self, in_ch: int, out_ch: int, style_dim: int, up: bool, blur_kernel: Sequence[int],
-                 conv_clamp: float | None):
+    def __init__(
+        self, in_ch: int, out_ch: int, style_dim: int, up: bool, blur_kernel: Sequence[int], conv_clamp: float | None
+    ):
         super().__init__()
         self.conv = ModulatedConv(in_ch, out_ch, 3, style_dim, demodulate=True, up=up, blur_kernel=blur_kernel)
         self.noise = _Buffer("weight", torch.zeros(1), parameter=True)
@@ -176,8 +185,15 @@ class StyledConv(nn.Module):
 class ToRGB(nn.Module):
     """Modulated 1×1 conv without demodulation, plus bias; adds the (upsampled) RGB skip."""
 
-    def __init__(self, in_ch: int, style_dim: int, image_channels: int, upsample: bool, blur_kernel: Sequence[int],
-                 conv_clamp: float | None):
+    def __init__(
+        self,
+        in_ch: int,
+        style_dim: int,
+        image_channels: int,
+        upsample: bool,
+        blur_kernel: Sequence[int],
+        conv_clamp: float | None,
+    ):
         super().__init__()
         self.conv = ModulatedConv(in_ch, image_channels, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, image_channels, 1, 1))
@@ -279,8 +295,18 @@ class StyleGAN2(Generator):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> StyleGAN2:
-        keys = ("size", "style_dim", "n_mlp", "channel_multiplier", "blur_kernel", "lr_mlp", "image_channels",
-                "z_dim", "channels", "conv_clamp")
+        keys = (
+            "size",
+            "style_dim",
+            "n_mlp",
+            "channel_multiplier",
+            "blur_kernel",
+            "lr_mlp",
+            "image_channels",
+            "z_dim",
+            "channels",
+            "conv_clamp",
+        )
         unknown = set(config) - set(keys)
         if unknown:
             raise CheckpointFormatError(f"unknown StyleGAN2 config keys {sorted(unknown)}; known: {list(keys)}")
@@ -363,8 +389,9 @@ class StyleGAN2(Generator):
         # numpy, not torch: a torch random op inside vmap/jacrev is refused, and this draw must not depend on them
         rng = np.random.default_rng(int(self.noise_seed))
         ref = self.latent_avg
-        return [torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(ref.device, ref.dtype)
-                for shape in shapes]
+        return [
+            torch.from_numpy(rng.standard_normal(shape, dtype=np.float32)).to(ref.device, ref.dtype) for shape in shapes
+        ]
 
     def _run(self, wplus: Tensor, wanted: set[str]) -> dict[str, Tensor]:
         """One synthesis pass; returns the wanted block outputs (``b4`` …) and ``image``; stops when all are done."""

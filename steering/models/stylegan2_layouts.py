@@ -68,8 +68,14 @@ def _from_rosinality(cls: type, checkpoint: Checkpoint, prefix: str) -> Match:
         if key not in tensors:
             raise CheckpointFormatError(f"the checkpoint looks like {where} but lacks {prefix}{key}")
         widths.append(int(tensors[key].shape[1]))
-    config = _config(4 * 2**n_blocks, int(style_dim), int(z_dim), n_mlp, widths,
-                     image_channels=int(tensors["to_rgb1.conv.weight"].shape[1]))
+    config = _config(
+        4 * 2**n_blocks,
+        int(style_dim),
+        int(z_dim),
+        n_mlp,
+        widths,
+        image_channels=int(tensors["to_rgb1.conv.weight"].shape[1]),
+    )
     latent_avg = None
     for key in (prefix + "latent_avg", "latent_avg"):
         if key in checkpoint.tensors:
@@ -154,8 +160,9 @@ def _from_nvlabs(cls: type, checkpoint: Checkpoint, prefix: str) -> Match:
     size = resolutions[-1]
     if int(kwargs.get("img_resolution", size)) != size:
         raise CheckpointFormatError(f"{where}: init_kwargs say {kwargs['img_resolution']} px, weights {size} px")
-    widths = [int(get("synthesis.b4.const").shape[0])] + [int(get(f"synthesis.b{r}.conv0.weight").shape[0])
-                                                         for r in resolutions[1:]]
+    widths = [int(get("synthesis.b4.const").shape[0])] + [
+        int(get(f"synthesis.b{r}.conv0.weight").shape[0]) for r in resolutions[1:]
+    ]
     extra: dict[str, Any] = {
         "blur_kernel": [int(v) for v in syn_kw.get("resample_filter", [1, 3, 3, 1])],
         "lr_mlp": float(map_kw.get("lr_multiplier", 0.01)),
@@ -201,8 +208,9 @@ def _from_nvlabs(cls: type, checkpoint: Checkpoint, prefix: str) -> Match:
 
 
 # ----- shared ----------------------------------------------------------------------------------------
-def _finish(cls: type, config: dict[str, Any], tensors: Mapping[str, Tensor], latent_avg: Tensor | None,
-            where: str) -> Match:
+def _finish(
+    cls: type, config: dict[str, Any], tensors: Mapping[str, Tensor], latent_avg: Tensor | None, where: str
+) -> Match:
     """Check every tensor against the model built from ``config``; fill kernels, noise and ``latent_avg``."""
     with torch.device("meta"):
         model = cls.from_config(config)
@@ -242,7 +250,7 @@ def mean_latent(config: Mapping[str, Any], state: Mapping[str, Tensor], n: int =
     style_dim = int(config["style_dim"])
     z_dim = int(config.get("z_dim", style_dim))
     mapping = make_mapping(z_dim, style_dim, int(config["n_mlp"]), float(config.get("lr_mlp", 0.01)))
-    mapping.load_state_dict({k[len("style."):]: v for k, v in state.items() if k.startswith("style.")})
+    mapping.load_state_dict({k[len("style.") :]: v for k, v in state.items() if k.startswith("style.")})
     gen = torch.Generator().manual_seed(0)
     total = torch.zeros(style_dim, dtype=torch.float64)
     for start in range(0, n, 2000):

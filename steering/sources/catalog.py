@@ -74,7 +74,6 @@ for _name, _size, _what in [
 del _name, _size, _what
 
 
-
 # NVlabs stylegan2-ada / stylegan3-repo network pickles, read through the restricted unpickler (no code runs).
 for _name, _file, _what in [
     ("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", "faces (FFHQ) 1024×1024"),
@@ -100,14 +99,34 @@ del _name, _file, _what
 # genforce PGGAN / StyleGAN v1 state dicts (genforce/sefa key names), mirrored on the Hub for SeFa's Space.
 _GENFORCE_NOTE = "genforce conversion; the Hub card says Apache-2.0 (check it)"
 for _name, _repo, _arch, _what, _license in [
-    ("pggan-celebahq-1024", "huggan/pggan-celebahq-1024", "pggan", "PGGAN 1024×1024 faces (CelebA-HQ)",
-     "NVIDIA PGGAN weights, CC BY-NC 4.0 (non-commercial)"),
-    ("stylegan-animeface-512", "huggan/stylegan_animeface512", "stylegan", "StyleGAN 512×512 anime faces",
-     "third-party StyleGAN weights from genforce's model zoo, original licence unverified"),
-    ("stylegan-car-512", "huggan/stylegan_car512", "stylegan", "StyleGAN 512×512 cars (LSUN Car)",
-     "NVIDIA StyleGAN weights, CC BY-NC 4.0 (non-commercial)"),
-    ("stylegan-cat-256", "huggan/stylegan_cat256", "stylegan", "StyleGAN 256×256 cats (LSUN Cat)",
-     "NVIDIA StyleGAN weights, CC BY-NC 4.0 (non-commercial)"),
+    (
+        "pggan-celebahq-1024",
+        "huggan/pggan-celebahq-1024",
+        "pggan",
+        "PGGAN 1024×1024 faces (CelebA-HQ)",
+        "NVIDIA PGGAN weights, CC BY-NC 4.0 (non-commercial)",
+    ),
+    (
+        "stylegan-animeface-512",
+        "huggan/stylegan_animeface512",
+        "stylegan",
+        "StyleGAN 512×512 anime faces",
+        "third-party StyleGAN weights from genforce's model zoo, original licence unverified",
+    ),
+    (
+        "stylegan-car-512",
+        "huggan/stylegan_car512",
+        "stylegan",
+        "StyleGAN 512×512 cars (LSUN Car)",
+        "NVIDIA StyleGAN weights, CC BY-NC 4.0 (non-commercial)",
+    ),
+    (
+        "stylegan-cat-256",
+        "huggan/stylegan_cat256",
+        "stylegan",
+        "StyleGAN 256×256 cats (LSUN Cat)",
+        "NVIDIA StyleGAN weights, CC BY-NC 4.0 (non-commercial)",
+    ),
 ]:
     register(
         CatalogEntry(
