@@ -508,6 +508,35 @@ def cmd_rename(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace, console: Console) -> int:
+    from .share import push_directions
+
+    directions = _load_directions(args.file)
+    generator = None
+    if args.model:  # with the model at hand the upload carries a preview grid (and is checked against it)
+        args.architecture, args.offline = None, False
+        generator = _load_model(args, console)
+    console.info(f"uploading {args.file} to {args.repo_id} …")
+    url = push_directions(directions, args.repo_id, generator=generator, token=args.token, private=args.private)
+    print(url)
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace, console: Console) -> int:
+    from .share import pull_directions
+
+    generator = None
+    if args.model:
+        args.architecture = None
+        generator = _load_model(args, console)
+    directions = pull_directions(args.spec, generator, token=args.token, local_files_only=args.offline)
+    out = _output(args.output, (".safetensors",), "direction file")
+    directions.save(out)
+    checked = f", checked against {args.model}" if generator is not None else ""
+    print(f"{len(directions)} {directions.method} directions for {directions.model.name} -> {out}{checked}")
+    return 0
+
+
 # ----- parser -----------------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from .models import ARCHITECTURES
@@ -594,6 +623,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("index", metavar="INDEX", help="direction index (or current name)")
     p.add_argument("name", metavar="NAME")
     p.add_argument("-o", "--output", metavar="OUT", help="write here instead of replacing FILE")
+
+    p = sub("push", cmd_push, "upload a direction file with a model card (and preview) to a Hub repo")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("repo_id", metavar="OWNER/NAME")
+    p.add_argument("--model", help="the model the directions belong to: adds a preview grid to the upload")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=argparse.SUPPRESS)
+    p.add_argument("--token", help="Hub token (default: your `hf auth login` token or HF_TOKEN)")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+
+    p = sub("pull", cmd_pull, "download a shared direction file from a Hub repo")
+    p.add_argument("spec", metavar="OWNER/NAME[@REV][:FILE]")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.safetensors")
+    p.add_argument("--model", help="check the file against this model (refused if it was made for another)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=argparse.SUPPRESS)
+    p.add_argument("--token", help="Hub token for private or gated repos")
+    p.add_argument("--offline", action="store_true", help="use only the local Hugging Face cache")
     return parser
 
 

@@ -331,3 +331,18 @@ def test_cuda_matches_cpu(sefa_file, tmp_path, capsys):
     assert np.abs(images["grid-cuda"] - images["grid-cpu"]).mean() < 1.0
     top = [Directions.load(tmp_path / f"pcs-{device}.safetensors").vectors[0] for device in ("cpu", "cuda")]
     assert float(torch.dot(*top).abs()) > 0.99
+
+
+@pytest.mark.hub
+def test_pull_checks_against_the_model_and_push_reports_a_server_that_refuses(hub, sefa_file, tmp_path, capsys):
+    repo_id = hub.new_repo_id("cli")
+    hub.commit(repo_id, {"directions.safetensors": sefa_file})
+    out = tmp_path / "pulled.safetensors"
+    code, stdout, _ = run(capsys, "pull", repo_id, "-o", out, "--model", "dcgan-faces")
+    assert code == 0 and "checked against dcgan-faces" in stdout
+    assert torch.equal(Directions.load(out).vectors, Directions.load(sefa_file).vectors)
+    # olah, like a read-only mirror, accepts no uploads: the push fails with one clear line, exit 2
+    code, _, stderr = run(capsys, "push", sefa_file, repo_id)
+    assert code == 2 and "error:" in stderr and "Traceback" not in stderr
+    code, _, stderr = run(capsys, "pull", "not a repo", "-o", out)
+    assert code == 2 and "owner/name" in stderr
