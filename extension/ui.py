@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -17,9 +18,8 @@ from .tabs.hub import HubTab
 
 TITLE = "GAN Steering"
 ELEM_ID = "gan_steering"
-CSS = """
-#gan_steering_image img, #gan_steering_sweep_image img { image-rendering: pixelated; }
-"""
+#: The extension's stylesheet: webuis load ``style.css`` from the extension root themselves; the Space passes it on.
+CSS = (Path(__file__).resolve().parent.parent / "style.css").read_text(encoding="utf-8")
 
 __all__ = ["CSS", "ELEM_ID", "TITLE", "UISettings", "build_app", "build_content", "build_tabs"]
 
