@@ -28,12 +28,15 @@ Progress = Callable[[int, int], None]
 def strength_vector(directions: Directions, strengths: Strengths) -> Tensor:
     """A dense [k] (or [N, k]) float tensor from a mapping ``{index: value}`` or a sequence; checks finiteness."""
     k = len(directions)
-    if isinstance(strengths, Mapping):
-        vector = torch.zeros(k)
+    if isinstance(strengths, Mapping):  # filled as a list: one tensor op, not one per slider (a hot path)
+        values = [0.0] * k
         for index, value in strengths.items():
             if not 0 <= int(index) < k:
                 raise InvalidValueError(f"direction index {index} is outside [0, {k})")
-            vector[int(index)] = float(value)
+            values[int(index)] = float(value)
+        if not all(math.isfinite(v) for v in values):
+            raise InvalidValueError("strengths must be finite numbers (got NaN or infinity)")
+        return torch.tensor(values)
     else:
         vector = torch.as_tensor(strengths, dtype=torch.float32)
         if vector.shape[-1] != k:
@@ -106,6 +109,11 @@ def synthesize(
     generator: Generator, latents: Latents, batch_size: int = 16, progress: Progress | None = None
 ) -> Tensor:
     """Images for any number of latents, in batches (no autograd); ``progress(done, total)`` after each batch."""
+    if len(latents) <= batch_size:  # the slider path: one batch, no slicing or concatenation
+        images = generator.synthesize(latents)
+        if progress is not None:
+            progress(len(latents), len(latents))
+        return images
     images = []
     for i in range(0, len(latents), batch_size):
         images.append(generator.synthesize(latents.select(slice(i, i + batch_size))))

@@ -15,11 +15,11 @@ def test_sefa_eigenvectors_orthonormal_and_sorted(dcgan):
     weight, _, _ = selected_weight(dcgan)
     values, vectors = factorize(weight)
     eye = torch.eye(vectors.shape[0], dtype=vectors.dtype)
-    torch.testing.assert_close(vectors @ vectors.T, eye, atol=1e-8, rtol=0)
+    torch.testing.assert_close(vectors @ vectors.T, eye, atol=1e-5, rtol=0)
     assert bool((values[:-1] >= values[1:]).all())
     # row-normalised A: trace(AᵀA) = number of (non-zero) rows, and the eigenvalues sum to the trace
     rows = int((weight.norm(dim=1) > 0).sum())
-    torch.testing.assert_close(values.sum(), torch.tensor(float(rows), dtype=values.dtype), rtol=1e-6, atol=0)
+    torch.testing.assert_close(values.sum(), torch.tensor(float(rows), dtype=values.dtype), rtol=1e-5, atol=0)
 
 
 def test_sefa_vectors_are_eigenvectors(dcgan):
@@ -27,7 +27,8 @@ def test_sefa_vectors_are_eigenvectors(dcgan):
     a = weight.double() / weight.double().norm(dim=1, keepdim=True)
     values, vectors = factorize(weight)
     for i in (0, 1, 50):
-        torch.testing.assert_close(a.T @ a @ vectors[i], values[i] * vectors[i], atol=1e-5 * float(values[0]), rtol=0)
+        v, lam = vectors[i].double(), float(values[i])
+        torch.testing.assert_close(a.T @ a @ v, lam * v, atol=1e-5 * float(values[0]), rtol=0)
 
 
 def test_sefa_directions_keep_eigenvalues(dcgan):

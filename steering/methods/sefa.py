@@ -22,16 +22,14 @@ from .common import canonical_signs, latent_spread, strength_range
 def factorize(weight: Tensor) -> tuple[Tensor, Tensor]:
     """Eigen-decomposition of ``AᵀA`` for row-normalised ``A`` [m, d]: ``(eigenvalues [d] desc, vectors [d, d] rows)``.
 
-    ``eigh`` on the symmetric d×d matrix rather than a general eigen-solver; the Gram matrix is accumulated in
-    float32 (the costly m×d×d product) and decomposed in float64.
+    ``eigh`` on the symmetric d×d matrix rather than a general eigen-solver, all in float32 like the official code
+    (the m×d×d Gram product dominates; zero rows carry no direction and add nothing to it).
     """
     if weight.ndim != 2:
         raise InvalidValueError(f"SeFa factorises a matrix [outputs, latent_dim], got {list(weight.shape)}")
     a = weight.detach().float()
-    norms = a.norm(dim=1, keepdim=True)
-    keep = norms.squeeze(1) > 0  # zero rows carry no direction
-    a = a[keep] / norms[keep]
-    values, vectors = torch.linalg.eigh((a.T @ a).double())
+    a = a / a.norm(dim=1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
+    values, vectors = torch.linalg.eigh(a.T @ a)
     order = torch.argsort(values, descending=True)
     return values[order], canonical_signs(vectors[:, order].T)
 
