@@ -88,7 +88,7 @@ class EqualLinear(nn.Module):
         self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0, activation: bool = False
     ):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim).div_(lr_mul))
         self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
         self.scale = lr_mul / math.sqrt(in_dim)
         self.lr_mul = lr_mul

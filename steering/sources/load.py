@@ -180,11 +180,17 @@ def load_generator(
     if log is not None:
         log(f"converting {resolved.name} ({resolved.path.name}) to safetensors: done once, then reused")
     converted = convert(resolved, entry, architecture)
-    generator = store.build_generator(converted, device)  # validate before anything is cached
-    path = store.save_converted(converted)
+    sha256 = converted.identity.sha256
+    path = store.save_converted(converted)  # atomic: no reader ever sees half a file
+    del converted  # the original checkpoint is freed here: the model is built from the converted file alone
+    try:
+        generator = store.build_generator(store.load_converted(path), device)
+    except CheckpointFormatError:
+        path.unlink(missing_ok=True)  # weights that fit no model are not kept, and no index entry points at them
+        raise
     if log is not None:
         log(f"saved the converted model to {path}")
-    store.record(key, path, {"sha256": converted.identity.sha256})
+    store.record(key, path, {"sha256": sha256})
     return generator
 
 

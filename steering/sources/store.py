@@ -51,11 +51,20 @@ def save_converted(converted: Converted) -> Path:
 
 
 def build_generator(converted: Converted, device: str | torch.device = "cpu") -> Generator:
-    """Instantiate the architecture from its config and load the weights (strictly: every key must fit)."""
+    """Instantiate the architecture from its config and load the weights (strictly: every key must fit).
+
+    The weights are *assigned*, not copied: the model's freshly initialised tensors are dropped as soon as they are
+    replaced, so the checkpoint is held once (plus the initial weights only while the model is being built).
+    """
     cls = architecture_class(converted.architecture)
     try:
         generator = cls.from_config(converted.config)
-        missing, unexpected = generator.load_state_dict(converted.state, strict=False)
+        expected = generator.state_dict()
+        state = {  # keep the model's dtypes (a half-precision file would otherwise make a half-precision model)
+            k: v.to(expected[k].dtype) if k in expected and v.dtype != expected[k].dtype else v
+            for k, v in converted.state.items()
+        }
+        missing, unexpected = generator.load_state_dict(state, strict=False, assign=True)
     except (RuntimeError, KeyError, TypeError, ValueError) as exc:  # e.g. a tensor whose shape fits no config
         raise CheckpointFormatError(
             f"weights do not fit {converted.architecture} {converted.config}: {exc}".splitlines()[0]
