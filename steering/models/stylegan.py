@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import CheckpointFormatError, InvalidValueError
-from .base import WPLUS, Generator, LatentProjection, Latents, W, Z
+from .base import WPLUS, LatentProjection, Latents, W, Z
 from .checkpoint import Checkpoint
 from .pggan import (
     SQRT2,
@@ -52,6 +52,7 @@ from .pggan import (
     resolutions,
     shape_problems,
 )
+from .style_based import StyleBasedGenerator
 
 NOISE_MODES = ("const", "random", "none")
 NOISE_TYPES = ("spatial", "channel")
@@ -166,7 +167,7 @@ class StyleLayer(nn.Module):
         return x * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None], style
 
 
-class StyleGAN(Generator):
+class StyleGAN(StyleBasedGenerator):
     """genforce's ``StyleGANGenerator`` at full resolution (``lod`` 0): unconditional, constant input, ``repeat_w``."""
 
     architecture = "stylegan"
@@ -333,13 +334,6 @@ class StyleGAN(Generator):
             raise InvalidValueError(f"w must have shape [N, {self.w_dim}], got {list(codes.shape)}")
         return latents.replace(codes=codes[:, None, :].repeat(1, self.num_layers, 1), space=WPLUS)
 
-    def _wplus(self, latents: Latents) -> Tensor:
-        wplus = self.to_space(latents, WPLUS).codes
-        expected = (self.num_layers, self.w_dim)
-        if wplus.ndim != 3 or tuple(wplus.shape[1:]) != expected:
-            raise InvalidValueError(f"w+ must have shape [N, {expected[0]}, {expected[1]}], got {list(wplus.shape)}")
-        return wplus
-
     # ----- synthesis -----------------------------------------------------------------------------
     def noise_inputs(self) -> list[Tensor | None]:
         """The noise each layer adds, per ``noise_mode``."""
@@ -381,23 +375,8 @@ class StyleGAN(Generator):
         found = self._run(self._wplus(latents), set(names))
         return [found[name] for name in names]
 
-    def feature_names(self) -> list[str]:
-        return ["w", *(f"b{r}" for r in resolutions(self.resolution)), "image"]
-
-    def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
-        """``w``: the mapping output (truncated by ψ; z or w latents only); ``b{r}``: block outputs; ``image``."""
-        unknown = set(names) - set(self.feature_names())
-        if unknown:
-            raise InvalidValueError(f"unknown StyleGAN features {sorted(unknown)}; known: {self.feature_names()}")
-        result: dict[str, Tensor] = {}
-        if "w" in names:
-            if latents.space == WPLUS:
-                raise InvalidValueError("feature 'w' needs z or w latents, not w+")
-            result["w"] = self.to_space(latents, W).codes
-        rest = set(names) - {"w"}
-        if rest:
-            result.update(self._run(self._wplus(latents), rest))
-        return {name: result[name] for name in names}
+    def block_resolutions(self) -> list[int]:
+        return resolutions(self.resolution)
 
     # ----- what methods read ---------------------------------------------------------------------
     def latent_projections(self) -> list[LatentProjection]:

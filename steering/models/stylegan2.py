@@ -30,8 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import CheckpointFormatError, InvalidValueError
-from .base import WPLUS, Generator, LatentProjection, Latents, W, Z
+from .base import WPLUS, LatentProjection, Latents, W, Z
 from .checkpoint import Checkpoint
+from .style_based import StyleBasedGenerator
 
 SQRT2 = math.sqrt(2.0)
 NOISE_MODES = ("const", "random", "none")
@@ -219,7 +220,7 @@ def make_mapping(z_dim: int, style_dim: int, n_mlp: int, lr_mlp: float) -> nn.Se
     return nn.Sequential(PixelNorm(), *layers)
 
 
-class StyleGAN2(Generator):
+class StyleGAN2(StyleBasedGenerator):
     architecture = "stylegan2"
     latent_spaces = (Z, W, WPLUS)
 
@@ -369,13 +370,6 @@ class StyleGAN2(Generator):
             raise InvalidValueError(f"w must have shape [N, {self.w_dim}], got {list(codes.shape)}")
         return latents.replace(codes=codes[:, None, :].repeat(1, self.num_layers, 1), space=WPLUS)
 
-    def _wplus(self, latents: Latents) -> Tensor:
-        wplus = self.to_space(latents, WPLUS).codes.to(self.latent_avg.dtype)
-        expected = (self.num_layers, self.w_dim)
-        if wplus.ndim != 3 or tuple(wplus.shape[1:]) != expected:
-            raise InvalidValueError(f"w+ must have shape [N, {expected[0]}, {expected[1]}], got {list(wplus.shape)}")
-        return wplus
-
     # ----- synthesis -----------------------------------------------------------------------------
     def noise_inputs(self) -> list[Tensor | None]:
         """The noise each conv adds, per ``noise_mode`` (see the module docstring)."""
@@ -420,23 +414,8 @@ class StyleGAN2(Generator):
         assert image.shape[1:] == (self.image_channels, self.size, self.size), image.shape
         return image
 
-    def feature_names(self) -> list[str]:
-        return ["w", *(f"b{r}" for r in _resolutions(self.size)), "image"]
-
-    def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
-        """``w``: the mapping output (truncated by ψ; z or w latents only); ``b{r}``: block outputs; ``image``."""
-        unknown = set(names) - set(self.feature_names())
-        if unknown:
-            raise InvalidValueError(f"unknown StyleGAN2 features {sorted(unknown)}; known: {self.feature_names()}")
-        result: dict[str, Tensor] = {}
-        if "w" in names:
-            if latents.space == WPLUS:
-                raise InvalidValueError("feature 'w' needs z or w latents, not w+")
-            result["w"] = self.to_space(latents, W).codes
-        rest = set(names) - {"w"}
-        if rest:
-            result.update(self._run(self._wplus(latents), rest))
-        return {name: result[name] for name in names}
+    def block_resolutions(self) -> list[int]:
+        return _resolutions(self.size)
 
     # ----- what methods read ---------------------------------------------------------------------
     def _readers(self, include_torgb: bool) -> list[list[nn.Module]]:
