@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch.func import jacrev
 
@@ -90,3 +91,17 @@ def test_converted_file_with_wrong_shapes_is_rebuilt(isolated_home):
     save_safetensors(tensors, metadata, converted)
     generator = load_generator("dcgan-faces")
     assert generator.main[0].weight.shape == (100, 512, 4, 4)
+
+
+def test_a_file_that_fits_no_layout_names_what_it_holds(tmp_path, isolated_home):
+    from steering.errors import CheckpointFormatError
+    from steering.sources.embedded import embedded_weights_path
+
+    path = tmp_path / "mystery.pt"
+    torch.save({"encoder": {"proj.weight": torch.zeros(8, 4), "proj.bias": torch.zeros(8)}}, path)
+    with pytest.raises(CheckpointFormatError, match=r"does not fit any known layout \(dcgan, stylegan2") as info:
+        load_generator(str(path))
+    assert "encoder.proj.weight [8, 4]" in str(info.value)
+    with pytest.raises(CheckpointFormatError, match="does not fit the stylegan2 layout"):
+        load_generator(str(embedded_weights_path()), architecture="stylegan2")
+    assert not list((isolated_home / "models").glob("*.safetensors"))

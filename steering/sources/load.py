@@ -129,8 +129,8 @@ def detect(
         if match is not None:
             config, state = match
             return name, config, state
-    wanted = f"a {architecture} layout" if architecture else f"any known layout ({', '.join(tried)})"
-    raise CheckpointFormatError(f"the checkpoint fits {wanted}; it holds {checkpoint.summary()}")
+    wanted = f"the {architecture} layout" if architecture else f"any known layout ({', '.join(tried)})"
+    raise CheckpointFormatError(f"the checkpoint does not fit {wanted}; it holds {checkpoint.summary()}")
 
 
 def convert(
