@@ -62,6 +62,13 @@ def test_discover_returns_directions_and_spectrum(settings):
     _, gkey, gspectrum, _, _ = discover_tab.discover(settings, MODEL, "ganspace", 3, "all", 300)
     gfound = directions_store.get(gkey)
     assert gfound.method == "ganspace" and len(gfound) == 3 and gspectrum is not None
+    assert gfound.params["feature"] == "fc"  # the default for a z-only model: its first layer
+
+    # GANSpace on a chosen layer: the picker lists the model's named features after a load
+    _, _, picker = discover_tab.load_model(settings, MODEL)
+    assert "block2" in picker["choices"] or ["block2", "block2"] in picker["choices"]
+    _, bkey, _, _, _ = discover_tab.discover(settings, MODEL, "ganspace", 2, "all", 200, "block2")
+    assert directions_store.get(bkey).params["feature"] == "block2"
 
 
 def bar_heights(chart, k: int) -> list[int]:

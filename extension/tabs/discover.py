@@ -19,31 +19,43 @@ if TYPE_CHECKING:
 METHOD_CHOICES = ["sefa", "ganspace"]
 LAYER_CHOICES = ["all", "coarse", "middle", "fine"]
 MAX_DIRECTIONS = 512
+DEFAULT_FEATURE = "default"
 SPECTRUM_TITLES = {"sefa": "SeFa eigenvalues", "ganspace": "GANSpace variances (PCA)"}
 
 
 # ----- handlers ---------------------------------------------------------------------------------------------------
-def load_model(settings: UISettings, spec: str) -> tuple[str, str]:
-    """Load (or reuse) the model; returns ``(model spec for the shared state, summary markdown)``."""
+def feature_choices(model: Any) -> list[str]:
+    """What GANSpace can run PCA on: the default (w, or the first layer), or any named intermediate feature."""
+    return [DEFAULT_FEATURE, *(name for name in model.feature_names() if name != "image")]
+
+
+def load_model(settings: UISettings, spec: str) -> tuple[str, str, dict[str, Any]]:
+    """Load (or reuse) the model; returns ``(model spec for the shared state, summary markdown, feature picker)``."""
     spec = (spec or settings.default_model).strip()
     with settings.lock:
         model = generator(settings, spec)
-    return spec, model_summary(model)
+    return spec, model_summary(model), compat.update(choices=feature_choices(model), value=DEFAULT_FEATURE)
 
 
 def show_model(settings: UISettings, spec: str) -> tuple[dict[str, Any], str]:
     """Reflect a model loaded elsewhere (Hub tab) in this tab's picker and summary."""
-    spec, summary = load_model(settings, spec)
+    spec, summary, _ = load_model(settings, spec)
     return compat.update(value=spec), summary
 
 
-def method_options(method: str) -> dict[str, Any]:
-    """The GANSpace sample count only matters for GANSpace."""
-    return compat.update(visible=method == "ganspace")
+def method_options(method: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The sample count and the feature only matter for GANSpace."""
+    return compat.update(visible=method == "ganspace"), compat.update(visible=method == "ganspace")
 
 
 def discover(
-    settings: UISettings, spec: str, method: str, num_directions: Any, layers: Any, num_samples: Any
+    settings: UISettings,
+    spec: str,
+    method: str,
+    num_directions: Any,
+    layers: Any,
+    num_samples: Any,
+    feature: Any = DEFAULT_FEATURE,
 ) -> tuple[str, str, Any, str, str]:
     """Run the method; returns ``(model spec, directions key, spectrum image, model summary, status)``."""
     if method not in methods.METHODS:
@@ -54,6 +66,8 @@ def discover(
     }
     if method == "ganspace":
         options["num_samples"] = parse_count(num_samples, "the number of GANSpace samples", 2, 1_000_000)
+        if feature and feature != DEFAULT_FEATURE:
+            options["feature"] = str(feature)
     spec = (spec or settings.default_model).strip()
     with settings.lock:
         model = generator(settings, spec)
@@ -111,6 +125,14 @@ class DiscoverTab:
                     visible=False,
                     elem_id="gan_steering_num_samples",
                 )
+                self.feature = compat.component(
+                    gr.Dropdown,
+                    choices=[DEFAULT_FEATURE],
+                    value=DEFAULT_FEATURE,
+                    label="GANSpace: PCA on (default: w for style-based models, else the first layer)",
+                    visible=False,
+                    elem_id="gan_steering_feature",
+                )
                 self.discover_button = compat.component(
                     gr.Button, value="Discover directions", variant="primary", elem_id="gan_steering_discover"
                 )
@@ -120,12 +142,15 @@ class DiscoverTab:
                 self.status = compat.component(gr.Markdown, value="", elem_id="gan_steering_discover_status")
 
         self.load_event = compat.listen(
-            self.load_button.click, bind(load_model, settings, gpu=True), [self.model], [shared.model, self.summary]
+            self.load_button.click,
+            bind(load_model, settings, gpu=True),
+            [self.model],
+            [shared.model, self.summary, self.feature],
         )
-        compat.listen(self.method.change, method_options, [self.method], [self.num_samples])
+        compat.listen(self.method.change, method_options, [self.method], [self.num_samples, self.feature])
         self.discover_event = compat.listen(
             self.discover_button.click,
             bind(discover, settings, gpu=True),
-            [self.model, self.method, self.num_directions, self.layers, self.num_samples],
+            [self.model, self.method, self.num_directions, self.layers, self.num_samples, self.feature],
             [shared.model, shared.directions, self.spectrum, self.summary, self.status],
         )
