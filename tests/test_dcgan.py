@@ -105,3 +105,35 @@ def test_a_file_that_fits_no_layout_names_what_it_holds(tmp_path, isolated_home)
     with pytest.raises(CheckpointFormatError, match="does not fit the stylegan2 layout"):
         load_generator(str(embedded_weights_path()), architecture="stylegan2")
     assert not list((isolated_home / "models").glob("*.safetensors"))
+
+
+@pytest.mark.parametrize("seed", [-1, 2**63, 2**70, 1.5, "x", float("nan")])
+def test_bad_seeds_are_refused(dcgan, seed):
+    from steering.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match="seed"):
+        dcgan.sample(1, seed=seed)
+
+
+def test_concurrent_users_share_one_load(isolated_home, monkeypatch):
+    """Many threads asking for the same model at once: one load, one shared generator."""
+    import threading
+
+    import steering.sources.load as load_module
+
+    calls = []
+    real = load_module.load_generator
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(load_module, "load_generator", counting)
+    cache = load_module.GeneratorCache()
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("dcgan-faces"))) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 6 and all(r is results[0] for r in results)

@@ -170,7 +170,7 @@ class Generator(nn.Module, ABC):
         """Standard normal z, drawn on the CPU so a seed gives the same codes on every device."""
         if n < 1:
             raise InvalidValueError(f"number of samples must be at least 1, got {n}")
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(check_seed(seed))
         return torch.randn(n, self.z_dim, generator=gen).to(self.device)
 
     def sample_classes(self, n: int, seed: int, class_index: int | Sequence[int] | None = None) -> Tensor | None:
@@ -178,7 +178,7 @@ class Generator(nn.Module, ABC):
         if not self.num_classes:
             return None
         if class_index is None:
-            gen = torch.Generator().manual_seed(int(seed) + 1)
+            gen = torch.Generator().manual_seed((check_seed(seed) + 1) & MAX_SEED)
             idx = torch.randint(self.num_classes, (n,), generator=gen)
         else:
             idx = torch.as_tensor(class_index, dtype=torch.long).reshape(-1).expand(n)
@@ -252,6 +252,22 @@ class Generator(nn.Module, ABC):
             "sha256": self.identity.sha256,
             "source": self.identity.source,
         }
+
+
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int) -> int:
+    """A seed as an int in [0, 2⁶³ − 1] (what torch generators accept), or a clear error."""
+    if isinstance(seed, float) and not seed.is_integer():
+        raise InvalidValueError(f"a seed must be a whole number, got {seed}")
+    try:
+        value = int(seed)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidValueError(f"a seed must be a whole number, got {seed!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise InvalidValueError(f"a seed must be in [0, {MAX_SEED}], got {value}")
+    return value
 
 
 def check_truncation(truncation: float) -> None:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import CheckpointFormatError, InvalidValueError
-from .base import Generator, LatentProjection, Latents, Z, check_truncation
+from .base import Generator, LatentProjection, Latents, Z, check_seed, check_truncation
 from .checkpoint import Checkpoint
 
 #: pytorch-pretrained-biggan's ``BigGANConfig`` defaults (the 128×128 model); config.json keys missing from a file
@@ -363,7 +363,7 @@ class BigGANDeep(Generator):
         ``truncate_z`` afterwards, giving the reference ``truncated_noise_sample`` distribution."""
         if n < 1:
             raise InvalidValueError(f"number of samples must be at least 1, got {n}")
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(check_seed(seed))
         z = torch.randn(n, self.z_dim, generator=gen)
         outside = z.abs() > 2
         while bool(outside.any()):
