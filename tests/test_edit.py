@@ -55,21 +55,24 @@ def test_gif_has_one_frame_per_strength_and_back(dcgan, directions, tmp_path):
         assert gif.n_frames == 6 + 4  # forward, then back without repeating the ends
 
 
-def test_layer_mask_edits_only_selected_w_plus_layers(dcgan):
-    """A w-space direction restricted to layers [1, 3) moves only those W+ rows (checked with a fake 4-layer model)."""
+def test_per_direction_layer_masks_on_a_style_model(dcgan):
+    """Each direction edits its own W+ layers (``layer_mask``); a real, small StyleGAN2 with random weights."""
+    from steering.models.stylegan2 import StyleGAN2
 
-    class FourLayers:
-        num_layers = 4
-
-        def to_space(self, latents, space):
-            assert space == "w+"
-            return latents.replace(codes=latents.codes[:, None, :].expand(-1, 4, -1), space="w+")
-
-    directions = Directions(vectors=torch.eye(3)[:2], space="w", method="test", model=dcgan.identity, layers=(1, 2))
-    w = Latents(torch.zeros(1, 3), "w")
-    moved = edit.apply(FourLayers(), w, directions, {0: 2.0})
+    torch.manual_seed(0)
+    model = StyleGAN2(size=16, style_dim=8, n_mlp=2, channel_multiplier=1).eval()  # 6 W+ layers
+    mask = torch.zeros(2, model.num_layers, dtype=torch.bool)
+    mask[0, 1:3] = True
+    mask[1, 4] = True
+    directions = Directions(vectors=torch.eye(8)[:2], space="w", method="test", model=model.identity, layer_mask=mask)
+    w = model.sample(1, seed=0)
+    moved = edit.apply(model, w, directions, {0: 2.0, 1: -1.0})
     assert moved.space == "w+"
-    assert torch.equal(moved.codes[0, :, 0], torch.tensor([0.0, 2.0, 2.0, 0.0]))
+    delta = moved.codes[0] - w.codes[0]  # [L, 8]
+    assert torch.equal(delta[:, 0], torch.tensor([0.0, 2.0, 2.0, 0.0, 0.0, 0.0]))
+    assert torch.equal(delta[:, 1], torch.tensor([0.0, 0.0, 0.0, 0.0, -1.0, 0.0]))
+    with torch.no_grad():
+        assert not torch.equal(model.synthesize(moved), model.synthesize(w))
 
 
 def test_z_directions_refuse_w_latents(dcgan, directions):
