@@ -2,11 +2,13 @@
 
 Quick start::
 
-    from steering import load_generator, sefa, edit
+    from steering import edit, load_generator
+    from steering.methods import sefa
+
     G = load_generator()                       # the embedded DCGAN faces model
-    dirs = sefa(G, num_directions=10)          # closed-form directions
+    dirs = sefa(G, num_directions=10)          # closed-form directions, eigenvalues kept
     latents = G.sample(1, seed=3)
-    image = edit.render(G, edit.apply(latents, dirs, {0: 2.0}))[0]
+    image = edit.render(G, edit.apply(G, latents, dirs, {0: 2.0}))[0]
 """
 
 from __future__ import annotations
