@@ -137,3 +137,12 @@ def test_concurrent_users_share_one_load(isolated_home, monkeypatch):
     for thread in threads:
         thread.join()
     assert len(calls) == 1 and len(results) == 6 and all(r is results[0] for r in results)
+
+
+def test_unknown_config_keys_are_refused():
+    from steering.errors import CheckpointFormatError
+    from steering.models.dcgan import DCGAN
+
+    assert DCGAN.from_config({"nz": 16, "ngf": 8}).z_dim == 16
+    with pytest.raises(CheckpointFormatError, match="unknown dcgan config keys \\['depth'\\]"):
+        DCGAN.from_config({"nz": 16, "depth": 3})

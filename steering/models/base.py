@@ -13,6 +13,7 @@ work through it. Everything a steering method needs is reachable from here:
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..errors import InvalidValueError
+from ..errors import CheckpointFormatError, InvalidValueError
 
 #: Latent space names. ``z``: the input noise; ``w``: style-based intermediate latent (one vector per sample);
 #: ``w+``: one ``w`` per synthesis layer, shape [N, num_layers, w_dim].
@@ -127,6 +128,22 @@ class Generator(nn.Module, ABC):
     def __init__(self) -> None:
         super().__init__()
         self.identity = ModelIdentity(architecture=self.architecture, name=self.architecture, sha256="")
+
+    # ----- configuration -------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Generator:
+        """Build the architecture (weights uninitialised) from its config: the constructor's keyword arguments.
+
+        Unknown keys are an error, so a converted file written by another version never half-loads."""
+        known = [
+            name
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if name != "self" and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+        ]
+        unknown = set(config) - set(known)
+        if unknown:
+            raise CheckpointFormatError(f"unknown {cls.architecture} config keys {sorted(unknown)}; known: {known}")
+        return cls(**dict(config))
 
     # ----- identity and layout -------------------------------------------------------------------
     @property

@@ -9,7 +9,7 @@ In eval mode the first ConvTranspose followed by BatchNorm is an affine map of z
 from __future__ import annotations
 
 import itertools
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -49,10 +49,6 @@ class DCGAN(Generator):
     @property
     def config(self) -> dict[str, Any]:
         return {"nz": self.z_dim, "ngf": self.ngf, "nc": self.image_channels, "bn_eps": self.bn_eps}
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> DCGAN:
-        return cls(**{k: config[k] for k in ("nz", "ngf", "nc", "bn_eps") if k in config})
 
     @property
     def layer_names(self) -> list[str]:

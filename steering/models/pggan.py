@@ -199,23 +199,6 @@ class PGGAN(Generator):
             "final_tanh": self.final_tanh,
         }
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> PGGAN:
-        keys = (
-            "resolution",
-            "z_dim",
-            "channels",
-            "fmaps_base",
-            "fmaps_max",
-            "image_channels",
-            "fused_scale",
-            "final_tanh",
-        )
-        unknown = set(config) - set(keys)
-        if unknown:
-            raise CheckpointFormatError(f"unknown PGGAN config keys {sorted(unknown)}; known: {list(keys)}")
-        return cls(**{k: config[k] for k in keys if k in config})
-
     @property
     def num_blocks(self) -> int:
         return len(self.channels)

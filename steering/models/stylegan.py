@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -249,29 +249,6 @@ class StyleGAN(StyleBasedGenerator):
             "final_tanh": self.final_tanh,
             "truncation_layers": self.truncation_layers,
         }
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> StyleGAN:
-        keys = (
-            "resolution",
-            "z_dim",
-            "w_dim",
-            "mapping_layers",
-            "mapping_fmaps",
-            "mapping_lr_mul",
-            "channels",
-            "fmaps_base",
-            "fmaps_max",
-            "image_channels",
-            "fused_scale",
-            "noise_type",
-            "final_tanh",
-            "truncation_layers",
-        )
-        unknown = set(config) - set(keys)
-        if unknown:
-            raise CheckpointFormatError(f"unknown StyleGAN config keys {sorted(unknown)}; known: {list(keys)}")
-        return cls(**{k: config[k] for k in keys if k in config})
 
     # ----- layout --------------------------------------------------------------------------------
     @property

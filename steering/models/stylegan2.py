@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import CheckpointFormatError, InvalidValueError
+from ..errors import InvalidValueError
 from .base import WPLUS, LatentProjection, Latents, W, Z
 from .checkpoint import Checkpoint
 from .style_based import StyleBasedGenerator
@@ -293,25 +293,6 @@ class StyleGAN2(StyleBasedGenerator):
         if self.conv_clamp is not None:
             config["conv_clamp"] = self.conv_clamp
         return config
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> StyleGAN2:
-        keys = (
-            "size",
-            "style_dim",
-            "n_mlp",
-            "channel_multiplier",
-            "blur_kernel",
-            "lr_mlp",
-            "image_channels",
-            "z_dim",
-            "channels",
-            "conv_clamp",
-        )
-        unknown = set(config) - set(keys)
-        if unknown:
-            raise CheckpointFormatError(f"unknown StyleGAN2 config keys {sorted(unknown)}; known: {list(keys)}")
-        return cls(**{k: config[k] for k in keys if k in config})
 
     def noise_shapes(self) -> list[tuple[int, int, int, int]]:
         """Shapes of the per-conv noise inputs: one at 4 px, two per higher resolution."""
