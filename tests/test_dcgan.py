@@ -146,3 +146,14 @@ def test_unknown_config_keys_are_refused():
     assert DCGAN.from_config({"nz": 16, "ngf": 8}).z_dim == 16
     with pytest.raises(CheckpointFormatError, match="unknown dcgan config keys \\['depth'\\]"):
         DCGAN.from_config({"nz": 16, "depth": 3})
+
+
+def test_features_stop_early_but_match_the_full_forward(dcgan):
+    latents = dcgan.sample(2, seed=4)
+    with torch.no_grad():
+        every = dcgan.features(latents, dcgan.feature_names())
+        some = dcgan.features(latents, ["block2", "fc"])
+    assert list(some) == ["block2", "fc"]
+    for name, tensor in some.items():
+        assert torch.equal(tensor, every[name])
+    torch.testing.assert_close(every["image"], dcgan.synthesize(latents))

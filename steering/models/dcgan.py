@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..errors import CheckpointFormatError
+from ..errors import CheckpointFormatError, InvalidValueError
 from .base import Generator, LatentProjection, Latents, Z
 from .checkpoint import Checkpoint
 
@@ -63,18 +63,21 @@ class DCGAN(Generator):
         return super().train(False)
 
     # ----- synthesis -----------------------------------------------------------------------------
-    def _stages(self, z: Tensor) -> dict[str, Tensor]:
+    def _stages(self, z: Tensor, wanted: set[str]) -> dict[str, Tensor]:
+        """The ``wanted`` named stages; the forward stops after the last of them."""
         if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f"DCGAN expects z of shape [N, {self.z_dim}], got {list(z.shape)}")
+            raise InvalidValueError(f"DCGAN expects z of shape [N, {self.z_dim}], got {list(z.shape)}")
         x = z[:, :, None, None]
         out: dict[str, Tensor] = {}
         names = iter(FEATURES)
         for index, module in enumerate(self.main):
             x = module(x)
-            if isinstance(module, nn.BatchNorm2d) and index == 1:
-                out[next(names)] = x  # "fc": the affine map of z, before its ReLU
-            elif isinstance(module, nn.ReLU) and index > 2:
-                out[next(names)] = x
+            if (isinstance(module, nn.BatchNorm2d) and index == 1) or (isinstance(module, nn.ReLU) and index > 2):
+                name = next(names)  # "fc" is the affine map of z (before its ReLU), then each block's output
+                if name in wanted:
+                    out[name] = x
+                    if len(out) == len(wanted):
+                        return out
         out["image"] = x
         return out
 
@@ -88,14 +91,14 @@ class DCGAN(Generator):
     def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
         unknown = set(names) - set(FEATURES)
         if unknown:
-            raise ValueError(f"unknown DCGAN features {sorted(unknown)}; known: {list(FEATURES)}")
+            raise InvalidValueError(f"unknown DCGAN features {sorted(unknown)}; known: {list(FEATURES)}")
         self._check(latents)
-        stages = self._stages(latents.codes)
+        stages = self._stages(latents.codes, set(names))
         return {name: stages[name] for name in names}
 
     def _check(self, latents: Latents) -> None:
         if latents.space != Z:
-            raise ValueError(f"DCGAN synthesises from z, got latents in {latents.space!r}")
+            raise InvalidValueError(f"DCGAN synthesises from z, got latents in {latents.space!r}")
 
     # ----- what methods read ---------------------------------------------------------------------
     def latent_projections(self) -> list[LatentProjection]:
