@@ -248,11 +248,16 @@ class Generator(nn.Module, ABC):
         """Names accepted by ``features`` (always includes ``"image"``)."""
         return ["image"]
 
+    def check_features(self, names: Sequence[str]) -> None:
+        """Raise ``InvalidValueError`` naming the known features if any of ``names`` is not one of them."""
+        known = self.feature_names()
+        unknown = set(names) - set(known)
+        if unknown:
+            raise InvalidValueError(f"unknown {self.architecture} features {sorted(unknown)}; known: {known}")
+
     def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
         """Intermediate activations by name. Subclasses return more than the image."""
-        unknown = set(names) - set(self.feature_names())
-        if unknown:
-            raise InvalidValueError(f"unknown features {sorted(unknown)}; known: {self.feature_names()}")
+        self.check_features(names)
         return {"image": self.synthesize(latents)}
 
     def describe(self) -> dict[str, Any]:

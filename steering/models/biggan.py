@@ -427,9 +427,7 @@ class BigGANDeep(Generator):
         return ["gen_z", *(f"block{i}" for i in range(len(self._blocks))), "image"]
 
     def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
-        unknown = set(names) - set(self.feature_names())
-        if unknown:
-            raise InvalidValueError(f"unknown BigGAN-deep features {sorted(unknown)}; known: {self.feature_names()}")
+        self.check_features(names)
         stages = self._run(latents, names)
         return {name: stages[name] for name in names}
 

@@ -89,9 +89,7 @@ class DCGAN(Generator):
         return list(FEATURES)
 
     def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
-        unknown = set(names) - set(FEATURES)
-        if unknown:
-            raise InvalidValueError(f"unknown DCGAN features {sorted(unknown)}; known: {list(FEATURES)}")
+        self.check_features(names)
         self._check(latents)
         stages = self._stages(latents.codes, set(names))
         return {name: stages[name] for name in names}

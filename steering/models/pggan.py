@@ -258,9 +258,7 @@ class PGGAN(Generator):
     def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
         """``layer0``: the 4×4 map before its leaky ReLU (the affine map of normalised z); ``b{r}``: block outputs
         (after activation); ``image``."""
-        unknown = set(names) - set(self.feature_names())
-        if unknown:
-            raise InvalidValueError(f"unknown PGGAN features {sorted(unknown)}; known: {self.feature_names()}")
+        self.check_features(names)
         result = self._run(latents, set(names))
         return {name: result[name] for name in names}
 

@@ -39,11 +39,7 @@ class StyleBasedGenerator(Generator):
 
     def features(self, latents: Latents, names: Sequence[str]) -> dict[str, Tensor]:
         """``w``: the mapping output (truncated by ψ; z or w latents only); ``b{r}``: block outputs; ``image``."""
-        unknown = set(names) - set(self.feature_names())
-        if unknown:
-            raise InvalidValueError(
-                f"unknown {self.architecture} features {sorted(unknown)}; known: {self.feature_names()}"
-            )
+        self.check_features(names)
         result: dict[str, Tensor] = {}
         if "w" in names:
             if latents.space == WPLUS:

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from .. import paths
-from ..errors import CheckpointFormatError, CorruptFileError
+from ..errors import CheckpointFormatError
 from ..io import atomic_path, load_safetensors, save_safetensors
 from ..models import ModelIdentity, architecture_class
 from ..models.base import Generator
@@ -117,7 +117,6 @@ def forget(source_key: str) -> None:
 
 __all__ = [
     "Converted",
-    "CorruptFileError",
     "build_generator",
     "converted_path",
     "forget",
