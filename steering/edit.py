@@ -6,7 +6,6 @@ latents into ``w+`` and move just those layers; the others keep the original cod
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -15,10 +14,12 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from . import limits
 from . import render as _render
 from .directions import Directions
 from .errors import DirectionsMismatchError, InvalidValueError
 from .models.base import WPLUS, Generator, Latents, W, Z
+from .values import MAX_ABS_STRENGTH, check_count, check_strength
 
 Strengths = Mapping[int, float] | Sequence[float] | Tensor
 #: ``progress(done, total)``: called as work advances (e.g. images rendered); for CLI bars and UI progress.
@@ -26,24 +27,22 @@ Progress = Callable[[int, int], None]
 
 
 def strength_vector(directions: Directions, strengths: Strengths) -> Tensor:
-    """A dense [k] (or [N, k]) float tensor from a mapping ``{index: value}`` or a sequence; checks finiteness."""
+    """A dense [k] (or [N, k]) float tensor from a mapping ``{index: value}`` or a sequence, every value checked
+    (finite, within ``±MAX_ABS_STRENGTH``)."""
     k = len(directions)
     if isinstance(strengths, Mapping):  # filled as a list: one tensor op, not one per slider (a hot path)
         values = [0.0] * k
         for index, value in strengths.items():
             if not 0 <= int(index) < k:
                 raise InvalidValueError(f"direction index {index} is outside [0, {k})")
-            values[int(index)] = float(value)
-        if not all(math.isfinite(v) for v in values):
-            raise InvalidValueError("strengths must be finite numbers (got NaN or infinity)")
+            values[int(index)] = check_strength(value)
         return torch.tensor(values)
-    else:
-        vector = torch.as_tensor(strengths, dtype=torch.float32)
-        if vector.shape[-1] != k:
-            raise InvalidValueError(f"{vector.shape[-1]} strengths for {k} directions")
-    if not torch.isfinite(vector).all():
-        raise InvalidValueError("strengths must be finite numbers (got NaN or infinity)")
-    return vector
+    vector = strengths if isinstance(strengths, Tensor) else torch.as_tensor(strengths, dtype=torch.float64)
+    if vector.ndim == 0 or vector.shape[-1] != k:
+        raise InvalidValueError(f"{vector.shape[-1] if vector.ndim else 1} strengths for {k} directions")
+    if not bool((vector.abs() <= MAX_ABS_STRENGTH).all()):  # NaN fails this too
+        raise InvalidValueError(f"strengths must be finite numbers within ±{MAX_ABS_STRENGTH:g}")
+    return vector.float()
 
 
 def layer_mask(directions: Directions, num_layers: int) -> Tensor | None:
@@ -99,16 +98,20 @@ def trajectory(
 
 
 def strengths_between(low: float, high: float, steps: int) -> list[float]:
-    if steps < 2 or not (math.isfinite(low) and math.isfinite(high)):
-        raise InvalidValueError(f"need at least 2 steps between finite bounds, got {steps} in [{low}, {high}]")
-    return [round(x, 6) + 0.0 for x in torch.linspace(float(low), float(high), int(steps)).tolist()]
+    """``steps`` evenly spaced strengths from ``low`` to ``high`` (both checked; at most ``MAX_STEPS``)."""
+    count = check_count(steps, "the number of steps", 2, limits.MAX_STEPS)
+    lo, hi = check_strength(low, "the lowest strength"), check_strength(high, "the highest strength")
+    return [round(x, 6) + 0.0 for x in torch.linspace(lo, hi, count).tolist()]
 
 
 @torch.no_grad()
 def synthesize(
     generator: Generator, latents: Latents, batch_size: int = 16, progress: Progress | None = None
 ) -> Tensor:
-    """Images for any number of latents, in batches (no autograd); ``progress(done, total)`` after each batch."""
+    """Images for any number of latents, in batches (no autograd); ``progress(done, total)`` after each batch.
+
+    One request renders at most ``limits.max_images(generator)`` images."""
+    limits.check_images(generator, len(latents))
     if len(latents) <= batch_size:  # the slider path: one batch, no slicing or concatenation
         images = generator.synthesize(latents)
         if progress is not None:
@@ -138,6 +141,7 @@ def sweep(
     progress: Progress | None = None,
 ) -> Image.Image:
     """A labelled grid: one row per direction, one column per strength, for one starting latent."""
+    limits.check_images(generator, len(indices) * len(strengths), "grid cells")
     rows = [trajectory(generator, latents, directions, i, strengths) for i in indices]
     images = render(generator, Latents.cat(rows), progress=progress)
     return _render.grid(

@@ -35,5 +35,9 @@ class InvalidValueError(SteeringError, ValueError):
     """A parameter is NaN, out of range or otherwise unusable."""
 
 
+class ResourceLimitError(InvalidValueError):
+    """A request would need more memory or work than one request may take (see ``steering.limits``)."""
+
+
 class HubError(SteeringError):
     """The Hugging Face Hub could not give us what was asked for."""

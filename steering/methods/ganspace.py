@@ -12,10 +12,12 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
+from .. import limits
 from ..cache import cached
 from ..directions import Directions
 from ..errors import InvalidValueError
-from ..models.base import Generator, W, Z, layer_range
+from ..models.base import Generator, W, Z
+from ..values import MAX_SEED, check_count, layer_range
 from .common import canonical_signs, strength_range
 
 
@@ -57,6 +59,15 @@ def _samples(
     return codes, (torch.cat(inputs) if feature is not None else codes)
 
 
+@torch.no_grad()
+def _values_per_sample(generator: Generator, space: str, feature: str | None) -> int:
+    """How many values PCA reads per sample (one sample is run to learn the feature's size)."""
+    if feature is None:
+        return 0
+    latents = generator.sample(1, seed=0, space=space)
+    return int(generator.features(latents, [feature])[feature].numel())
+
+
 def ganspace(
     generator: Generator,
     num_directions: int = 10,
@@ -78,22 +89,23 @@ def ganspace(
     if feature is not None and feature not in generator.feature_names():
         raise InvalidValueError(f"unknown feature {feature!r}; choose from {generator.feature_names()}")
     dim = generator.space_dim(space)
-    if not 1 <= int(num_directions) <= dim:
-        raise InvalidValueError(f"number of directions must be in [1, {dim}], got {num_directions}")
-    if int(num_samples) < 2 * int(num_directions):
-        raise InvalidValueError(f"need at least {2 * int(num_directions)} samples, got {num_samples}")
+    num_directions = check_count(num_directions, "the number of directions", 1, dim)
+    num_samples = check_count(num_samples, "the number of GANSpace samples", 2 * num_directions, limits.MAX_SAMPLES)
+    seed = check_count(seed, "the sampling seed", 0, MAX_SEED - num_samples)
+    batch_size = check_count(batch_size, "the batch size", 1, 100_000)
     used = layer_range(generator, layers)
     params = {
-        "num_directions": int(num_directions),
+        "num_directions": num_directions,
         "feature": feature,
-        "num_samples": int(num_samples),
-        "seed": int(seed),
+        "num_samples": num_samples,
+        "seed": seed,
         "layers": list(used),
     }
 
     def compute() -> Directions:
-        codes, inputs = _samples(generator, space, feature, int(num_samples), int(seed), int(batch_size), progress)
-        mean, components, variances = principal_components(inputs, int(num_directions), int(seed))
+        limits.check_samples(num_samples, dim + _values_per_sample(generator, space, feature), "GANSpace samples")
+        codes, inputs = _samples(generator, space, feature, num_samples, seed, min(batch_size, num_samples), progress)
+        mean, components, variances = principal_components(inputs, num_directions, seed)
         if feature is None:
             vectors = components
         else:  # regress latents on the PCA coordinates: codes ≈ coords @ M, one latent direction per row of M

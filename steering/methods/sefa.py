@@ -15,7 +15,8 @@ from torch import Tensor
 from ..cache import cached
 from ..directions import Directions
 from ..errors import InvalidValueError
-from ..models.base import Generator, Z, layer_range
+from ..models.base import Generator, Z
+from ..values import check_count, layer_range
 from .common import canonical_signs, latent_spread, strength_range
 
 
@@ -56,13 +57,12 @@ def sefa(
     """Top ``num_directions`` SeFa directions for the selected layers (``"all"``, ``"coarse"``, ``"2:6"``, …)."""
     weight, used, space = selected_weight(generator, layers)
     dim = weight.shape[1]
-    if not 1 <= int(num_directions) <= dim:
-        raise InvalidValueError(f"number of directions must be in [1, {dim}], got {num_directions}")
-    params = {"num_directions": int(num_directions), "layers": list(used)}
+    num_directions = check_count(num_directions, "the number of directions", 1, dim)
+    params = {"num_directions": num_directions, "layers": list(used)}
 
     def compute() -> Directions:
         values, vectors = factorize(weight)
-        vectors = vectors[: int(num_directions)].float()
+        vectors = vectors[:num_directions].float()
         spread = latent_spread(generator, space, vectors.to(generator.device))
         return Directions(
             vectors=vectors,
@@ -71,7 +71,7 @@ def sefa(
             model=generator.identity,
             names=[f"sefa {i}" for i in range(len(vectors))],
             params=params,
-            values=values[: int(num_directions)].float(),
+            values=values[:num_directions].float(),
             layers=None if space == Z or generator.num_layers == 1 else used,
             strength_range=strength_range(spread.cpu()),
         )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 
 from ..errors import CheckpointFormatError
-from .base import WPLUS, Generator, LatentProjection, Latents, ModelIdentity, W, Z, layer_range
+from ..values import layer_range
+from .base import WPLUS, Generator, LatentProjection, Latents, ModelIdentity, W, Z
 
 #: Architecture name -> "module:Class". Modules load lazily so that a model's code is imported only when used.
 ARCHITECTURES: dict[str, str] = {

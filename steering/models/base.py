@@ -13,6 +13,7 @@ work through it. Everything a steering method needs is reachable from here:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 import json
 from abc import ABC, abstractmethod
@@ -22,7 +23,10 @@ from typing import Any, ClassVar, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from ..errors import CheckpointFormatError, InvalidValueError
+from ..errors import CheckpointFormatError, CorruptFileError, InvalidValueError
+from ..limits import check_latents
+from ..metadata import check_json_object, check_sha256, parse_json
+from ..values import MAX_SEED, check_seed, check_truncation
 
 #: Latent space names. ``z``: the input noise; ``w``: style-based intermediate latent (one vector per sample);
 #: ``w+``: one ``w`` per synthesis layer, shape [N, num_layers, w_dim].
@@ -45,9 +49,30 @@ class ModelIdentity:
         return json.dumps(dataclasses.asdict(self), sort_keys=True, default=_jsonable)
 
     @classmethod
-    def from_json(cls, text: str) -> ModelIdentity:
-        data = json.loads(text)
+    def from_json(
+        cls, text: str, origin: str = "file", error: type[CorruptFileError] = CorruptFileError
+    ) -> ModelIdentity:
+        """Parse and check an identity read from a file (types, a real sha256); ``error`` on anything malformed."""
+        data = check_json_object(parse_json(text, "model", origin, error), "the model identity", origin, error)
+        for key, kinds in _IDENTITY_FIELDS.items():
+            if key in data and not isinstance(data[key], kinds):
+                raise error(f"{origin}: model identity field {key!r} has the wrong type ({type(data[key]).__name__})")
+        for key in ("architecture", "name"):
+            if not data.get(key):
+                raise error(f"{origin}: the model identity has no {key}")
+        check_sha256(data.get("sha256"), "the model's weights sha256", origin, error)
         return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
+
+
+_IDENTITY_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "architecture": str,
+    "name": str,
+    "sha256": str,
+    "source": str,
+    "revision": (str, type(None)),
+    "filename": (str, type(None)),
+    "config": dict,
+}
 
 
 def _jsonable(value: Any) -> Any:
@@ -129,6 +154,26 @@ class Generator(nn.Module, ABC):
         super().__init__()
         self.identity = ModelIdentity(architecture=self.architecture, name=self.architecture, sha256="")
 
+    @property
+    def identity(self) -> ModelIdentity:
+        """Who this model is. A model built in code (no checkpoint file) is named by the sha256 of its weights,
+        computed at first use, so every file made for it can be checked against it."""
+        if not self._identity.sha256:
+            self._identity = dataclasses.replace(self._identity, sha256=self.weights_sha256())
+        return self._identity
+
+    @identity.setter
+    def identity(self, value: ModelIdentity) -> None:
+        self._identity = value
+
+    def weights_sha256(self) -> str:
+        """sha256 over the state dict (names, dtypes, shapes and bytes, in name order)."""
+        digest = hashlib.sha256()
+        for name, tensor in sorted(self.state_dict().items()):
+            digest.update(f"{name}:{tensor.dtype}:{list(tensor.shape)};".encode())
+            digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+        return digest.hexdigest()
+
     # ----- configuration -------------------------------------------------------------------------
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Generator:
@@ -144,6 +189,13 @@ class Generator(nn.Module, ABC):
         if unknown:
             raise CheckpointFormatError(f"unknown {cls.architecture} config keys {sorted(unknown)}; known: {known}")
         return cls(**dict(config))
+
+    @classmethod
+    def expected_state(cls, config: Mapping[str, Any]) -> dict[str, Tensor]:
+        """The state dict ``config`` calls for, as shape-only ``meta`` tensors: a checkpoint's tensors are checked
+        against it before any real model is built, so a config that declares gigabytes allocates nothing."""
+        with torch.device("meta"):
+            return cls.from_config(config).state_dict()
 
     # ----- identity and layout -------------------------------------------------------------------
     @property
@@ -187,6 +239,7 @@ class Generator(nn.Module, ABC):
         """Standard normal z, drawn on the CPU so a seed gives the same codes on every device."""
         if n < 1:
             raise InvalidValueError(f"number of samples must be at least 1, got {n}")
+        check_latents(n, self.z_dim)
         gen = torch.Generator().manual_seed(check_seed(seed))
         return torch.randn(n, self.z_dim, generator=gen).to(self.device)
 
@@ -212,7 +265,7 @@ class Generator(nn.Module, ABC):
         class_index: int | Sequence[int] | None = None,
     ) -> Latents:
         """Seeded latents in ``space`` (default: ``default_space``) with truncation ψ applied."""
-        check_truncation(truncation)
+        truncation = check_truncation(truncation)
         space = space or self.default_space
         self.check_space(space)
         z = Latents(self.sample_z(n, seed), Z, self.sample_classes(n, seed, class_index), float(truncation))
@@ -274,62 +327,3 @@ class Generator(nn.Module, ABC):
             "sha256": self.identity.sha256,
             "source": self.identity.source,
         }
-
-
-MAX_SEED = 2**63 - 1
-
-
-def check_seed(seed: int) -> int:
-    """A seed as an int in [0, 2⁶³ − 1] (what torch generators accept), or a clear error."""
-    if isinstance(seed, float) and not seed.is_integer():
-        raise InvalidValueError(f"a seed must be a whole number, got {seed}")
-    try:
-        value = int(seed)
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidValueError(f"a seed must be a whole number, got {seed!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise InvalidValueError(f"a seed must be in [0, {MAX_SEED}], got {value}")
-    return value
-
-
-def check_truncation(truncation: float) -> None:
-    if not (0.0 < float(truncation) <= 1.0):
-        raise InvalidValueError(f"truncation ψ must be in (0, 1], got {truncation}")
-
-
-def layer_range(generator: Generator, selection: str | Sequence[int] | tuple[int, int]) -> tuple[int, ...]:
-    """Resolve a W+ layer selection to sorted layer indices.
-
-    ``selection``: ``"all"``, ``"coarse"`` (≤ 8 px), ``"middle"`` (16–32 px), ``"fine"`` (≥ 64 px),
-    a half-open ``"lo:hi"`` / ``(lo, hi)`` range, or an explicit list of indices.
-    """
-    n = generator.num_layers
-    if isinstance(selection, str):
-        sel = selection.strip().lower()
-        res = generator.layer_resolutions
-        groups = {
-            "all": range(n),
-            "coarse": [i for i in range(n) if res[i] <= 8],
-            "middle": [i for i in range(n) if 16 <= res[i] <= 32],
-            "fine": [i for i in range(n) if res[i] >= 64],
-        }
-        if sel in groups:
-            layers = tuple(groups[sel])
-        elif ":" in sel:
-            lo_text, hi_text = sel.split(":", 1)
-            try:
-                lo, hi = int(lo_text or 0), int(hi_text or n)
-            except ValueError:
-                raise InvalidValueError(f"layer range {selection!r} is not 'lo:hi'") from None
-            layers = tuple(range(lo, hi))
-            if not (0 <= lo < hi <= n):
-                raise InvalidValueError(f"layer range {selection!r} is outside [0, {n})")
-        else:
-            raise InvalidValueError(f"layer selection {selection!r} is not one of all/coarse/middle/fine or 'lo:hi'")
-    else:
-        layers = tuple(sorted({int(i) for i in selection}))
-        if any(not 0 <= i < n for i in layers):
-            raise InvalidValueError(f"layer indices {list(layers)} are outside [0, {n})")
-    if not layers:
-        raise InvalidValueError(f"layer selection {selection!r} selects no layer of this {n}-layer model")
-    return layers

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import CheckpointFormatError, InvalidValueError
-from .base import Generator, LatentProjection, Latents, Z, check_seed, check_truncation
+from ..values import check_seed, check_truncation
+from .base import Generator, LatentProjection, Latents, Z
 from .checkpoint import Checkpoint
 
 #: pytorch-pretrained-biggan's ``BigGANConfig`` defaults (the 128×128 model); config.json keys missing from a file
@@ -493,8 +494,7 @@ class BigGANDeep(Generator):
             )
         raw = checkpoint.extras.get("config.json")
         config = normalise_config(raw) if raw is not None else infer_config(tensors)
-        with torch.device("meta"):
-            expected = cls.from_config(config).state_dict()
+        expected = cls.expected_state(config)
         source = "its config.json" if raw is not None else "the config inferred from shapes"
         missing = sorted(set(expected) - set(tensors))
         if missing:

@@ -7,6 +7,8 @@ from typing import Any, Mapping
 
 from torch import Tensor
 
+from ..errors import CheckpointFormatError
+
 
 @dataclass
 class Checkpoint:
@@ -50,3 +52,21 @@ def flatten_tensors(obj: Any, prefix: str = "", out: dict[str, Tensor] | None = 
         for key, value in obj.items():
             flatten_tensors(value, f"{prefix}{key}.", out)
     return out
+
+
+def check_backed(tensors: Mapping[str, Tensor], origin: str) -> None:
+    """Refuse tensors that declare more elements than their storage holds (stride-0 or overlapping views).
+
+    A few kilobytes of such views can declare gigabytes; a model built from them, or a copy made to save them, would
+    allocate all of it. Every tensor of a real checkpoint is backed by its own bytes."""
+    for key, tensor in tensors.items():
+        if tensor.device.type == "meta" or tensor.numel() <= 1:
+            continue
+        declared = tensor.numel() * tensor.element_size()
+        stored = tensor.untyped_storage().nbytes() - tensor.storage_offset() * tensor.element_size()
+        zero_stride = any(stride == 0 and size > 1 for size, stride in zip(tensor.shape, tensor.stride(), strict=True))
+        if zero_stride or declared > stored:
+            raise CheckpointFormatError(
+                f"{origin}: tensor {key!r} declares {list(tensor.shape)} ({declared} bytes) but stores {stored} "
+                f"bytes (a stride-0 or overlapping view): the file is crafted or corrupt, so it was not used"
+            )

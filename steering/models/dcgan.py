@@ -132,7 +132,7 @@ class DCGAN(Generator):
         if first.shape[1] % 8 or tuple(first.shape[2:]) != (4, 4):
             return None
         config = {"nz": int(first.shape[0]), "ngf": int(first.shape[1]) // 8, "nc": int(last.shape[1])}
-        expected = cls.from_config(config).state_dict()
+        expected = cls.expected_state(config)
         missing = sorted(set(expected) - set(tensors))
         if missing:
             raise CheckpointFormatError(f"looks like a DCGAN (main.0 … main.12) but lacks {missing[:5]}")

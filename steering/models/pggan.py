@@ -321,7 +321,7 @@ class PGGAN(Generator):
             "fused_scale": fused,
             "final_tanh": False,
         }
-        expected = cls.from_config(config).state_dict()
+        expected = cls.expected_state(config)
         problems = shape_problems(expected, tensors, prefix)
         if problems:
             raise CheckpointFormatError(

@@ -433,9 +433,11 @@ class StyleGAN(StyleBasedGenerator):
             w_avg = checkpoint.tensors.get(prefix + "latent_avg", checkpoint.tensors.get("latent_avg"))
         if w_avg is not None and tuple(w_avg.shape) != (w_dim,):
             raise fail(f"its w̄ has shape {list(w_avg.shape)}, not [{w_dim}] (repeat_w=False is not supported)")
-        model = cls.from_config(config)
-        expected = model.state_dict()
+        expected = cls.expected_state(config)
         problems = shape_problems({k: v for k, v in expected.items() if k != "truncation.w_avg"}, tensors, prefix)
+        if problems:
+            raise fail(" and ".join(problems))
+        model = cls.from_config(config)  # the checkpoint's tensors fit it: as large as the file, no larger
         for li in range(model.num_layers):
             key = f"synthesis.layer{li}.blur.kernel"
             if key in tensors and not torch.allclose(tensors[key].float(), model.layer(li).blur.float()):

@@ -18,12 +18,19 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointFormatError, UnsafeCheckpointError
-from ..models.checkpoint import Checkpoint, flatten_tensors
+from ..models.checkpoint import Checkpoint, check_backed, flatten_tensors
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Read ``path`` as whichever container it is; extras come from JSON-able scalars found in it."""
-    path = Path(path)
+    """Read ``path`` as whichever container it is; extras come from JSON-able scalars found in it.
+
+    Every tensor must be backed by its own bytes (``check_backed``) before anything is built from it."""
+    checkpoint = _read_any(Path(path))
+    check_backed(checkpoint.tensors, Path(path).name)
+    return checkpoint
+
+
+def _read_any(path: Path) -> Checkpoint:
     if not path.is_file():
         raise CheckpointFormatError(f"no such checkpoint file: {path}")
     with open(path, "rb") as handle:
@@ -43,7 +50,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         from .safe_pickle import read_network_pickle
 
         return read_network_pickle(path)
-    raise CheckpointFormatError(f"{path} is neither safetensors, a torch file nor a pickle (starts {head[:8]!r})")
+    raise CheckpointFormatError(f"{path.name} is neither safetensors, a torch file nor a pickle")
 
 
 def _looks_like_safetensors(head: bytes) -> bool:

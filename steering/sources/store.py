@@ -58,6 +58,7 @@ def build_generator(converted: Converted, device: str | torch.device = "cpu") ->
     """
     cls = architecture_class(converted.architecture)
     try:
+        _check_fits(cls.expected_state(converted.config), converted)  # before any real allocation
         generator = cls.from_config(converted.config)
         expected = generator.state_dict()
         state = {  # keep the model's dtypes (a half-precision file would otherwise make a half-precision model)
@@ -76,6 +77,19 @@ def build_generator(converted: Converted, device: str | torch.device = "cpu") ->
         )
     generator.identity = converted.identity
     return generator.to(device).eval()
+
+
+def _check_fits(expected: Mapping[str, Tensor], converted: Converted) -> None:
+    """Every tensor the config calls for is in the file with the same shape (so the model is no larger than it)."""
+    wrong = [
+        key
+        for key, ref in expected.items()
+        if key not in converted.state or tuple(converted.state[key].shape) != tuple(ref.shape)
+    ]
+    if wrong:
+        raise CheckpointFormatError(
+            f"weights do not fit {converted.architecture} {converted.config}: missing or misshapen {sorted(wrong)[:5]}"
+        )
 
 
 def load_converted(path: Path) -> Converted:

@@ -1,0 +1,111 @@
+"""How much work one request may ask for. Limits scale with the model and are checked before anything is allocated.
+
+One request (a CLI command, a UI event, an API call) may hold at most ``request_budget()`` bytes of tensors it makes
+(``GAN_STEERING_MAX_REQUEST_MB``, default 2048): the number of images, frames or samples it may ask for follows from
+what one of them costs for the model at hand (a 64×64 DCGAN image is 300× cheaper than a 1024×1024 StyleGAN2 one).
+Absolute caps bound the time where memory would not. The UI shows these same limits.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from .errors import ResourceLimitError
+
+if TYPE_CHECKING:
+    from .models.base import Generator
+
+BUDGET_ENV = "GAN_STEERING_MAX_REQUEST_MB"
+DEFAULT_BUDGET_MB = 2048
+#: Images rendered by one request (sweep cells, GIF/MP4 frames, seeds), whatever the model.
+MAX_IMAGES = 4096
+#: Strengths listed by one request (a sweep or animation has no use for more).
+MAX_STEPS = 10_000
+#: Samples drawn by one request (GANSpace, scoring).
+MAX_SAMPLES = 1_000_000
+_FLOAT = 4
+
+
+def request_budget() -> int:
+    """Bytes one request may allocate for its own tensors."""
+    text = os.environ.get(BUDGET_ENV, "").strip()
+    try:
+        megabytes = float(text) if text else DEFAULT_BUDGET_MB
+    except ValueError:
+        megabytes = DEFAULT_BUDGET_MB
+    return int(max(megabytes, 1.0) * 2**20)
+
+
+def check_bytes(needed: int, what: str) -> None:
+    """Refuse a request whose tensors would need more than the budget, before it allocates them."""
+    budget = request_budget()
+    if needed > budget:
+        raise ResourceLimitError(
+            f"{what} would need {_size(needed)} of memory; one request may use {_size(budget)} "
+            f"(set {BUDGET_ENV} to allow more)"
+        )
+
+
+def image_bytes(generator: Generator) -> int:
+    """Memory one rendered image holds: the float image, its 8-bit copy and working space of the same size."""
+    pixels = generator.image_channels * generator.resolution**2
+    return 3 * pixels * _FLOAT
+
+
+def max_images(generator: Generator) -> int:
+    """How many images one request may render with ``generator``."""
+    return max(1, min(MAX_IMAGES, request_budget() // image_bytes(generator)))
+
+
+def check_images(generator: Generator, count: int, what: str = "images") -> int:
+    """``count`` if one request may render that many images, else a ``ResourceLimitError`` naming the limit."""
+    limit = max_images(generator)
+    if count > limit:
+        raise ResourceLimitError(
+            f"{count} {what} is more than one request may render with {generator.identity.name} "
+            f"({limit} at {generator.resolution}×{generator.resolution}; {BUDGET_ENV} sets the memory budget)"
+        )
+    return count
+
+
+def max_samples(values_per_sample: int) -> int:
+    """How many samples of ``values_per_sample`` floats one request may hold (twice: the data and its centred copy)."""
+    return max(1, min(MAX_SAMPLES, request_budget() // (2 * _FLOAT * max(1, values_per_sample))))
+
+
+def check_samples(count: int, values_per_sample: int, what: str = "samples") -> int:
+    limit = max_samples(values_per_sample)
+    if count > limit:
+        raise ResourceLimitError(
+            f"{count} {what} of {values_per_sample} values each is more than one request may hold "
+            f"(at most {limit}; {BUDGET_ENV} sets the memory budget)"
+        )
+    return count
+
+
+def check_latents(count: int, dim: int, what: str = "latents") -> int:
+    """``count`` latents of ``dim`` values: bounded like samples."""
+    return check_samples(count, dim, what)
+
+
+def _size(num_bytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if num_bytes < 1024 or unit == "GiB":
+            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
+        num_bytes /= 1024
+    return f"{num_bytes:.1f} TiB"
+
+
+__all__ = [
+    "MAX_IMAGES",
+    "MAX_SAMPLES",
+    "MAX_STEPS",
+    "check_bytes",
+    "check_images",
+    "check_latents",
+    "check_samples",
+    "max_images",
+    "max_samples",
+    "request_budget",
+]
