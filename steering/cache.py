@@ -1,7 +1,7 @@
 """Content-addressed cache of computed bases: the key is a hash of (model sha256, method, parameters, format).
 
-Entries are ordinary direction files written atomically; an entry that fails to load is deleted and recomputed,
-so the cache never keeps a broken file.
+Entries are ordinary direction files written atomically; an entry that fails to load, or loads but does not fit the
+model it is looked up for, is deleted and recomputed, so the cache never keeps a broken file.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 from . import paths
 from .directions import FORMAT_VERSION, Directions
-from .errors import CorruptFileError
+from .errors import CorruptFileError, DirectionsMismatchError
 from .models.base import Generator
 
 _locks: dict[str, threading.Lock] = {}
@@ -52,7 +52,7 @@ def cached(
         if path.is_file():
             try:
                 return Directions.load(path, generator)
-            except CorruptFileError:
+            except (CorruptFileError, DirectionsMismatchError):
                 path.unlink(missing_ok=True)
         directions = compute()
         directions.save(path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +19,18 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from . import metadata as meta
 from .errors import DirectionsFileError, DirectionsMismatchError, InvalidValueError
 from .io import load_safetensors, save_safetensors
-from .models.base import WPLUS, Generator, ModelIdentity
+from .models.base import WPLUS, Generator, ModelIdentity, W, Z
+from .values import MAX_LAYERS, check_count, check_name, check_names, check_strength_range
 
 FORMAT = "gan-steering.directions"
 FORMAT_VERSION = 1
 _TENSOR_KEYS = ("directions", "values", "scales", "layer_mask")
+SPACES = (Z, W, WPLUS)
+#: How far from 1 a direction's length may be (files hold unit rows; float32 rounding stays far below this).
+UNIT_TOLERANCE = 1e-3
 
 
 def _package_version() -> str:
@@ -53,29 +57,50 @@ class Directions:
 
     def __post_init__(self) -> None:
         self.vectors = self.vectors.detach().float()
-        if self.vectors.ndim != 2 or self.vectors.shape[0] == 0:
-            raise InvalidValueError(f"directions must be [k, d] with k ≥ 1, got {list(self.vectors.shape)}")
+        if self.vectors.ndim != 2 or self.vectors.shape[0] == 0 or self.vectors.shape[1] == 0:
+            raise InvalidValueError(f"directions must be [k, d] with k, d ≥ 1, got {list(self.vectors.shape)}")
         if not torch.isfinite(self.vectors).all():
             raise InvalidValueError("directions contain NaN or infinite values")
+        norms = self.vectors.double().norm(dim=1)
+        if not bool(((norms - 1).abs() <= UNIT_TOLERANCE).all()):
+            worst = float(norms[(norms - 1).abs().argmax()])
+            raise InvalidValueError(f"directions must be unit vectors; one has length {worst:.6g}")
         k = self.vectors.shape[0]
-        if not self.names:
-            self.names = [f"{self.method} {i}" for i in range(k)]
-        self.names = [str(n) for n in self.names]
+        if self.space not in SPACES:
+            raise InvalidValueError(f"latent space must be one of {list(SPACES)}, got {self.space!r}")
+        self.method = check_name(self.method, "the method name")
+        self.names = check_names(self.names or [f"{self.method} {i}" for i in range(k)])
         if len(self.names) != k:
             raise InvalidValueError(f"{len(self.names)} names for {k} directions")
-        for label, tensor in (("values", self.values), ("scales", self.scales)):
-            if tensor is not None and tuple(tensor.shape) != (k,):
+        if not isinstance(self.params, dict):
+            raise InvalidValueError(f"params must be a mapping, got {type(self.params).__name__}")
+        for label in ("values", "scales"):
+            tensor = getattr(self, label)
+            if tensor is None:
+                continue
+            tensor = tensor.detach().float()
+            if tuple(tensor.shape) != (k,):
                 raise InvalidValueError(f"{label} must have shape [{k}], got {list(tensor.shape)}")
+            if not torch.isfinite(tensor).all():
+                raise InvalidValueError(f"{label} contain NaN or infinite values")
+            setattr(self, label, tensor)
         if self.layer_mask is not None:
             self.layer_mask = self.layer_mask.bool()
-            if self.layer_mask.ndim != 2 or self.layer_mask.shape[0] != k:
-                raise InvalidValueError(f"layer_mask must be [{k}, L], got {list(self.layer_mask.shape)}")
+            if (
+                self.layer_mask.ndim != 2
+                or self.layer_mask.shape[0] != k
+                or not 1 <= self.layer_mask.shape[1] <= MAX_LAYERS
+            ):
+                raise InvalidValueError(
+                    f"layer_mask must be [{k}, L] with 1 ≤ L ≤ {MAX_LAYERS}, got {list(self.layer_mask.shape)}"
+                )
+            if not bool(self.layer_mask.any(dim=1).all()):
+                raise InvalidValueError("every direction's layer mask must select at least one layer")
         if self.layers is not None:
-            self.layers = tuple(int(i) for i in self.layers)
-        lo, hi = (float(x) for x in self.strength_range)
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-            raise InvalidValueError(f"strength range must be finite with min < max, got {self.strength_range}")
-        self.strength_range = (lo, hi)
+            self.layers = tuple(check_count(i, "a layer index", 0, MAX_LAYERS - 1) for i in self.layers)
+            if not self.layers or len(set(self.layers)) != len(self.layers):
+                raise InvalidValueError(f"layers must be distinct indices, at least one, got {list(self.layers)}")
+        self.strength_range = check_strength_range(*self.strength_range)
 
     # ----- views ---------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -99,14 +124,12 @@ class Directions:
         )
 
     def renamed(self, index: int, name: str) -> Directions:
-        name = name.strip()
-        if not name:
-            raise InvalidValueError("a direction name cannot be empty")
+        """A copy with direction ``index`` renamed (names stay non-blank and unique)."""
         if not 0 <= index < len(self):
             raise InvalidValueError(f"direction index {index} is outside [0, {len(self)})")
         names = list(self.names)
-        names[index] = name
-        return dataclasses.replace(self, names=names)
+        names[index] = check_name(name, "a direction name")
+        return dataclasses.replace(self, names=check_names(names))
 
     def label(self, index: int) -> str:
         """UI label: the name plus the value when there is one."""
@@ -118,7 +141,7 @@ class Directions:
     def check_compatible(self, generator: Generator) -> None:
         """Raise ``DirectionsMismatchError`` saying plainly what does not fit ``generator``."""
         mine, theirs = self.model, generator.identity
-        if mine.sha256 and theirs.sha256 and mine.sha256 != theirs.sha256:
+        if mine.sha256 != theirs.sha256:
             raise DirectionsMismatchError(
                 f"these directions were made for model {mine.name!r} ({mine.architecture}, weights sha256 "
                 f"{mine.sha256[:12]}…) but the loaded model is {theirs.name!r} ({theirs.architecture}, sha256 "
@@ -172,40 +195,52 @@ class Directions:
     def from_tensors_and_metadata(
         cls, tensors: Mapping[str, Tensor], metadata: Mapping[str, str], origin: str = "file"
     ) -> Directions:
+        """Rebuild directions from a file's parts; anything malformed or unusable is a ``DirectionsFileError``."""
+        error = DirectionsFileError
         if metadata.get("format") != FORMAT:
-            raise DirectionsFileError(
-                f"{origin} is not a gan-steering direction file (format {metadata.get('format')!r})"
-            )
-        try:
-            version = int(metadata["format_version"])
-        except (KeyError, ValueError):
-            raise DirectionsFileError(f"{origin} has no valid format_version") from None
+            raise error(f"{origin} is not a gan-steering direction file (format {str(metadata.get('format'))[:40]!r})")
+        version = meta.field(metadata, "format_version", int, origin, error)
+        if version < 1:
+            raise error(f"{origin}: format_version must be at least 1, got {version}")
         if version > FORMAT_VERSION:
-            raise DirectionsFileError(
+            raise error(
                 f"{origin} uses direction format {version}; this gan-steering reads up to {FORMAT_VERSION}: upgrade it"
             )
-        if "directions" not in tensors:
-            raise DirectionsFileError(f"{origin} has no 'directions' tensor")
+        unknown = set(tensors) - set(_TENSOR_KEYS)
+        if "directions" not in tensors or unknown:
+            raise error(
+                f"{origin} must hold a 'directions' tensor and only {list(_TENSOR_KEYS)}, has {sorted(tensors)}"
+            )
+        layers = meta.field(metadata, "layers", (list, type(None)), origin, error, default=None)
+        if layers is not None and not all(meta.is_kind(i, int) for i in layers):
+            raise error(f"{origin}: layers must be a list of whole numbers")
+        strength_range = meta.field(metadata, "strength_range", list, origin, error, default=[-3.0, 3.0])
+        if len(strength_range) != 2 or not all(meta.is_kind(x, float) for x in strength_range):
+            raise error(f"{origin}: strength_range must be two numbers")
+        names = meta.field(metadata, "names", list, origin, error, default=[])
+        if not all(isinstance(name, str) for name in names):
+            raise error(f"{origin}: names must be a list of text")
+        mask = tensors.get("layer_mask")
         try:
-            layers = json.loads(metadata.get("layers", "null"))
-            mask = tensors.get("layer_mask")
             return cls(
                 vectors=tensors["directions"],
-                space=metadata["space"],
-                method=metadata["method"],
-                model=ModelIdentity.from_json(metadata["model"]),
-                names=json.loads(metadata.get("names", "[]")),
-                params=json.loads(metadata.get("params", "{}")),
+                space=meta.field(metadata, "space", str, origin, error, as_json=False),
+                method=meta.field(metadata, "method", str, origin, error, as_json=False),
+                model=ModelIdentity.from_json(
+                    meta.field(metadata, "model", str, origin, error, as_json=False), origin, error
+                ),
+                names=names,
+                params=meta.check_json_object(
+                    meta.field(metadata, "params", dict, origin, error, default={}), "params", origin, error
+                ),
                 values=tensors.get("values"),
                 scales=tensors.get("scales"),
                 layers=None if layers is None else tuple(layers),
                 layer_mask=None if mask is None else mask.bool(),
-                strength_range=tuple(json.loads(metadata.get("strength_range", "[-3, 3]"))),
+                strength_range=tuple(strength_range),
             )
-        except (KeyError, ValueError, TypeError) as exc:
-            raise DirectionsFileError(f"{origin} has invalid metadata ({type(exc).__name__}: {exc})") from exc
-        except InvalidValueError as exc:
-            raise DirectionsFileError(f"{origin} holds invalid directions: {exc}") from exc
+        except (InvalidValueError, TypeError, ValueError) as exc:
+            raise error(f"{origin} holds unusable directions: {exc}") from None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], generator: Generator | None = None) -> Directions:
