@@ -10,15 +10,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, NoReturn, Sequence
 
-from . import __version__, paths
+from . import __version__, limits, paths, values
 from .errors import DirectionsFileError, InvalidValueError, SteeringError
+from .text import terminal_safe
 
 PROG = "gan-steering"
 Progress = Callable[[int, int], None]
@@ -26,6 +26,11 @@ Progress = Callable[[int, int], None]
 #: Options whose value may start with "-" (a negative bound); ``--range -3,3`` is rewritten to ``--range=-3,3``.
 _SIGNED_VALUE_OPTIONS = ("--range",)
 _LOOKS_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def echo(*parts: Any, file: Any = None, flush: bool = False) -> None:
+    """``print`` for everything the CLI shows: names and messages from files are data, never terminal control."""
+    print(terminal_safe(" ".join(str(part) for part in parts)), file=file or sys.stdout, flush=flush)
 
 
 # ----- console: messages and progress bars on stderr --------------------------------------------------------------
@@ -37,7 +42,7 @@ class Console:
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            print(message, file=sys.stderr, flush=True)
+            echo(message, file=sys.stderr, flush=True)
 
     @contextmanager
     def progress(self, description: str, unit: str = "it") -> Iterator[Progress | None]:
@@ -63,83 +68,67 @@ class Console:
                 bar.close()
 
 
-# ----- argument types (argparse turns ArgumentTypeError into "argument --x: message", exit 2) ----------------------
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-        return value
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (the usage itself is one ``--help`` away)."""
 
-    parse.__name__ = "integer"
+    def error(self, message: str) -> NoReturn:
+        echo(f"{self.prog}: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+# ----- argument types (argparse turns ArgumentTypeError into "argument --x: message", exit 2) ----------------------
+def _checked(check: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    """An argparse type that runs one of the core's value checks (``steering.values``: the UI runs the same)."""
+
+    def parse(text: str) -> Any:
+        try:
+            return check(text)
+        except InvalidValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
     return parse
 
 
-def _finite(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
+def _count(what: str, low: int, high: int) -> Callable[[str], int]:
+    return _checked(lambda text: values.check_count(text, what, low, high), "integer")
 
 
-def _truncation(text: str) -> float:
-    value = _finite(text)
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"truncation ψ must be in (0, 1], got {value}")
-    return value
+def _list_of(check: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+    def parse(text: str) -> list[Any]:
+        items = [check(part) for part in text.split(",") if part.strip()]
+        if not items:
+            raise InvalidValueError("the list is empty")
+        return items
 
-
-def _fps(text: str) -> float:
-    value = _finite(text)
-    if not 0 < value <= 50:
-        raise argparse.ArgumentTypeError(f"fps must be in (0, 50], got {value}")
-    return value
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
-    if not values:
-        raise argparse.ArgumentTypeError("the list is empty")
-    return values
+    return parse
 
 
 def _strength_range(text: str) -> tuple[float, float]:
     parts = re.split(r"[,:]", text)
     if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"{text!r} is not 'low,high' (e.g. -3,3)")
-    low, high = (_finite(part) for part in parts)
-    if low == high:
-        raise argparse.ArgumentTypeError(f"the range needs two different bounds, got {text!r}")
+        raise InvalidValueError(f"{text!r} is not 'low,high' (e.g. -3,3)")
+    low, high = values.check_strength_range(*parts)
     return low, high
 
 
 def _strength(text: str) -> tuple[str, float]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not INDEX=VALUE (e.g. 0=2.5 or 'smile=-1')")
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"strength {value!r} in {text!r} is not a number") from None
-    if not math.isfinite(number):
-        raise argparse.ArgumentTypeError(f"strength must be a finite number, got {value!r} in {text!r}")
-    return key.strip(), number
+        raise InvalidValueError(f"{text!r} is not INDEX=VALUE (e.g. 0=2.5 or 'smile=-1')")
+    return key.strip(), values.check_strength(value, f"the strength in {text!r}")
 
 
-def _layers(text: str) -> str | list[int]:
-    """``all``/``coarse``/``middle``/``fine``/``lo:hi`` pass through (the core checks them); ``0,2,5`` -> indices."""
-    if re.fullmatch(r"\s*\d+(\s*,\s*\d+)*\s*", text):
-        return [int(part) for part in text.split(",")]
-    return text
+SEED = _checked(values.check_seed, "seed")
+SEEDS = _checked(_list_of(values.check_seed), "seeds")
+TRUNCATION = _checked(values.check_truncation, "truncation")
+FPS = _checked(lambda text: values.check_number(text, "fps", 0.1, 50), "fps")
+INDICES = _checked(_list_of(lambda text: values.check_count(text, "a direction index", 0, 1 << 20)), "indices")
+STRENGTH_RANGE = _checked(_strength_range, "range")
+STRENGTH = _checked(_strength, "strength")
+LAYERS = _checked(values.parse_layers, "layers")
+STEPS = _count("the number of steps", 2, limits.MAX_STEPS)
+SAMPLES = _count("the number of samples", 2, limits.MAX_SAMPLES)
 
 
 # ----- shared helpers ---------------------------------------------------------------------------------------------
@@ -238,7 +227,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
+    echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
 
 
 # ----- commands ---------------------------------------------------------------------------------------------------
@@ -282,18 +271,18 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         _print_json({"catalog": catalog, "converted": converted, "models_dir": str(folder)})
         return 0
-    print("Catalog models:")
+    echo("Catalog models:")
     width = max((len(row["name"]) for row in catalog), default=0)
     for row in catalog:
-        print(f"  {row['name']:<{width}}  {row['architecture']:<12} {row['source']}")
-        print(f"  {'':<{width}}  {row['description']}")
-        print(f"  {'':<{width}}  licence: {row['license'] or 'see the source'}")
-    print(f"\nConverted models in {folder}:" if converted else f"\nNo converted models in {folder} yet.")
+        echo(f"  {row['name']:<{width}}  {row['architecture']:<12} {row['source']}")
+        echo(f"  {'':<{width}}  {row['description']}")
+        echo(f"  {'':<{width}}  licence: {row['license'] or 'see the source'}")
+    echo(f"\nConverted models in {folder}:" if converted else f"\nNo converted models in {folder} yet.")
     for row in converted:
         if "error" in row:
-            print(f"  {Path(row['file']).name}  {row['error']}")
+            echo(f"  {Path(row['file']).name}  {row['error']}")
         else:
-            print(
+            echo(
                 f"  {row['name']}  {row['architecture']}  sha256 {row['sha256'][:12]}…  {row['size_mb']} MB  "
                 f"{Path(row['file']).name}"
             )
@@ -320,11 +309,11 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         if key in ("layer_names", "layer_resolutions", "feature_names") or value in (None, ""):
             continue
         shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-        print(f"{key.replace('_', ' ') + ':':<16}{shown}")
-    print(f"{'features:':<16}{', '.join(info['feature_names'])}")
-    print(f"layers ({len(info['layer_names'])}):")
+        echo(f"{key.replace('_', ' ') + ':':<16}{shown}")
+    echo(f"{'features:':<16}{', '.join(info['feature_names'])}")
+    echo(f"layers ({len(info['layer_names'])}):")
     for i, (name, res) in enumerate(zip(info["layer_names"], info["layer_resolutions"], strict=False)):
-        print(f"  {i:>3}  {name}  ({res} px)")
+        echo(f"  {i:>3}  {name}  ({res} px)")
     return 0
 
 
@@ -341,7 +330,7 @@ def cmd_discover(args: argparse.Namespace, console: Console) -> int:
         if extra:
             raise InvalidValueError(f"{', '.join(extra)} only apply to --method ganspace (SeFa reads the weights)")
     generator = _load_model(args, console)
-    layers = _layers(args.layers)
+    layers = values.parse_layers(args.layers)
     if args.method == "sefa":
         directions = sefa(generator, args.k, layers=layers, use_cache=not args.no_cache)
     else:
@@ -355,14 +344,14 @@ def cmd_discover(args: argparse.Namespace, console: Console) -> int:
     directions.save(out)
     low, high = directions.strength_range
     layers = "" if directions.layers is None else f" (W+ layers {_format_layers(directions.layers)})"
-    print(
+    echo(
         f"{directions.method}: {len(directions)} directions in {directions.space}{layers} for "
         f"{directions.model.name}, strength range {low:g} … {high:g}"
     )
     if directions.values is not None:
         label = "eigenvalues" if directions.method == "sefa" else "variances"
-        print(f"{label}: {_numbers(directions.values)}")
-    print(f"saved {out}")
+        echo(f"{label}: {_numbers(directions.values)}")
+    echo(f"saved {out}")
     return 0
 
 
@@ -390,12 +379,12 @@ def cmd_edit(args: argparse.Namespace, console: Console) -> int:
         labels = [f"seed {seed}" for seed in seeds] if len(images) > 1 else None
         image = render.grid(images, columns=len(images), column_labels=labels) if len(images) > 1 else images[0]
         image.save(out)
-        print(out)
+        echo(out)
         return 0
     for seed, image in zip(seeds, images, strict=True):
         path = out.with_name(f"{out.stem}-seed{seed}{out.suffix}")
         image.save(path)
-        print(path)
+        echo(path)
     return 0
 
 
@@ -414,7 +403,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
         grid = edit.sweep(generator, latents, directions, indices, strengths, progress=progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     grid.save(out)
-    print(f"{out}: {len(indices)} directions × {len(strengths)} strengths from {low:g} to {high:g}")
+    echo(f"{out}: {len(indices)} directions × {len(strengths)} strengths from {low:g} to {high:g}")
     return 0
 
 
@@ -440,7 +429,7 @@ def cmd_animate(args: argparse.Namespace, console: Console) -> int:
             progress=progress,
             bounce=not args.no_bounce,
         )
-    print(f"{out}: {directions.names[index]!r} from {low:g} to {high:g} in {len(strengths)} frames")
+    echo(f"{out}: {directions.names[index]!r} from {low:g} to {high:g} in {len(strengths)} frames")
     return 0
 
 
@@ -473,18 +462,18 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
         return 0
     model = directions.model
     source = ", ".join(part for part in (model.source, model.revision, model.filename) if part)
-    print(f"{'file:':<16}{path}")
-    print(f"{'format:':<16}{info['format']} v{info['format_version']} ({info['created_with'] or 'unknown writer'})")
-    print(f"{'method:':<16}{directions.method} {json.dumps(directions.params, sort_keys=True, default=_json_default)}")
-    print(f"{'model:':<16}{model.name} ({model.architecture}), sha256 {model.sha256 or 'unknown'}")
+    echo(f"{'file:':<16}{path}")
+    echo(f"{'format:':<16}{info['format']} v{info['format_version']} ({info['created_with'] or 'unknown writer'})")
+    echo(f"{'method:':<16}{directions.method} {json.dumps(directions.params, sort_keys=True, default=_json_default)}")
+    echo(f"{'model:':<16}{model.name} ({model.architecture}), sha256 {model.sha256 or 'unknown'}")
     if source:
-        print(f"{'source:':<16}{source}")
-    print(f"{'space:':<16}{directions.space}, {len(directions)} directions of dimension {directions.dim}")
-    print(f"{'layers:':<16}{_format_layers(directions.layers)}")
+        echo(f"{'source:':<16}{source}")
+    echo(f"{'space:':<16}{directions.space}, {len(directions)} directions of dimension {directions.dim}")
+    echo(f"{'layers:':<16}{_format_layers(directions.layers)}")
     low, high = directions.strength_range
-    print(f"{'strengths:':<16}{low:g} … {high:g}")
+    echo(f"{'strengths:':<16}{low:g} … {high:g}")
     width = max(len(name) for name in directions.names)
-    print("directions:")
+    echo("directions:")
     for i, name in enumerate(directions.names):
         parts = [f"  {i:>3}  {name:<{width}}"]
         if directions.values is not None:
@@ -493,7 +482,7 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
             parts.append(f"scale {float(directions.scales[i]):.3g}")
         if directions.layer_mask is not None:
             parts.append(f"layers {_format_layers(directions.layer_mask[i].nonzero().flatten().tolist())}")
-        print("  ".join(parts))
+        echo("  ".join(parts))
     return 0
 
 
@@ -504,7 +493,7 @@ def cmd_rename(args: argparse.Namespace, console: Console) -> int:
     index = _direction_index(directions, args.index)
     old = directions.names[index]
     directions.renamed(index, args.name).save(out)  # atomic: a temporary file replaces the target in one step
-    print(f"direction {index}: {old!r} -> {args.name.strip()!r} in {out}")
+    echo(f"direction {index}: {old!r} -> {args.name.strip()!r} in {out}")
     return 0
 
 
@@ -518,7 +507,7 @@ def cmd_push(args: argparse.Namespace, console: Console) -> int:
         generator = _load_model(args, console)
     console.info(f"uploading {args.file} to {args.repo_id} …")
     url = push_directions(directions, args.repo_id, generator=generator, token=args.token, private=args.private)
-    print(url)
+    echo(url)
     return 0
 
 
@@ -533,7 +522,7 @@ def cmd_pull(args: argparse.Namespace, console: Console) -> int:
     out = _output(args.output, (".safetensors",), "direction file")
     directions.save(out)
     checked = f", checked against {args.model}" if generator is not None else ""
-    print(f"{len(directions)} {directions.method} directions for {directions.model.name} -> {out}{checked}")
+    echo(f"{len(directions)} {directions.method} directions for {directions.model.name} -> {out}{checked}")
     return 0
 
 
@@ -541,16 +530,16 @@ def cmd_pull(args: argparse.Namespace, console: Console) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .models import ARCHITECTURES
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, description="Find and apply semantic steering directions in the latent spaces of pretrained GANs."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars or messages on stderr")
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    model = argparse.ArgumentParser(add_help=False)
+    model = _Parser(add_help=False)
     model.add_argument(
         "model", metavar="MODEL", help="catalog name (see `models`), owner/repo[@revision]:file, or path"
     )
@@ -558,11 +547,13 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--architecture", choices=sorted(ARCHITECTURES), help="skip detection, use this layout")
     model.add_argument("--offline", action="store_true", help="use only files already in the local Hugging Face cache")
 
-    latent = argparse.ArgumentParser(add_help=False)
+    latent = _Parser(add_help=False)
     latent.add_argument("--directions", required=True, metavar="FILE", help="a direction file (.safetensors)")
-    latent.add_argument("--seed", type=_int_at_least(0), help="latent seed (default 0)")
-    latent.add_argument("--truncation", type=_truncation, default=1.0, metavar="PSI", help="ψ in (0, 1], default 1")
-    latent.add_argument("--class-index", type=_int_at_least(0), help="class for class-conditional models")
+    latent.add_argument("--seed", type=SEED, help="latent seed (default 0)")
+    latent.add_argument("--truncation", type=TRUNCATION, default=1.0, metavar="PSI", help="ψ in (0, 1], default 1")
+    latent.add_argument(
+        "--class-index", type=_count("the class index", 0, 1 << 20), help="class for class-conditional models"
+    )
 
     subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -579,19 +570,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub("discover", cmd_discover, "compute directions (SeFa or GANSpace) and save them to a file", [model])
     p.add_argument("--method", choices=("sefa", "ganspace"), required=True)
-    p.add_argument("-k", "--num-directions", dest="k", type=_int_at_least(1), default=10, help="default 10")
+    p.add_argument(
+        "-k",
+        "--num-directions",
+        dest="k",
+        type=_count("the number of directions", 1, 1 << 16),
+        default=10,
+        help="default 10",
+    )
     p.add_argument("--layers", default="all", help="all, coarse, middle, fine, lo:hi or 0,2,5 (W+ layers)")
-    p.add_argument("--samples", type=_int_at_least(2), help="GANSpace: number of samples (default 10000)")
-    p.add_argument("--seed", type=_int_at_least(0), help="GANSpace: sampling seed (default 0)")
+    p.add_argument("--samples", type=SAMPLES, help="GANSpace: number of samples (default 10000)")
+    p.add_argument("--seed", type=SEED, help="GANSpace: sampling seed (default 0)")
     p.add_argument("--feature", help="GANSpace: the feature to run PCA on (see `info`)")
     p.add_argument("-o", "--output", required=True, metavar="FILE.safetensors")
     p.add_argument("--no-cache", action="store_true", help="recompute even if the basis is cached")
 
     p = sub("edit", cmd_edit, "render one edited image (or one per seed)", [model, latent])
-    p.add_argument("--seeds", type=_int_list, help="several seeds, e.g. 1,2,3: one image each (or --row)")
+    p.add_argument("--seeds", type=SEEDS, help="several seeds, e.g. 1,2,3: one image each (or --row)")
     p.add_argument(
         "--strength",
-        type=_strength,
+        type=STRENGTH,
         action="extend",
         nargs="+",
         metavar="IDX=VALUE",
@@ -601,16 +599,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT.png")
 
     p = sub("sweep", cmd_sweep, "a grid: one row per direction, one column per strength", [model, latent])
-    p.add_argument("--indices", type=_int_list, help="directions to show, e.g. 0,1,2 (default: the first 5)")
-    p.add_argument("--range", type=_strength_range, metavar="LOW,HIGH", help="default: the file's strength range")
-    p.add_argument("--steps", type=_int_at_least(2), default=7, help="strengths per row (default 7)")
+    p.add_argument("--indices", type=INDICES, help="directions to show, e.g. 0,1,2 (default: the first 5)")
+    p.add_argument("--range", type=STRENGTH_RANGE, metavar="LOW,HIGH", help="default: the file's strength range")
+    p.add_argument("--steps", type=STEPS, default=7, help="strengths per row (default 7)")
     p.add_argument("-o", "--output", required=True, metavar="GRID.png")
 
     p = sub("animate", cmd_animate, "a GIF moving along one direction", [model, latent])
     p.add_argument("--index", required=True, help="direction index or name")
-    p.add_argument("--range", type=_strength_range, metavar="LOW,HIGH", help="default: the file's strength range")
-    p.add_argument("--frames", type=_int_at_least(2), default=24, help="distinct frames (default 24)")
-    p.add_argument("--fps", type=_fps, default=12.0, help="frames per second (default 12)")
+    p.add_argument("--range", type=STRENGTH_RANGE, metavar="LOW,HIGH", help="default: the file's strength range")
+    p.add_argument("--frames", type=STEPS, default=24, help="distinct frames (default 24)")
+    p.add_argument("--fps", type=FPS, default=12.0, help="frames per second (default 12)")
     p.add_argument("--no-bounce", action="store_true", help="play forward only (default: forward, then back)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.gif")
 
@@ -671,14 +669,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args, console))
     except SteeringError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc), 2)
     except OSError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(str(exc), 1)
+    except (MemoryError, _OutOfMemory) as exc:
+        return _fail(
+            f"out of memory ({type(exc).__name__}): ask for fewer images, frames or samples, or a smaller "
+            f"model; {limits.BUDGET_ENV} sets how much one request may use",
+            1,
+        )
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return _fail("interrupted", 130)
+
+
+def _fail(message: str, code: int) -> int:
+    """One line on stderr (the first line of ``message``), then the exit code."""
+    lines = message.strip().splitlines() or ["unknown error"]
+    echo(f"{PROG}: error: {lines[0]}{' …' if len(lines) > 1 else ''}", file=sys.stderr)
+    return code
+
+
+try:
+    from torch import OutOfMemoryError as _OutOfMemory
+except ImportError:  # pragma: no cover - torch < 2.5
+
+    class _OutOfMemory(RuntimeError):  # type: ignore[no-redef]
+        """Stand-in where torch has no ``OutOfMemoryError``."""
 
 
 __all__ = ["build_parser", "main"]
