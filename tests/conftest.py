@@ -6,6 +6,7 @@ import os
 import tempfile
 
 import pytest
+from authhub import auth_hub  # noqa: F401  (fixture: a local Hub that checks tokens, see authhub.py)
 from hubserver import hub, hub_server  # noqa: F401  (fixtures: a local Hub-protocol server, see hubserver.py)
 
 # Isolate every file we write (converted models, cached bases) from the user's own cache.

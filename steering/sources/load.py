@@ -16,8 +16,10 @@ from ..models import ARCHITECTURES, ModelIdentity, architecture_class
 from ..models.base import Generator
 from ..models.checkpoint import Checkpoint
 from . import store
+from .access import AccessChecker
 from .catalog import CATALOG, DEFAULT_MODEL, CatalogEntry
 from .embedded import PACKAGE, VERSION, embedded_weights_path
+from .hub import is_offline
 from .readers import read_checkpoint
 from .spec import HubFile, looks_like_path, parse_hub_spec
 
@@ -55,10 +57,7 @@ def resolve(
             source_key=f"embedded:{path}:{stat.st_size}:{stat.st_mtime_ns}",
             filename=path.name,
         ), entry
-    if entry is not None:
-        hub_file = HubFile(entry.repo_id, entry.filename or "", entry.revision)
-    else:
-        hub_file = parse_hub_spec(spec)
+    hub_file = hub_source(spec)
     if hub_file is not None:
         return _resolve_hub(hub_file, entry, token=token, local_files_only=local_files_only, log=log), entry
     if looks_like_path(spec):
@@ -77,6 +76,15 @@ def resolve(
         f"{spec!r} is not a catalog model ({', '.join(sorted(CATALOG))}), a Hub file 'owner/repo[@revision]:file' "
         f"or an existing local path"
     )
+
+
+def hub_source(spec: str) -> HubFile | None:
+    """The Hub file a spec names (a catalog entry with a repo, or ``owner/repo[@rev]:file``); ``None`` otherwise."""
+    spec = (spec or DEFAULT_MODEL).strip()
+    entry = CATALOG.get(spec)
+    if entry is not None:
+        return HubFile(entry.repo_id, entry.filename or "", entry.revision) if entry.repo_id else None
+    return parse_hub_spec(spec)
 
 
 def _resolve_hub(
@@ -161,13 +169,19 @@ def load_generator(
     device: str | torch.device = "cpu",
     architecture: str | None = None,
     token: str | bool | None = None,
+    anonymous_default: bool = False,
     local_files_only: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Generator:
     """Load a generator by catalog name, ``owner/repo[@rev]:file`` or local path; convert once, then reuse.
 
-    ``log(message)`` hears about the slow steps (Hub download, first-use conversion).
+    ``token``: a Hub token; ``None`` is your saved login / ``HF_TOKEN``, ``False`` anonymous. ``anonymous_default``
+    makes ``None`` anonymous too (apps serving the public never lend their own login). ``log(message)`` hears about
+    the slow steps (Hub download, first-use conversion). Where several users share a process, use
+    ``GeneratorCache``: it checks each caller's access.
     """
+    if token is None and anonymous_default:
+        token = False
     resolved, entry = resolve(spec, token=token, local_files_only=local_files_only, log=log)
     key = resolved.source_key + (f"#{architecture}" if architecture else "")
     converted_file = store.lookup(key)
@@ -195,16 +209,41 @@ def load_generator(
 
 
 class GeneratorCache:
-    """Process-level cache of loaded generators keyed by (spec, device): one load per model, shared by users."""
+    """Process-level cache of loaded generators keyed by (spec, device): one load per model, shared by users.
 
-    def __init__(self, max_items: int = 3) -> None:
+    A Hub model is handed out only to callers whose own token may read it: every ``get`` asks ``access`` (one
+    metadata request, answers remembered ``access.ttl`` seconds per token; offline, only tokens verified earlier in
+    this process, public files or the process's own login pass). Embedded and local models need no check.
+    """
+
+    def __init__(self, max_items: int = 3, access: AccessChecker | None = None) -> None:
         self.max_items = max_items
+        self.access = access or AccessChecker()
         self._items: dict[tuple[str, str], Generator] = {}
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, str], threading.Lock] = {}
 
-    def get(self, spec: str = DEFAULT_MODEL, device: str | torch.device = "cpu", **kwargs: Any) -> Generator:
-        key = ((spec or DEFAULT_MODEL).strip(), str(device))
+    def get(
+        self,
+        spec: str = DEFAULT_MODEL,
+        device: str | torch.device = "cpu",
+        *,
+        token: str | bool | None = None,
+        anonymous_default: bool = False,
+        **kwargs: Any,
+    ) -> Generator:
+        """The generator for ``spec`` on ``device``, loaded once; refused unless this caller's ``token`` may read it.
+
+        ``token``: ``None`` is the process's saved login / ``HF_TOKEN``, ``False`` anonymous; ``anonymous_default=True``
+        makes ``None`` anonymous (a Space: the server's own token is never lent to anonymous users). Other keywords
+        go to ``load_generator``. Raises ``HubError`` / ``ModelNotFoundError`` when access is refused.
+        """
+        name = (spec or DEFAULT_MODEL).strip()
+        key = (name, str(device))
+        source = hub_source(name)
+        offline = bool(kwargs.get("local_files_only")) or (source is not None and is_offline())
+        if source is not None:
+            self.access.check(source, token, anonymous_default=anonymous_default, offline=offline)
         with self._lock:
             if key in self._items:
                 self._items[key] = self._items.pop(key)  # most recently used last
@@ -214,7 +253,9 @@ class GeneratorCache:
             with self._lock:
                 if key in self._items:
                     return self._items[key]
-            generator = load_generator(key[0], device=device, **kwargs)
+            generator = load_generator(name, device=device, token=token, anonymous_default=anonymous_default, **kwargs)
+            if source is not None and not offline:
+                self.access.probe_public(source)  # lets anonymous users in offline later if anyone may read it
             with self._lock:
                 self._items[key] = generator
                 while len(self._items) > self.max_items:
