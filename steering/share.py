@@ -20,6 +20,7 @@ import yaml
 from . import edit
 from .directions import Directions
 from .errors import DirectionsFileError, HubError, InvalidValueError
+from .io import save_image
 from .models.base import Generator, ModelIdentity
 from .sources import hub
 from .sources.catalog import CATALOG
@@ -205,7 +206,7 @@ def build_upload_folder(
     preview = None
     if generator is not None:
         preview = PREVIEW_FILENAME
-        preview_grid(generator, directions, seed).save(folder / preview)
+        save_image(preview_grid(generator, directions, seed), folder / preview)
     card = model_card(directions, preview, repo_id=repo_id, filename=filename)
     (folder / "README.md").write_text(card, encoding="utf-8")
     return folder
