@@ -267,10 +267,21 @@ def pull_directions(
     local_files_only: bool = False,
 ) -> Directions:
     """Download (or find in the HF cache) a shared direction file and load it, checked against ``generator``."""
+    return pull_directions_file(spec, generator, token=token, local_files_only=local_files_only)[0]
+
+
+def pull_directions_file(
+    spec: str,
+    generator: Generator | None = None,
+    *,
+    token: str | None = None,
+    local_files_only: bool = False,
+) -> tuple[Directions, Path]:
+    """``pull_directions`` and the local file (in the HF cache) the directions were read from."""
     source = parse_pull_spec(spec)
     downloaded = hub.download(source, token=token, local_files_only=local_files_only)
     try:
-        return Directions.load(downloaded.path, generator)
+        return Directions.load(downloaded.path, generator), Path(downloaded.path)
     except DirectionsFileError as exc:
         where = f"{source.repo_id}@{downloaded.commit}" if downloaded.commit else source.repo_id
         raise DirectionsFileError(f"{source.filename} in Hub repo {where}: {exc}") from exc
