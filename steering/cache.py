@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 from . import paths
 from .directions import FORMAT_VERSION, Directions
 from .errors import CorruptFileError, DirectionsMismatchError
+from .io import tidy
 from .models.base import Generator
 
 _locks: dict[str, threading.Lock] = {}
@@ -45,15 +46,16 @@ def cached(
 ) -> Directions:
     """Return the cached basis for (model, method, params), computing and storing it on a miss."""
     key = cache_key(generator, method, params)
-    path = entry_path(key, root)
+    path = entry_path(key, tidy(root or paths.bases_dir()))
     with _locks_guard:
         lock = _locks.setdefault(key, threading.Lock())
     with lock:  # two users asking for the same basis compute it once
-        if path.is_file():
+        readable = paths.confined(path.parent, path.name)  # a link leading out of the cache is not read
+        if readable is not None and readable.is_file():
             try:
                 return Directions.load(path, generator)
             except (CorruptFileError, DirectionsMismatchError):
                 path.unlink(missing_ok=True)
         directions = compute()
-        directions.save(path)
+        directions.save(path, follow_symlinks=False)  # a link planted here is replaced, never written through
         return directions

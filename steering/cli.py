@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import re
 import sys
 from contextlib import contextmanager
@@ -154,16 +155,41 @@ def _load_model(args: argparse.Namespace, console: Console) -> Any:
     )
 
 
-def _output(path: str, suffixes: Sequence[str], what: str) -> Path:
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    """The files a command reads and must never overwrite: MODEL when it is a local path, the direction file."""
+    from .sources.load import local_path
+
+    names = (getattr(args, "directions", None), getattr(args, "file", None))
+    found = [Path(name).expanduser() for name in names if name]
+    model = local_path(args.model) if getattr(args, "model", None) else None
+    return found + ([model] if model is not None else [])
+
+
+def _not_an_input(out: Path, inputs: Sequence[Path]) -> Path:
+    """``out``, refused when it is one of ``inputs`` (the same file, through links too): writing it would destroy it."""
+    for source in inputs:
+        try:
+            same = os.path.samefile(out, source)
+        except OSError:  # one of them does not exist: not the same file
+            same = False
+        if same:
+            raise InvalidValueError(
+                f"the output {out} is {source}, which this command reads: writing it would destroy it; "
+                "choose another output file"
+            )
+    return out
+
+
+def _output(path: str, suffixes: Sequence[str], what: str, args: argparse.Namespace) -> Path:
     out = Path(path).expanduser()
     if out.suffix.lower() not in suffixes:
         raise InvalidValueError(f"{what} must end in {' or '.join(suffixes)}, got {out.name!r}")
     if out.is_dir():
         raise InvalidValueError(f"{out} is a folder; give a file name")
-    return out
+    return _not_an_input(out, _inputs(args))
 
 
-def _image_output(path: str) -> Path:
+def _image_output(path: str, args: argparse.Namespace) -> Path:
     from PIL import Image
 
     Image.init()
@@ -171,7 +197,7 @@ def _image_output(path: str) -> Path:
     writable = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
     if out.suffix.lower() not in writable:
         raise InvalidValueError(f"cannot write images as {out.name!r}; use a .png, .jpg or .webp file name")
-    return _output(path, sorted(writable), "the image file")
+    return _output(path, sorted(writable), "the image file", args)
 
 
 def _direction_index(directions: Any, key: str | int) -> int:
@@ -320,7 +346,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
 def cmd_discover(args: argparse.Namespace, console: Console) -> int:
     from .methods import ganspace, sefa
 
-    out = _output(args.output, (".safetensors",), "the direction file")
+    out = _output(args.output, (".safetensors",), "the direction file", args)
     if args.method == "sefa":
         extra = [
             flag
@@ -357,9 +383,17 @@ def cmd_discover(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_edit(args: argparse.Namespace, console: Console) -> int:
     from . import edit, render
+    from .io import save_image
     from .models import Latents
 
-    out = _image_output(args.output)
+    out = _image_output(args.output, args)
+    if args.seeds is not None and args.seed is not None:
+        raise InvalidValueError("give either --seed or --seeds, not both")
+    seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
+    one_file = args.row or len(seeds) == 1
+    outputs = [out] if one_file else [out.with_name(f"{out.stem}-seed{seed}{out.suffix}") for seed in seeds]
+    for path in outputs:
+        _not_an_input(path, _inputs(args))
     generator = _load_model(args, console)
     directions = _load_directions(args.directions, generator)
     strengths: dict[int, float] = {}
@@ -368,30 +402,22 @@ def cmd_edit(args: argparse.Namespace, console: Console) -> int:
         if index in strengths:
             raise InvalidValueError(f"direction {index} ({directions.names[index]!r}) is given two strengths")
         strengths[index] = value
-    if args.seeds is not None and args.seed is not None:
-        raise InvalidValueError("give either --seed or --seeds, not both")
-    seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
     latents = Latents.cat([_sample(generator, args, seed) for seed in seeds])
     with console.progress("rendering", unit="image") as progress:
         images = edit.render(generator, edit.apply(generator, latents, directions, strengths), progress=progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if args.row or len(images) == 1:
-        labels = [f"seed {seed}" for seed in seeds] if len(images) > 1 else None
-        image = render.grid(images, columns=len(images), column_labels=labels) if len(images) > 1 else images[0]
-        image.save(out)
-        echo(out)
-        return 0
-    for seed, image in zip(seeds, images, strict=True):
-        path = out.with_name(f"{out.stem}-seed{seed}{out.suffix}")
-        image.save(path)
+    if one_file and len(images) > 1:
+        images = [render.grid(images, columns=len(images), column_labels=[f"seed {seed}" for seed in seeds])]
+    for path, image in zip(outputs, images, strict=True):
+        save_image(image, path)
         echo(path)
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     from . import edit
+    from .io import save_image
 
-    out = _image_output(args.output)
+    out = _image_output(args.output, args)
     generator = _load_model(args, console)
     directions = _load_directions(args.directions, generator)
     indices = args.indices if args.indices is not None else list(range(min(len(directions), 5)))
@@ -401,8 +427,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     latents = _sample(generator, args, args.seed)
     with console.progress("rendering sweep", unit="image") as progress:
         grid = edit.sweep(generator, latents, directions, indices, strengths, progress=progress)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(out)
+    save_image(grid, out)
     echo(f"{out}: {len(indices)} directions × {len(strengths)} strengths from {low:g} to {high:g}")
     return 0
 
@@ -410,7 +435,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
 def cmd_animate(args: argparse.Namespace, console: Console) -> int:
     from . import edit
 
-    out = _output(args.output, (".gif",), "the animation")
+    out = _output(args.output, (".gif",), "the animation", args)
     generator = _load_model(args, console)
     directions = _load_directions(args.directions, generator)
     index = _direction_index(directions, args.index)
@@ -487,8 +512,8 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_rename(args: argparse.Namespace, console: Console) -> int:
-    path = Path(args.file).expanduser()
-    out = Path(args.output).expanduser() if args.output else path
+    path = Path(args.file).expanduser()  # without -o, FILE is edited in place (atomically): that is the command
+    out = _not_an_input(Path(args.output).expanduser(), _inputs(args)) if args.output else path
     directions = _load_directions(args.file)
     index = _direction_index(directions, args.index)
     old = directions.names[index]
@@ -512,14 +537,15 @@ def cmd_push(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_pull(args: argparse.Namespace, console: Console) -> int:
-    from .share import pull_directions
+    from .share import pull_directions_file
 
+    out = _output(args.output, (".safetensors",), "direction file", args)
     generator = None
     if args.model:
         args.architecture = None
         generator = _load_model(args, console)
-    directions = pull_directions(args.spec, generator, token=args.token, local_files_only=args.offline)
-    out = _output(args.output, (".safetensors",), "direction file")
+    directions, pulled = pull_directions_file(args.spec, generator, token=args.token, local_files_only=args.offline)
+    _not_an_input(out, [pulled])  # never over the file in the Hugging Face cache
     directions.save(out)
     checked = f", checked against {args.model}" if generator is not None else ""
     echo(f"{len(directions)} {directions.method} directions for {directions.model.name} -> {out}{checked}")

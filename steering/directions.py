@@ -186,10 +186,10 @@ class Directions:
         }
         return tensors, metadata
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write atomically; an interrupted save never leaves a partial file."""
+    def save(self, path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> Path:
+        """Write atomically (see ``io.atomic_path``); an interrupted save never leaves a partial file."""
         tensors, metadata = self.to_tensors_and_metadata()
-        return save_safetensors(tensors, metadata, path)
+        return save_safetensors(tensors, metadata, path, follow_symlinks=follow_symlinks)
 
     @classmethod
     def from_tensors_and_metadata(

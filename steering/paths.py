@@ -24,3 +24,16 @@ def models_dir() -> Path:
 def bases_dir() -> Path:
     """Cached direction bases, named by the hash of what produced them."""
     return home() / "bases"
+
+
+def confined(folder: Path, name: object) -> Path | None:
+    """``folder / name`` if ``name`` (read from our own metadata) is a plain file name that stays inside ``folder``
+    once links are resolved; ``None`` for anything else (a path, ``..``, an absolute path, a link leading out)."""
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name or "\\" in name or "\0" in name:
+        return None
+    path = folder / name
+    try:
+        inside = path.resolve(strict=True).parent == folder.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, or a link loop
+        return None
+    return path if inside else None

@@ -11,6 +11,8 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
+from .io import save_image
+
 
 def to_uint8(images: Tensor) -> np.ndarray:
     """[N, C, H, W] in [-1, 1] -> uint8 [N, H, W, C] (NaN becomes black)."""
@@ -61,13 +63,11 @@ def save_gif(
     fps: float = 12.0,
     bounce: bool = True,
 ) -> Path:
-    """Animated GIF; ``bounce`` plays the frames forward then back so the loop has no jump."""
+    """Animated GIF, written atomically; ``bounce`` plays the frames forward then back so the loop has no jump."""
     if not frames:
         raise ValueError("a GIF needs at least one frame")
     if not 0 < fps <= 50:
         raise ValueError(f"fps must be in (0, 50], got {fps}")
     sequence = list(frames) + (list(frames[-2:0:-1]) if bounce and len(frames) > 2 else [])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sequence[0].save(path, save_all=True, append_images=sequence[1:], duration=int(1000 / fps), loop=0)
-    return path
+    options = {"save_all": True, "append_images": sequence[1:], "duration": int(1000 / fps), "loop": 0}
+    return save_image(sequence[0], path, format="GIF", **options)

@@ -20,6 +20,7 @@ import yaml
 from . import edit
 from .directions import Directions
 from .errors import DirectionsFileError, HubError, InvalidValueError
+from .io import save_image
 from .models.base import Generator, ModelIdentity
 from .sources import hub
 from .sources.catalog import CATALOG
@@ -205,7 +206,7 @@ def build_upload_folder(
     preview = None
     if generator is not None:
         preview = PREVIEW_FILENAME
-        preview_grid(generator, directions, seed).save(folder / preview)
+        save_image(preview_grid(generator, directions, seed), folder / preview)
     card = model_card(directions, preview, repo_id=repo_id, filename=filename)
     (folder / "README.md").write_text(card, encoding="utf-8")
     return folder
@@ -266,10 +267,21 @@ def pull_directions(
     local_files_only: bool = False,
 ) -> Directions:
     """Download (or find in the HF cache) a shared direction file and load it, checked against ``generator``."""
+    return pull_directions_file(spec, generator, token=token, local_files_only=local_files_only)[0]
+
+
+def pull_directions_file(
+    spec: str,
+    generator: Generator | None = None,
+    *,
+    token: str | None = None,
+    local_files_only: bool = False,
+) -> tuple[Directions, Path]:
+    """``pull_directions`` and the local file (in the HF cache) the directions were read from."""
     source = parse_pull_spec(spec)
     downloaded = hub.download(source, token=token, local_files_only=local_files_only)
     try:
-        return Directions.load(downloaded.path, generator)
+        return Directions.load(downloaded.path, generator), Path(downloaded.path)
     except DirectionsFileError as exc:
         where = f"{source.repo_id}@{downloaded.commit}" if downloaded.commit else source.repo_id
         raise DirectionsFileError(f"{source.filename} in Hub repo {where}: {exc}") from exc

@@ -10,6 +10,7 @@ import gradio as gr
 from .. import compat
 from ..core import Directions, errors
 from ..core import edit as core_edit
+from ..core import io as core_io
 from ..feedback import bind, ok
 from ..session import directions_store, generator
 from .common import (
@@ -162,7 +163,7 @@ def sweep(
         indices = _picked(found, picked)
         grid = core_edit.sweep(model, base_latents(model, seed, truncation), found, indices, strengths)
     path = output_path(settings, "sweeps", f"{found.model.name}-seed{parse_seed(seed)}", ".png")
-    grid.save(path)
+    core_io.save_image(grid, path)
     return grid, str(path), ok(f"sweep saved to `{path}`")
 
 

@@ -60,8 +60,8 @@ def resolve(
     hub_file = hub_source(spec)
     if hub_file is not None:
         return _resolve_hub(hub_file, entry, token=token, local_files_only=local_files_only, log=log), entry
-    if looks_like_path(spec):
-        path = Path(spec).expanduser().resolve()
+    path = local_path(spec)
+    if path is not None:
         if not path.is_file():
             raise ModelNotFoundError(f"no such checkpoint file: {path}")
         stat = path.stat()
@@ -85,6 +85,19 @@ def hub_source(spec: str) -> HubFile | None:
     if entry is not None:
         return HubFile(entry.repo_id, entry.filename or "", entry.revision) if entry.repo_id else None
     return parse_hub_spec(spec)
+
+
+def local_path(spec: str) -> Path | None:
+    """The local file a model spec names (resolved); ``None`` for catalog names and Hub files."""
+    spec = (spec or DEFAULT_MODEL).strip()
+    if spec in CATALOG:
+        return None
+    try:
+        if parse_hub_spec(spec) is not None:
+            return None
+    except ModelNotFoundError:  # an invalid repo id: not a path either (``resolve`` says why)
+        return None
+    return Path(spec).expanduser().resolve() if looks_like_path(spec) else None
 
 
 def _resolve_hub(

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from .. import paths
 from ..errors import CheckpointFormatError
-from ..io import atomic_path, load_safetensors, save_safetensors
+from ..io import atomic_path, load_safetensors, save_safetensors, tidy
 from ..models import ModelIdentity, architecture_class
 from ..models.base import Generator
 
@@ -47,7 +47,7 @@ def save_converted(converted: Converted) -> Path:
         "config": json.dumps(converted.config, sort_keys=True),
         "identity": converted.identity.to_json(),
     }
-    return save_safetensors(converted.state, metadata, converted_path(converted.identity))
+    return save_safetensors(converted.state, metadata, converted_path(converted.identity), follow_symlinks=False)
 
 
 def build_generator(converted: Converted, device: str | torch.device = "cpu") -> Generator:
@@ -109,18 +109,27 @@ def _index_path(source_key: str) -> Path:
 
 
 def lookup(source_key: str) -> Path | None:
-    """The converted file recorded for ``source_key``, if it is still there and readable."""
+    """The converted file recorded for ``source_key``, if it is still there and readable.
+
+    The recorded name must be a plain file name inside the models folder (links included): an entry naming anything
+    else is dropped, never followed, so a damaged or planted index cannot make us read or delete files elsewhere.
+    """
+    folder = tidy(paths.models_dir())
     index = _index_path(source_key)
     try:
         entry = json.loads(index.read_text())
-        path = paths.models_dir() / entry["file"]
+        name = entry["file"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return path if path.is_file() else None
+    path = paths.confined(folder, name)
+    if path is None or not path.is_file():
+        forget(source_key)
+        return None
+    return path
 
 
 def record(source_key: str, converted_file: Path, extra: Mapping[str, Any] | None = None) -> None:
-    with atomic_path(_index_path(source_key)) as tmp:
+    with atomic_path(_index_path(source_key), follow_symlinks=False) as tmp:
         tmp.write_text(json.dumps({"source": source_key, "file": converted_file.name, **(extra or {})}))
 
 
