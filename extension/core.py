@@ -14,6 +14,9 @@ CORE = "gan_steering_core" if __name__.startswith("gan_steering_ui") else "steer
 
 steering = importlib.import_module(CORE)
 errors = importlib.import_module(CORE + ".errors")
+io = importlib.import_module(CORE + ".io")
+values = importlib.import_module(CORE + ".values")
+limits = importlib.import_module(CORE + ".limits")
 directions = importlib.import_module(CORE + ".directions")
 edit = importlib.import_module(CORE + ".edit")
 render = importlib.import_module(CORE + ".render")

@@ -1,74 +1,149 @@
-"""Per-user objects that are too heavy for ``gr.State``: direction sets in a thread-safe LRU store keyed by uuid.
+"""Per-user objects too heavy for ``gr.State``: a store of direction sets sized by memory, owned by sessions.
 
-``gr.State`` holds only the key (a short string) and the model spec; generators live in the core's process-level
-``GeneratorCache`` (one load per model, shared by users); directions live here, one entry per discovery or upload.
+``gr.State`` holds only a key (a short string); the objects live here. Every entry belongs to the browser session that
+made it (``gr.Request.session_hash``). The store is bounded by bytes, not by count, and it never drops what a live
+session is using: an entry may be evicted only once its session has ended (page closed, or idle past
+``session_ttl``) or when it is not among that session's ``keep_per_session`` most recent entries. If every byte is
+held by live sessions, a new entry is refused with a clear message instead of silently evicting someone's sliders;
+an evicted key always answers with ``SessionExpiredError``, never with something else.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
 
 from .core import errors, sources
 
 if TYPE_CHECKING:
     from .settings import UISettings
 
+#: The session of calls made without a browser request (tests, scripts): one shared local user.
+LOCAL_SESSION = "local"
+
 
 class SessionExpiredError(errors.SteeringError):
-    """The directions this page refers to are no longer in memory (server restarted or too many sessions)."""
+    """The directions this page refers to are no longer in memory (server restarted or the session ended)."""
+
+
+class StoreFullError(errors.ResourceLimitError):
+    """Live sessions hold the whole memory budget; nothing of theirs is evicted to make room."""
+
+
+def session_id(request: Any) -> str:
+    """The browser session behind a Gradio request (``LOCAL_SESSION`` without one)."""
+    value = getattr(request, "session_hash", None)
+    return str(value) if value else LOCAL_SESSION
+
+
+def nbytes(item: Any) -> int:
+    """Memory an entry holds: its own ``nbytes`` when it reports one, else a nominal kilobyte."""
+    size = getattr(item, "nbytes", None)
+    return int(size) if isinstance(size, int) and size >= 0 else 1024
+
+
+@dataclass
+class _Entry:
+    item: Any
+    session: str
+    size: int
 
 
 class DirectionsStore:
-    """LRU map uuid -> Directions, safe to use from concurrent Gradio worker threads."""
+    """Thread-safe map key -> object, bounded by ``budget_bytes``, evicting only what no live session needs."""
 
-    def __init__(self, max_items: int = 256) -> None:
-        if max_items < 1:
-            raise ValueError("max_items must be at least 1")
-        self.max_items = max_items
-        self._items: OrderedDict[str, object] = OrderedDict()
+    def __init__(
+        self,
+        budget_bytes: int = 512 * 2**20,
+        keep_per_session: int = 8,
+        session_ttl: float = 6 * 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if budget_bytes < 1 or keep_per_session < 1:
+            raise ValueError("the budget and the entries kept per session must be positive")
+        self.budget_bytes, self.keep_per_session, self.session_ttl = budget_bytes, keep_per_session, session_ttl
+        self._clock = clock
+        self._items: OrderedDict[str, _Entry] = OrderedDict()  # least recently used first
+        self._seen: dict[str, float] = {}  # session -> last activity
+        self._ended: set[str] = set()
         self._lock = threading.Lock()
 
-    def put(self, directions: object) -> str:
+    # ----- sessions ----------------------------------------------------------------------------------------------
+    def touch(self, session: str) -> None:
+        """Mark ``session`` as alive now (every handler call does)."""
+        with self._lock:
+            self._seen[session] = self._clock()
+            self._ended.discard(session)
+
+    def end_session(self, session: str) -> None:
+        """The page was closed: its entries may go (they are dropped at once)."""
+        with self._lock:
+            self._ended.add(session)
+            self._seen.pop(session, None)
+            for key in [k for k, e in self._items.items() if e.session == session]:
+                del self._items[key]
+
+    # ----- entries -----------------------------------------------------------------------------------------------
+    def put(self, item: Any, session: str = LOCAL_SESSION) -> str:
+        """Store ``item`` for ``session``; returns its key. ``StoreFullError`` when live sessions hold everything."""
+        size = nbytes(item)
+        if size > self.budget_bytes:
+            raise StoreFullError(
+                f"this set needs {size // 2**20} MiB; the server keeps at most {self.budget_bytes // 2**20} MiB"
+            )
         key = uuid.uuid4().hex
         with self._lock:
-            self._items[key] = directions
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+            self._seen[session] = self._clock()
+            self._ended.discard(session)
+            self._items[key] = _Entry(item, session, size)
+            if not self._make_room():
+                del self._items[key]
+                raise StoreFullError(
+                    "the server is holding the work of many users right now and has no room for more: "
+                    "try again in a few minutes"
+                )
         return key
 
-    def get(self, key: str | None):
-        """The directions under ``key``; ``SessionExpiredError`` if unknown (``None`` / empty key: none chosen yet)."""
+    def get(self, key: str | None) -> Any:
+        """The object under ``key``; ``SessionExpiredError`` if unknown (``None`` / empty key: none chosen yet)."""
         if not key:
             raise SessionExpiredError(
                 "no directions yet: discover them (Discover tab), upload a file or pull from the Hub"
             )
         with self._lock:
-            try:
-                self._items.move_to_end(key)
-                return self._items[key]
-            except KeyError:
+            entry = self._items.get(key)
+            if entry is None:
                 raise SessionExpiredError(
-                    "these directions are no longer in memory (the server restarted or evicted them): "
+                    "these directions are no longer in memory (the server restarted or your session ended): "
                     "discover them again or reload the direction file"
-                ) from None
+                )
+            self._items.move_to_end(key)
+            self._seen[entry.session] = self._clock()
+            return entry.item
 
-    def find(self, key: str | None):
+    def find(self, key: str | None) -> Any:
         """Like ``get`` but ``None`` instead of an error."""
         try:
             return self.get(key)
         except SessionExpiredError:
             return None
 
-    def replace(self, key: str, directions: object) -> None:
+    def replace(self, key: str, item: Any) -> None:
         """Swap the object under an existing key (e.g. after renaming a direction)."""
         with self._lock:
-            if key not in self._items:
+            entry = self._items.get(key)
+            if entry is None:
                 raise SessionExpiredError("these directions are no longer in memory: discover or load them again")
-            self._items[key] = directions
+            self._items[key] = _Entry(item, entry.session, nbytes(item))
             self._items.move_to_end(key)
+
+    def used_bytes(self) -> int:
+        with self._lock:
+            return sum(e.size for e in self._items.values())
 
     def __len__(self) -> int:
         with self._lock:
@@ -77,6 +152,31 @@ class DirectionsStore:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._seen.clear()
+            self._ended.clear()
+
+    # ----- eviction (called with the lock held) --------------------------------------------------------------------
+    def _make_room(self) -> bool:
+        used = sum(e.size for e in self._items.values())
+        if used <= self.budget_bytes:
+            return True
+        for key in self._evictable():
+            used -= self._items.pop(key).size
+            if used <= self.budget_bytes:
+                return True
+        return False
+
+    def _evictable(self) -> list[str]:
+        """Keys no live session needs, least recently used first."""
+        now = self._clock()
+        recent: dict[str, int] = {}
+        keep: set[str] = set()
+        for key, entry in reversed(self._items.items()):  # most recent first
+            alive = entry.session not in self._ended and now - self._seen.get(entry.session, -1e300) < self.session_ttl
+            if alive and recent.get(entry.session, 0) < self.keep_per_session:
+                keep.add(key)
+                recent[entry.session] = recent.get(entry.session, 0) + 1
+        return [key for key in self._items if key not in keep]
 
 
 #: The process-wide store used by every tab.
@@ -84,6 +184,15 @@ directions_store = DirectionsStore()
 
 
 def generator(settings: UISettings, spec: str | None, token: str | None = None):
-    """The loaded generator for ``spec`` on the settings' device (loaded once, shared by users)."""
+    """The loaded generator for ``spec`` on the settings' device (loaded once, shared by users).
+
+    In public mode only catalog names and Hub files are accepted, and an empty token means anonymous: the server's
+    own Hub login is never lent to a visitor. Every call checks this caller's access to a Hub model."""
     spec = (spec or settings.default_model).strip()
-    return sources.generators.get(spec, settings.device, token=token or None)
+    return sources.generators.get(
+        spec,
+        settings.device,
+        token=token or None,
+        anonymous_default=settings.public,
+        allow_local_paths=not settings.public,
+    )

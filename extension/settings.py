@@ -1,4 +1,4 @@
-"""What the host (webui or Space) tells the UI: where outputs go, which device, limits, the GPU lock."""
+"""What the host (webui or Space) tells the UI: where outputs go, which device, public mode, limits, the GPU lock."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ContextManager
 
+PUBLIC_ENV = "GAN_STEERING_PUBLIC"
+
 
 def default_output_dir() -> Path:
-    """``$GAN_STEERING_OUTPUTS`` or ``./outputs/gan-steering`` (inside the working directory, which Gradio serves)."""
+    """``$GAN_STEERING_OUTPUTS`` or ``./outputs/gan-steering``."""
     return Path(os.environ.get("GAN_STEERING_OUTPUTS") or Path.cwd() / "outputs" / "gan-steering").resolve()
 
 
@@ -26,14 +28,29 @@ def default_model() -> str:
     return catalog.DEFAULT_MODEL
 
 
+def default_public() -> bool:
+    """Public mode from ``GAN_STEERING_PUBLIC`` (``1``/``true``), else on where a Space runs (``SPACE_ID``)."""
+    value = os.environ.get(PUBLIC_ENV, "").strip().lower()
+    if value:
+        return value in ("1", "true", "yes", "on")
+    return bool(os.environ.get("SPACE_ID"))
+
+
 @dataclass
 class UISettings:
-    """Host-provided settings. ``lock`` serialises GPU work (a webui passes its ``queue_lock``)."""
+    """Host-provided settings. ``lock`` serialises GPU work (a webui passes its ``queue_lock``).
+
+    ``public``: the app serves people who must not reach the server: the model field takes catalog names and Hub
+    files only (no local paths), uploads are read only from the host's upload folder, messages show no server paths
+    or file contents, outputs live in a private per-session folder (served only through the app's own file cache)
+    and a visitor without a token is anonymous on the Hub. A local webui keeps local paths (``public=False``).
+    """
 
     output_dir: Path = field(default_factory=default_output_dir)
     device: str = field(default_factory=default_device)
     default_model: str = field(default_factory=default_model)
     max_sliders: int = 10
+    public: bool = field(default_factory=default_public)
     lock: ContextManager[Any] = field(default_factory=contextlib.nullcontext)
     #: Optional decorator for GPU-bound handlers (a Space on ZeroGPU passes ``spaces.GPU``).
     gpu: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
@@ -43,3 +60,4 @@ class UISettings:
         if not 1 <= int(self.max_sliders) <= 64:
             raise ValueError(f"max_sliders must be in [1, 64], got {self.max_sliders}")
         self.max_sliders = int(self.max_sliders)
+        self.public = bool(self.public)

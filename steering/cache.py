@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -18,6 +19,7 @@ from .errors import CorruptFileError, DirectionsMismatchError
 from .io import tidy
 from .models.base import Generator
 
+log = logging.getLogger("gan_steering")
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -57,5 +59,8 @@ def cached(
             except (CorruptFileError, DirectionsMismatchError):
                 path.unlink(missing_ok=True)
         directions = compute()
-        directions.save(path, follow_symlinks=False)  # a link planted here is replaced, never written through
+        try:
+            directions.save(path, follow_symlinks=False)  # a planted link is replaced, never written through
+        except OSError as exc:  # a read-only or full cache folder: the result is still good, only not kept
+            log.warning("gan-steering: cannot cache a basis in %s (%s); computing without caching", path.parent, exc)
         return directions

@@ -107,6 +107,12 @@ class Directions:
         return int(self.vectors.shape[0])
 
     @property
+    def nbytes(self) -> int:
+        """Memory held by the tensors (what a per-user store counts)."""
+        tensors = (self.vectors, self.values, self.scales, self.layer_mask)
+        return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+    @property
     def dim(self) -> int:
         return int(self.vectors.shape[1])
 

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from .. import compat, plot
-from ..core import catalog, errors, methods
+from ..core import catalog, errors, methods, values
 from ..feedback import bind, ok
-from ..session import directions_store, generator
-from .common import model_summary, parse_count, parse_layers
+from ..session import directions_store, generator, session_id
+from .common import md, model_summary
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 METHOD_CHOICES = ["sefa", "ganspace"]
 LAYER_CHOICES = ["all", "coarse", "middle", "fine"]
-MAX_DIRECTIONS = 512
 DEFAULT_FEATURE = "default"
 SPECTRUM_TITLES = {"sefa": "SeFa eigenvalues", "ganspace": "GANSpace variances (PCA)"}
 
@@ -56,27 +55,28 @@ def discover(
     layers: Any,
     num_samples: Any,
     feature: Any = DEFAULT_FEATURE,
+    *,
+    request: Any = None,
 ) -> tuple[str, str, Any, str, str]:
-    """Run the method; returns ``(model spec, directions key, spectrum image, model summary, status)``."""
+    """Run the method; returns ``(model spec, directions key, spectrum image, model summary, status)``.
+
+    Every value is checked by the core (the method itself), with the same limits as the CLI."""
     if method not in methods.METHODS:
-        raise errors.InvalidValueError(f"unknown method {method!r}; choose one of {sorted(methods.METHODS)}")
-    options: dict[str, Any] = {
-        "num_directions": parse_count(num_directions, "the number of directions", 1, MAX_DIRECTIONS),
-        "layers": parse_layers(layers),
-    }
+        raise errors.InvalidValueError(f"unknown method {str(method)[:40]!r}; choose one of {sorted(methods.METHODS)}")
+    options: dict[str, Any] = {"num_directions": num_directions, "layers": values.parse_layers(layers)}
     if method == "ganspace":
-        options["num_samples"] = parse_count(num_samples, "the number of GANSpace samples", 2, 1_000_000)
+        options["num_samples"] = num_samples
         if feature and feature != DEFAULT_FEATURE:
             options["feature"] = str(feature)
     spec = (spec or settings.default_model).strip()
     with settings.lock:
         model = generator(settings, spec)
         found = methods.METHODS[method](model, **options)
-    key = directions_store.put(found)
+    key = directions_store.put(found, session_id(request))
     spectrum = None
     if found.values is not None:
         spectrum = plot.bar_chart(found.values.tolist(), title=SPECTRUM_TITLES.get(method, method))
-    status = ok(f"{len(found)} {method} directions for `{found.model.name}`: move the sliders in the Edit tab")
+    status = ok(f"{len(found)} {md(method)} directions for {md(found.model.name)}: move the sliders in the Edit tab")
     return spec, key, spectrum, model_summary(model), status
 
 

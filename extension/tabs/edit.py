@@ -7,23 +7,13 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import gradio as gr
 
-from .. import compat
-from ..core import Directions, errors
+from .. import compat, outputs
+from ..core import Directions, errors, values
 from ..core import edit as core_edit
 from ..core import io as core_io
 from ..feedback import bind, ok
-from ..session import directions_store, generator
-from .common import (
-    choice_index,
-    choice_labels,
-    directions_summary,
-    for_display,
-    output_path,
-    parse_count,
-    parse_number,
-    parse_seed,
-    slug,
-)
+from ..session import directions_store, generator, session_id
+from .common import choice_index, choice_labels, directions_summary, for_display, md
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -42,11 +32,11 @@ def usable_directions(model: Any, key: str | None, max_sliders: int) -> tuple[Di
         return None, NO_DIRECTIONS
     found = directions_store.find(key)
     if found is None:
-        return None, "The directions of this page are no longer in memory: discover or load them again."
+        return None, "⚠️ The directions of this page are no longer in memory: discover or load them again."
     try:
         found.check_compatible(model)
     except errors.DirectionsMismatchError as exc:
-        return None, f"⚠️ The current directions do not fit the loaded model: {exc}"
+        return None, f"⚠️ The current directions do not fit the loaded model: {md(exc)}"
     shown = min(len(found), max_sliders)
     more = f" (sliders for the first {shown})" if shown < len(found) else ""
     return found, directions_summary(found) + more
@@ -59,26 +49,26 @@ def current_directions(model: Any, key: str | None) -> Directions:
     return found
 
 
-def strengths_from(directions: Directions | None, values: Sequence[Any]) -> list[float]:
+def strengths_from(directions: Directions | None, values_: Sequence[Any]) -> list[float]:
     """One strength per direction from the slider values (directions beyond the sliders stay at 0)."""
     if directions is None:
         return []
     out = [0.0] * len(directions)
-    for i, value in enumerate(values[: len(directions)]):
-        out[i] = 0.0 if value is None else float(value)  # NaN / inf are refused by the core
+    for i, value in enumerate(values_[: len(directions)]):
+        out[i] = 0.0 if value is None else values.check_strength(value, f"slider {i + 1}")
     return out
 
 
+def base_latents(model: Any, seed: Any, truncation: Any):
+    return model.sample(1, seed=values.check_seed(seed), truncation=values.check_truncation(truncation))
+
+
 def edited_image(model: Any, directions: Directions | None, seed: Any, truncation: Any, strengths: Sequence[float]):
-    """The image for ``seed``/``truncation`` moved by ``strengths`` along ``directions`` (PIL, display size)."""
-    latents = model.sample(1, seed=parse_seed(seed), truncation=parse_number(truncation, "truncation ψ"))
+    """The image for ``seed``/``truncation`` moved by ``strengths`` along ``directions``, as a fresh preview file."""
+    latents = base_latents(model, seed, truncation)
     if directions is not None:
         latents = core_edit.apply(model, latents, directions, strengths)
-    return for_display(core_edit.render(model, latents)[0])
-
-
-def base_latents(model: Any, seed: Any, truncation: Any):
-    return model.sample(1, seed=parse_seed(seed), truncation=parse_number(truncation, "truncation ψ"))
+    return outputs.preview(for_display(core_edit.render(model, latents)[0]))
 
 
 def slider_step(low: float, high: float) -> float:
@@ -92,27 +82,20 @@ def _picked(directions: Directions, labels: Any) -> list[int]:
     return [choice_index(label, directions) for label in labels]
 
 
-def _strength_grid(low: Any, high: Any, steps: Any, what: str) -> list[float]:
-    count = parse_count(steps, f"the number of {what}", 2, 240)
-    return core_edit.strengths_between(
-        parse_number(low, "the lowest strength"), parse_number(high, "the highest"), count
-    )
-
-
 # ----- handlers ---------------------------------------------------------------------------------------------------
 def view(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any) -> list[Any]:
-    """Everything that follows the current directions: sliders (reset to 0), image, pickers, sweep range, info."""
+    """Everything that follows the current directions: sliders (at their neutral value), image, pickers, range, info."""
     with settings.lock:
         model = generator(settings, spec)
         found, info = usable_directions(model, key, settings.max_sliders)
         k = len(found) if found is not None else 0
         shown = min(k, settings.max_sliders)
         low, high = found.strength_range if found is not None else (-3.0, 3.0)
-        zero = min(max(0.0, low), high)
-        image = edited_image(model, found, seed, truncation, [zero] * shown + [0.0] * (k - shown))
+        neutral = values.neutral_strength((low, high))
+        image = edited_image(model, found, seed, truncation, [neutral] * shown + [0.0] * (k - shown))
     sliders = [
         compat.update(
-            visible=True, label=found.label(i), minimum=low, maximum=high, step=slider_step(low, high), value=zero
+            visible=True, label=found.label(i), minimum=low, maximum=high, step=slider_step(low, high), value=neutral
         )
         for i in range(shown)
     ] + [compat.update(visible=False, value=0.0) for _ in range(settings.max_sliders - shown)]
@@ -130,22 +113,32 @@ def view(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any) 
 
 
 def render(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any, *strengths: Any):
-    """The live image for the current slider values (unchanged while the seed box is being retyped)."""
+    """The live image for the current slider values (unchanged while the seed box is being retyped).
+
+    Directions that are no longer in memory are an error the user sees, never an image that ignores the sliders."""
     if seed is None or seed == "":
         return compat.unchanged()
     with settings.lock:
         model = generator(settings, spec)
-        found, _ = usable_directions(model, key, settings.max_sliders)
+        found = current_directions(model, key) if key else None
         return edited_image(model, found, seed, truncation, strengths_from(found, strengths))
 
 
 def reset(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any) -> list[Any]:
-    """Every slider back to 0 (by value) and the unedited image."""
+    """Every slider back to its neutral value (the one ``view`` starts from) and the image at that point."""
     with settings.lock:
         model = generator(settings, spec)
         found, _ = usable_directions(model, key, settings.max_sliders)
-        image = edited_image(model, found, seed, truncation, strengths_from(found, []))
-    return [compat.update(value=0.0) for _ in range(settings.max_sliders)] + [image]
+        neutral = values.neutral_strength(found.strength_range) if found is not None else 0.0
+        k = len(found) if found is not None else 0
+        image = edited_image(
+            model,
+            found,
+            seed,
+            truncation,
+            [neutral] * min(k, settings.max_sliders) + [0.0] * max(0, k - settings.max_sliders),
+        )
+    return [compat.update(value=neutral) for _ in range(settings.max_sliders)] + [image]
 
 
 def random_seed(settings: UISettings) -> int:
@@ -153,18 +146,28 @@ def random_seed(settings: UISettings) -> int:
 
 
 def sweep(
-    settings: UISettings, spec: str, key: str, seed: Any, truncation: Any, picked: Any, low: Any, high: Any, steps: Any
+    settings: UISettings,
+    spec: str,
+    key: str,
+    seed: Any,
+    truncation: Any,
+    picked: Any,
+    low: Any,
+    high: Any,
+    steps: Any,
+    *,
+    request: Any = None,
 ) -> tuple[Any, str, str]:
     """A grid (one row per chosen direction, one column per strength) from the unedited image; saved as PNG."""
-    strengths = _strength_grid(low, high, steps, "sweep steps")
+    strengths = core_edit.strengths_between(low, high, steps)
     with settings.lock:
         model = generator(settings, spec)
         found = current_directions(model, key)
         indices = _picked(found, picked)
         grid = core_edit.sweep(model, base_latents(model, seed, truncation), found, indices, strengths)
-    path = output_path(settings, "sweeps", f"{found.model.name}-seed{parse_seed(seed)}", ".png")
-    core_io.save_image(grid, path)
-    return grid, str(path), ok(f"sweep saved to `{path}`")
+    stem = f"{found.model.name}-seed{values.check_seed(seed)}"
+    path = core_io.save_image(grid, outputs.output_path(settings, "sweeps", stem, ".png", session_id(request)))
+    return str(path), str(path), ok(f"sweep saved as `{md(outputs.shown(settings, path))}`")
 
 
 def export_gif(
@@ -178,49 +181,55 @@ def export_gif(
     high: Any,
     frames: Any,
     fps: Any,
+    *,
+    request: Any = None,
 ) -> tuple[str, str, str]:
     """An animated GIF along one direction from the unedited image; returns ``(preview, file, status)``."""
-    strengths = _strength_grid(low, high, frames, "GIF frames")
-    rate = parse_number(fps, "frames per second")
+    strengths = core_edit.strengths_between(low, high, frames)
+    rate = values.check_number(fps, "frames per second", 0.1, 50)
     with settings.lock:
         model = generator(settings, spec)
         found = current_directions(model, key)
         index = _picked(found, picked)[0]
-        stem = f"{found.model.name}-seed{parse_seed(seed)}-{found.names[index]}"
-        path = output_path(settings, "gifs", stem, ".gif")
+        stem = f"{found.model.name}-seed{values.check_seed(seed)}-{found.names[index]}"
+        path = outputs.output_path(settings, "gifs", stem, ".gif", session_id(request))
         core_edit.animate(model, base_latents(model, seed, truncation), found, index, strengths, path, fps=rate)
-    return str(path), str(path), ok(f"GIF saved to `{path}`")
+    return str(path), str(path), ok(f"GIF saved as `{md(outputs.shown(settings, path))}`")
 
 
-def direction_file_path(settings: UISettings, directions: Directions, key: str) -> Any:
-    stem = f"{slug(directions.model.name)}-{directions.method}-{len(directions)}-{key[:8]}"
-    folder = settings.output_dir / "directions"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{stem}.safetensors"
-
-
-def save_directions(settings: UISettings, key: str) -> tuple[str, str]:
-    """Write the current directions (with their names) to ``output_dir/directions`` for download."""
+def save_directions(settings: UISettings, key: str, *, request: Any = None) -> tuple[str, str]:
+    """Write the current directions (with their names) to a new file for download."""
     found = directions_store.get(key)
-    path = found.save(direction_file_path(settings, found, key))
-    return str(path), ok(f"saved to `{path}`")
+    stem = f"{found.model.name}-{found.method}-{len(found)}"
+    path = found.save(outputs.output_path(settings, "directions", stem, ".safetensors", session_id(request)))
+    return str(path), ok(f"saved as `{md(outputs.shown(settings, path))}`")
 
 
-def upload_directions(settings: UISettings, spec: str, key: str, upload: Any) -> tuple[str, str]:
+def upload_directions(
+    settings: UISettings, spec: str, key: str, upload: Any, *, request: Any = None
+) -> tuple[str, str]:
     """Load a direction file for the current model; a file that is corrupt or for another model is refused and
-    the current directions stay. Returns ``(directions key, status)``."""
-    path = compat.file_path(upload)
-    if not path:
+    the current directions stay. In public mode only files uploaded through the app are read.
+    Returns ``(directions key, status)``."""
+    path = compat.uploaded_path(upload, confined=settings.public)
+    if path is None:
         raise errors.InvalidValueError("choose a direction file (.safetensors) to upload first")
     with settings.lock:
         model = generator(settings, spec)
         loaded = Directions.load(path, model)
-    new_key = directions_store.put(loaded)
-    return new_key, ok(f"loaded {len(loaded)} {loaded.method} directions from the file")
+    new_key = directions_store.put(loaded, session_id(request))
+    return new_key, ok(f"loaded {len(loaded)} {md(loaded.method)} directions from the file")
 
 
 def rename_direction(
-    settings: UISettings, key: str, picked: Any, new_name: Any, sweep_picked: Any, gif_picked: Any
+    settings: UISettings,
+    key: str,
+    picked: Any,
+    new_name: Any,
+    sweep_picked: Any,
+    gif_picked: Any,
+    *,
+    request: Any = None,
 ) -> list[Any]:
     """Rename one direction: store, slider label, pickers and the downloadable file all follow."""
     found = directions_store.get(key)
@@ -229,7 +238,7 @@ def rename_direction(
     keep_gif = choice_index(gif_picked, found) if gif_picked else None
     renamed = found.renamed(index, str(new_name or ""))
     directions_store.replace(key, renamed)
-    path = renamed.save(direction_file_path(settings, renamed, key))
+    path, _ = save_directions(settings, key, request=request)
     labels = choice_labels(renamed)
     shown = min(len(renamed), settings.max_sliders)
     sliders = [compat.update(label=renamed.label(i)) if i == index else compat.unchanged() for i in range(shown)]
@@ -239,8 +248,8 @@ def rename_direction(
         compat.update(choices=labels, value=[labels[i] for i in keep_sweep]),
         compat.update(choices=labels, value=labels[keep_gif] if keep_gif is not None else None),
         compat.update(choices=labels, value=labels[index]),
-        str(path),
-        ok(f"direction {index} is now {renamed.names[index]!r}; the file below has the new name"),
+        path,
+        ok(f"direction {index} is now {md(renamed.names[index])}; the file below has the new name"),
     ]
 
 

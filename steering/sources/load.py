@@ -42,9 +42,13 @@ def resolve(
     *,
     token: str | bool | None = None,
     local_files_only: bool = False,
+    allow_local_paths: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> tuple[ResolvedFile, CatalogEntry | None]:
-    """Find (and download if needed) the file a spec names."""
+    """Find (and download if needed) the file a spec names.
+
+    ``allow_local_paths=False`` (an app serving the public): only catalog names and Hub files; anything else is
+    refused with the same message whether or not such a path exists, before the file system is looked at."""
     spec = (spec or DEFAULT_MODEL).strip()
     entry = CATALOG.get(spec)
     if entry is not None and entry.repo_id is None:
@@ -60,6 +64,8 @@ def resolve(
     hub_file = hub_source(spec)
     if hub_file is not None:
         return _resolve_hub(hub_file, entry, token=token, local_files_only=local_files_only, log=log), entry
+    if not allow_local_paths:
+        refuse_local_path(spec)
     path = local_path(spec)
     if path is not None:
         if not path.is_file():
@@ -76,6 +82,15 @@ def resolve(
         f"{spec!r} is not a catalog model ({', '.join(sorted(CATALOG))}), a Hub file 'owner/repo[@revision]:file' "
         f"or an existing local path"
     )
+
+
+def refuse_local_path(spec: str) -> None:
+    """Raise unless ``spec`` is a catalog name or a Hub file (decided from the text alone: no file is looked at)."""
+    if CATALOG.get(spec.strip()) is None and hub_source(spec) is None:
+        raise ModelNotFoundError(
+            f"{spec.strip()[:200]!r} is not a catalog model ({', '.join(sorted(CATALOG))}) or a Hub file "
+            "'owner/repo[@revision]:file' (local paths are not accepted here)"
+        )
 
 
 def hub_source(spec: str) -> HubFile | None:
@@ -184,18 +199,22 @@ def load_generator(
     token: str | bool | None = None,
     anonymous_default: bool = False,
     local_files_only: bool = False,
+    allow_local_paths: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> Generator:
     """Load a generator by catalog name, ``owner/repo[@rev]:file`` or local path; convert once, then reuse.
 
     ``token``: a Hub token; ``None`` is your saved login / ``HF_TOKEN``, ``False`` anonymous. ``anonymous_default``
     makes ``None`` anonymous too (apps serving the public never lend their own login). ``log(message)`` hears about
-    the slow steps (Hub download, first-use conversion). Where several users share a process, use
-    ``GeneratorCache``: it checks each caller's access.
+    the slow steps (Hub download, first-use conversion). ``allow_local_paths=False`` accepts only catalog names and
+    Hub files. Where several users share a process, use ``GeneratorCache``: it checks each caller's access.
+    A models folder that cannot be written (read-only, full) only costs the reuse: the model is built in memory.
     """
     if token is None and anonymous_default:
         token = False
-    resolved, entry = resolve(spec, token=token, local_files_only=local_files_only, log=log)
+    resolved, entry = resolve(
+        spec, token=token, local_files_only=local_files_only, allow_local_paths=allow_local_paths, log=log
+    )
     key = resolved.source_key + (f"#{architecture}" if architecture else "")
     converted_file = store.lookup(key)
     if converted_file is not None:
@@ -208,7 +227,12 @@ def load_generator(
         log(f"converting {resolved.name} ({resolved.path.name}) to safetensors: done once, then reused")
     converted = convert(resolved, entry, architecture)
     sha256 = converted.identity.sha256
-    path = store.save_converted(converted)  # atomic: no reader ever sees half a file
+    try:
+        path = store.save_converted(converted)  # atomic: no reader ever sees half a file
+    except OSError as exc:
+        if log is not None:
+            log(f"cannot keep the converted model ({exc.strerror or exc}): using it without saving a copy")
+        return store.build_generator(converted, device)
     del converted  # the original checkpoint is freed here: the model is built from the converted file alone
     try:
         generator = store.build_generator(store.load_converted(path), device)
@@ -217,7 +241,10 @@ def load_generator(
         raise
     if log is not None:
         log(f"saved the converted model to {path}")
-    store.record(key, path, {"sha256": sha256})
+    try:
+        store.record(key, path, {"sha256": sha256})
+    except OSError:
+        pass  # without an index entry the next load converts again: slower, never wrong
     return generator
 
 
@@ -252,6 +279,8 @@ class GeneratorCache:
         go to ``load_generator``. Raises ``HubError`` / ``ModelNotFoundError`` when access is refused.
         """
         name = (spec or DEFAULT_MODEL).strip()
+        if not kwargs.get("allow_local_paths", True):
+            refuse_local_path(name)
         key = (name, str(device))
         source = hub_source(name)
         offline = bool(kwargs.get("local_files_only")) or (source is not None and is_offline())
