@@ -3,7 +3,11 @@
     python spaces_app.py [--port 7860] [--host 127.0.0.1]
 
 ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` are honoured; ``GAN_STEERING_OUTPUTS`` sets where images, GIFs and
-direction files go. Importing this module builds ``demo`` without launching it.
+direction files go. On a Space (``SPACE_ID`` set) or with ``GAN_STEERING_PUBLIC=1`` the app runs in public mode (see
+the README's Security section). Importing this module builds ``demo`` without launching it.
+
+The Space installs only what ``requirements.txt`` lists; the embedded faces model's wheel declares training
+dependencies the app does not use (torchvision, wandb, an unpinned torch), so it is installed here without them.
 """
 
 from __future__ import annotations
@@ -25,10 +29,23 @@ def _zero_gpu_decorator() -> Callable[[Callable[..., Any]], Callable[..., Any]] 
     return spaces.GPU if hasattr(spaces, "zero") else None
 
 
-GPU = _zero_gpu_decorator()
+def ensure_embedded_model() -> None:
+    """On a Space, install the embedded model's wheel without its declared dependencies if it is missing."""
+    import importlib.util
+    import subprocess
+    import sys
 
-from extension import compat  # noqa: E402  (after the optional `spaces` import, as ZeroGPU requires)
-from extension.ui import CSS, UISettings, build_app  # noqa: E402
+    if importlib.util.find_spec("gan_face_generate") is None and os.environ.get("SPACE_ID"):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "gan-face-generate==1.1.1"], check=False
+        )
+
+
+GPU = _zero_gpu_decorator()
+ensure_embedded_model()
+
+from extension import compat, outputs  # noqa: E402  (after the optional `spaces` import, as ZeroGPU requires)
+from extension.ui import CSS, UISettings, build_app, cache_cleanup  # noqa: E402
 
 
 def make_settings() -> UISettings:
@@ -50,14 +67,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
     args = parser.parse_args(argv)
-    SETTINGS.output_dir.mkdir(parents=True, exist_ok=True)
+    if not SETTINGS.public:
+        SETTINGS.output_dir.mkdir(parents=True, exist_ok=True)
+    outputs.start_cache_janitor(compat.upload_folder(), *cache_cleanup())
     compat.queue(demo, max_size=64, default_concurrency_limit=2)
     compat.launch(
         demo,
         css=CSS,
         server_name=args.host,
         server_port=args.port,
-        allowed_paths=[str(SETTINGS.output_dir)],
+        # A local launch serves its output folder; a public one serves files only through Gradio's own cache.
+        allowed_paths=None if SETTINGS.public else [str(SETTINGS.output_dir)],
         show_error=True,
     )
 

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import re
+import tempfile
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import gradio as gr
+
+from .core import errors
 
 
 def _parse_version(text: str) -> tuple[int, int]:
@@ -88,6 +93,29 @@ def file_path(value: Any) -> str | None:
         return value
     name = getattr(value, "path", None) or getattr(value, "name", None)
     return str(name) if name else str(value)
+
+
+def upload_folder() -> Path:
+    """Where Gradio (every version) stores uploads: ``GRADIO_TEMP_DIR``, else ``<tmp>/gradio``."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+
+
+def uploaded_path(value: Any, confined: bool) -> Path | None:
+    """The file behind an upload value; with ``confined``, only a file inside ``upload_folder()`` (a reference a
+    client made up to another server path is refused with the same message whether or not that path exists)."""
+    raw = file_path(value)
+    if raw is None:
+        return None
+    path = Path(raw)
+    if confined:
+        try:
+            real = path.resolve(strict=False)
+        except (OSError, RuntimeError):
+            real = None
+        if real is None or not real.is_relative_to(upload_folder()):
+            raise errors.InvalidValueError("that file was not uploaded through this page: upload it again")
+        return real
+    return path
 
 
 def password_box(**kwargs: Any) -> Any:
@@ -167,11 +195,21 @@ def on_user_change(
 
 # ----- apps -----------------------------------------------------------------------------------------------------
 def blocks(*, css: str | None = None, theme: Any = None, **kwargs: Any) -> Any:
-    """A top-level ``gr.Blocks``; ``css``/``theme`` go here before Gradio 6 (from 6 on, to ``launch``)."""
+    """A top-level ``gr.Blocks``; ``css``/``theme`` go here before Gradio 6 (from 6 on, to ``launch``).
+
+    ``delete_cache=(every, older_than)`` (seconds) bounds Gradio's file cache where the version has it (4.x+)."""
     kwargs.setdefault("analytics_enabled", False)
     if GRADIO_MAJOR < 6:
         kwargs.update(css=css, theme=theme)
     return component(gr.Blocks, **kwargs)
+
+
+def on_unload(demo: Any, fn: Callable[..., Any]) -> bool:
+    """Run ``fn(request)`` when a browser session ends (Gradio 4.x+); ``False`` where the version cannot."""
+    if not hasattr(demo, "unload"):
+        return False
+    demo.unload(fn)
+    return True
 
 
 def tab_blocks() -> Any:

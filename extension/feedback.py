@@ -6,8 +6,10 @@ the call so that a ``SteeringError`` (a bad value, a file for another model, a H
 A handler that raises changes no output, so a refused upload leaves the current directions as they were.
 
 A handler with a keyword-only ``request`` parameter receives the Gradio request (its browser session), or ``None``
-when called directly: the wrapper declares a last positional ``request: gr.Request`` (where every Gradio version puts
-the request) and hands it over by keyword. In public mode messages never show a server path: only file names.
+when called directly: the wrapper declares a first positional ``request: gr.Request`` (Gradio inserts the request at
+that position, which works for handlers with ``*inputs`` too) and hands it over by keyword.
+
+In public mode messages never show a server path: only file names.
 """
 
 from __future__ import annotations
@@ -57,9 +59,9 @@ def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> 
     inputs = [p.replace(annotation=inspect.Parameter.empty) for p in params if p.name != "request"]
 
     def handler(*args: Any) -> Any:
-        request = args[-1] if args and isinstance(args[-1], gr.Request) else None
+        request = args[0] if args and isinstance(args[0], gr.Request) else None
         if request is not None:
-            args = args[:-1]
+            args = args[1:]
         directions_store.touch(session_id(request))
         try:
             return fn(settings, *args, request=request) if wants_request else fn(settings, *args)
@@ -71,10 +73,10 @@ def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> 
             log.exception("gan-steering handler %s failed", fn.__name__)
             raise gr.Error(user_message(exc, settings.public)) from exc
 
-    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=gr.Request)
+    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
     handler.__name__ = handler.__qualname__ = fn.__name__
     handler.__doc__ = fn.__doc__
-    handler.__signature__ = inspect.Signature([*inputs, request])  # type: ignore[attr-defined]
+    handler.__signature__ = inspect.Signature([request, *inputs])  # type: ignore[attr-defined]
     handler.__annotations__ = {"request": gr.Request}
     if gpu and settings.gpu is not None:
         return settings.gpu(handler)

@@ -16,7 +16,11 @@ SECTION = ("gan_steering", "GAN steering")
 KEY_OUTPUT_DIR = "gan_steering_output_dir"
 KEY_DEVICE = "gan_steering_device"
 KEY_DEFAULT_MODEL = "gan_steering_default_model"
+KEY_PUBLIC = "gan_steering_public_mode"
 DEVICES = ("auto", "cpu", "cuda")
+PUBLIC_CHOICES = ("auto", "on", "off")
+#: webui flags that expose the UI to other people: in "auto", any of them turns public mode on.
+EXPOSING_FLAGS = ("share", "listen", "ngrok", "cloudflared", "localhostrun", "remotemoe", "server_name")
 HOME_ENV = "GAN_STEERING_HOME"
 SUBFOLDER = "gan-steering"
 
@@ -75,6 +79,16 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def public_mode() -> bool:
+    """Our public-mode setting: "on", "off", or "auto" = on when the webui is reachable by others (``--share``,
+    ``--listen``, a tunnel): then local paths are refused and outputs stay per session (see UISettings)."""
+    choice = option(KEY_PUBLIC, "auto")
+    if choice in ("on", "off"):
+        return choice == "on"
+    flags = getattr(_webui_module("modules.shared"), "cmd_opts", None)
+    return any(bool(getattr(flags, name, None)) for name in EXPOSING_FLAGS)
+
+
 def gpu_lock() -> Any:
     """The webui's queue lock (serialises txt2img & co.), or None outside a webui."""
     return getattr(_webui_module("modules.call_queue"), "queue_lock", None)
@@ -113,6 +127,9 @@ def on_ui_settings() -> None:
     add(KEY_OUTPUT_DIR, _option(shared, "", output, gr.Textbox, dir_args, subfolder, restrict_api=True))
     add(KEY_DEVICE, _option(shared, "auto", "Device for GAN models", gr.Radio, {"choices": list(DEVICES)}))
     add(KEY_DEFAULT_MODEL, _option(shared, catalog.DEFAULT_MODEL, model, gr.Dropdown, model_args))
+    public = "Public mode: refuse local paths in the model field, keep outputs per session"
+    public_info = "auto: on when the webui is shared (--share, --listen, a tunnel)"
+    add(KEY_PUBLIC, _option(shared, "auto", public, gr.Radio, {"choices": list(PUBLIC_CHOICES)}, public_info))
 
 
 def ui_settings() -> Any:
@@ -126,6 +143,7 @@ def ui_settings() -> Any:
         output_dir=output_dir(),
         device=chosen,
         default_model=option(KEY_DEFAULT_MODEL, catalog.DEFAULT_MODEL),
+        public=public_mode(),
         **({"lock": lock} if lock is not None else {}),
     )
 

@@ -10,15 +10,17 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import tempfile
 import threading
 import time
+from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .core import io
+from .core import io as core_io
 
 if TYPE_CHECKING:
     from .settings import UISettings
@@ -69,12 +71,23 @@ def output_path(settings: UISettings, kind: str, stem: str, suffix: str, session
 
 
 def preview(image: Any, **pil_options: Any) -> str:
-    """Write a live preview PNG atomically to a fresh private file; returns its path for an image component."""
+    """A live preview PNG in the private scratch folder, named by its content; returns its path.
+
+    The same picture always gets the same file (and so the same URL: the browser shows it without a reload); a new
+    picture is written atomically under a new name, so a file being streamed is never rewritten."""
+    buffer = BytesIO()
+    image.save(buffer, format="PNG", **pil_options)
+    data = buffer.getvalue()
     folder = scratch_root() / "previews"
     folder.mkdir(parents=True, exist_ok=True)
     _prune(folder, PREVIEW_MAX_AGE)
-    path = folder / f"{_stamp()}-{threading.get_ident() % 100_000}.png"
-    return str(io.save_image(image, path, **pil_options))
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
+    if path.is_file():
+        os.utime(path)  # keeps it from being pruned while in use
+    else:
+        with core_io.atomic_path(path) as tmp:
+            tmp.write_bytes(data)
+    return str(path)
 
 
 def shown(settings: UISettings, path: str | Path) -> str:
@@ -85,6 +98,24 @@ def shown(settings: UISettings, path: str | Path) -> str:
 def end_session(session: str) -> None:
     """Delete a public-mode session's outputs (the page was closed)."""
     shutil.rmtree(scratch_root() / "sessions" / _session_folder(session), ignore_errors=True)
+
+
+def start_cache_janitor(folder: Path, every: float, older_than: float) -> threading.Thread:
+    """Delete files older than ``older_than`` seconds under ``folder`` (Gradio's file cache) every ``every`` seconds.
+
+    Gradio's own ``delete_cache`` walks live sets that request threads add to; under load the walk fails once and
+    its schedule stops for good (seen with 16 clients on 6.31: the cache grew without bound). This walks the folder
+    itself, so a Space stays bounded whatever the version does."""
+
+    def run() -> None:
+        while True:
+            time.sleep(every)
+            _last_prune.pop(folder, None)
+            _prune(folder, older_than)
+
+    thread = threading.Thread(target=run, name="gan-steering-cache-janitor", daemon=True)
+    thread.start()
+    return thread
 
 
 def _prune(folder: Path, max_age: float) -> None:

@@ -183,16 +183,48 @@ class DirectionsStore:
 directions_store = DirectionsStore()
 
 
-def generator(settings: UISettings, spec: str | None, token: str | None = None):
+class Tokens:
+    """The Hub token each browser session typed (in memory only, never written or logged; gone with the session).
+
+    A model loaded with a token is used by that session's later events too (render, discover …), which do not carry
+    the token field: each event asks ``generator`` with its own session's token, so access is still checked per user.
+    """
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, session: str, token: str | None) -> None:
+        with self._lock:
+            if token:
+                self._tokens[session] = token
+
+    def of(self, session: str) -> str | None:
+        with self._lock:
+            return self._tokens.get(session)
+
+    def forget(self, session: str) -> None:
+        with self._lock:
+            self._tokens.pop(session, None)
+
+
+#: The process-wide token memory (per browser session).
+session_tokens = Tokens()
+
+
+def generator(settings: UISettings, spec: str | None, token: str | None = None, *, request: Any = None):
     """The loaded generator for ``spec`` on the settings' device (loaded once, shared by users).
 
-    In public mode only catalog names and Hub files are accepted, and an empty token means anonymous: the server's
-    own Hub login is never lent to a visitor. Every call checks this caller's access to a Hub model."""
+    ``token`` (typed in the Hub tab) is remembered for this browser session; without one, the session's remembered
+    token is used. In public mode only catalog names and Hub files are accepted, and no token means anonymous: the
+    server's own Hub login is never lent to a visitor. Every call checks this caller's access to a Hub model."""
+    session = session_id(request)
+    session_tokens.remember(session, token)
     spec = (spec or settings.default_model).strip()
     return sources.generators.get(
         spec,
         settings.device,
-        token=token or None,
+        token=token or session_tokens.of(session),
         anonymous_default=settings.public,
         allow_local_paths=not settings.public,
     )

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from . import compat
+from . import compat, outputs
 from .feedback import bind
+from .session import directions_store, session_id, session_tokens
 from .settings import UISettings
 from .tabs import Shared
 from .tabs.discover import DiscoverTab, show_model
@@ -17,6 +19,19 @@ from .tabs.edit import EditTab
 from .tabs.hub import HubTab
 
 TITLE = "GAN Steering"
+#: Gradio's file cache: every 10 minutes, files older than an hour are deleted (a Space must not grow without bound);
+#: ``GAN_STEERING_CACHE_CLEANUP="every,older_than"`` (seconds) changes it.
+CACHE_CLEANUP_ENV = "GAN_STEERING_CACHE_CLEANUP"
+
+
+def cache_cleanup() -> tuple[int, int]:
+    every, _, older = os.environ.get(CACHE_CLEANUP_ENV, "600,3600").partition(",")
+    try:
+        return max(1, int(every)), max(1, int(older))
+    except ValueError:
+        return 600, 3600
+
+
 ELEM_ID = "gan_steering"
 #: The extension's stylesheet: webuis load ``style.css`` from the extension root themselves; the Space passes it on.
 CSS = (Path(__file__).resolve().parent.parent / "style.css").read_text(encoding="utf-8")
@@ -43,6 +58,14 @@ def build_content(settings: UISettings) -> dict[str, Any]:
     return {"shared": shared, "discover": discover, "edit": edit, "hub": hub}
 
 
+def end_session(request: gr.Request) -> None:
+    """A browser session ended: its directions and (public mode) its outputs go at once."""
+    session = session_id(request)
+    directions_store.end_session(session)
+    session_tokens.forget(session)
+    outputs.end_session(session)
+
+
 def build_tabs(settings: UISettings | None = None) -> list[tuple[gr.Blocks, str, str]]:
     """For a webui's ``on_ui_tabs``: one standalone Blocks, built outside any parent, as ``(blocks, title, elem_id)``.
 
@@ -50,6 +73,7 @@ def build_tabs(settings: UISettings | None = None) -> list[tuple[gr.Blocks, str,
     settings = settings or UISettings()
     with compat.tab_blocks() as blocks:
         build_content(settings)
+        compat.on_unload(blocks, end_session)
     return [(blocks, TITLE, ELEM_ID)]
 
 
@@ -57,10 +81,11 @@ def build_app(settings: UISettings | None = None) -> gr.Blocks:
     """The whole app for a Space or a standalone launch; the caller queues and launches it (``compat.launch`` with
     ``css=CSS`` where Gradio takes styling at launch)."""
     settings = settings or UISettings()
-    with compat.blocks(title=TITLE, css=CSS) as demo:
+    with compat.blocks(title=TITLE, css=CSS, delete_cache=cache_cleanup()) as demo:
         gr.Markdown(
             f"## {TITLE}\nFind semantic directions in a pretrained GAN (**Discover**), move along them (**Edit**), "
             "share them (**Hub**)."
         )
         build_content(settings)
+        compat.on_unload(demo, end_session)
     return demo

@@ -28,17 +28,17 @@ def feature_choices(model: Any) -> list[str]:
     return [DEFAULT_FEATURE, *(name for name in model.feature_names() if name != "image")]
 
 
-def load_model(settings: UISettings, spec: str) -> tuple[str, str, dict[str, Any]]:
+def load_model(settings: UISettings, spec: str, *, request: Any = None) -> tuple[str, str, dict[str, Any]]:
     """Load (or reuse) the model; returns ``(model spec for the shared state, summary markdown, feature picker)``."""
     spec = (spec or settings.default_model).strip()
     with settings.lock:
-        model = generator(settings, spec)
+        model = generator(settings, spec, request=request)
     return spec, model_summary(model), compat.update(choices=feature_choices(model), value=DEFAULT_FEATURE)
 
 
-def show_model(settings: UISettings, spec: str) -> tuple[dict[str, Any], str]:
+def show_model(settings: UISettings, spec: str, *, request: Any = None) -> tuple[dict[str, Any], str]:
     """Reflect a model loaded elsewhere (Hub tab) in this tab's picker and summary."""
-    spec, summary, _ = load_model(settings, spec)
+    spec, summary, _ = load_model(settings, spec, request=request)
     return compat.update(value=spec), summary
 
 
@@ -70,7 +70,7 @@ def discover(
             options["feature"] = str(feature)
     spec = (spec or settings.default_model).strip()
     with settings.lock:
-        model = generator(settings, spec)
+        model = generator(settings, spec, request=request)
         found = methods.METHODS[method](model, **options)
     key = directions_store.put(found, session_id(request))
     spectrum = None

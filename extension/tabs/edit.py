@@ -13,7 +13,7 @@ from ..core import edit as core_edit
 from ..core import io as core_io
 from ..feedback import bind, ok
 from ..session import directions_store, generator, session_id
-from .common import choice_index, choice_labels, directions_summary, for_display, md
+from .common import choice_index, choice_labels, code, directions_summary, for_display, md
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -83,10 +83,10 @@ def _picked(directions: Directions, labels: Any) -> list[int]:
 
 
 # ----- handlers ---------------------------------------------------------------------------------------------------
-def view(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any) -> list[Any]:
+def view(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any, *, request: Any = None) -> list[Any]:
     """Everything that follows the current directions: sliders (at their neutral value), image, pickers, range, info."""
     with settings.lock:
-        model = generator(settings, spec)
+        model = generator(settings, spec, request=request)
         found, info = usable_directions(model, key, settings.max_sliders)
         k = len(found) if found is not None else 0
         shown = min(k, settings.max_sliders)
@@ -112,22 +112,22 @@ def view(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any) 
     ]
 
 
-def render(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any, *strengths: Any):
+def render(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any, *strengths: Any, request: Any = None):
     """The live image for the current slider values (unchanged while the seed box is being retyped).
 
     Directions that are no longer in memory are an error the user sees, never an image that ignores the sliders."""
     if seed is None or seed == "":
         return compat.unchanged()
     with settings.lock:
-        model = generator(settings, spec)
+        model = generator(settings, spec, request=request)
         found = current_directions(model, key) if key else None
         return edited_image(model, found, seed, truncation, strengths_from(found, strengths))
 
 
-def reset(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any) -> list[Any]:
+def reset(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any, *, request: Any = None) -> list[Any]:
     """Every slider back to its neutral value (the one ``view`` starts from) and the image at that point."""
     with settings.lock:
-        model = generator(settings, spec)
+        model = generator(settings, spec, request=request)
         found, _ = usable_directions(model, key, settings.max_sliders)
         neutral = values.neutral_strength(found.strength_range) if found is not None else 0.0
         k = len(found) if found is not None else 0
@@ -161,13 +161,13 @@ def sweep(
     """A grid (one row per chosen direction, one column per strength) from the unedited image; saved as PNG."""
     strengths = core_edit.strengths_between(low, high, steps)
     with settings.lock:
-        model = generator(settings, spec)
+        model = generator(settings, spec, request=request)
         found = current_directions(model, key)
         indices = _picked(found, picked)
         grid = core_edit.sweep(model, base_latents(model, seed, truncation), found, indices, strengths)
     stem = f"{found.model.name}-seed{values.check_seed(seed)}"
     path = core_io.save_image(grid, outputs.output_path(settings, "sweeps", stem, ".png", session_id(request)))
-    return str(path), str(path), ok(f"sweep saved as `{md(outputs.shown(settings, path))}`")
+    return str(path), str(path), ok(f"sweep saved as {code(outputs.shown(settings, path))}")
 
 
 def export_gif(
@@ -188,13 +188,13 @@ def export_gif(
     strengths = core_edit.strengths_between(low, high, frames)
     rate = values.check_number(fps, "frames per second", 0.1, 50)
     with settings.lock:
-        model = generator(settings, spec)
+        model = generator(settings, spec, request=request)
         found = current_directions(model, key)
         index = _picked(found, picked)[0]
         stem = f"{found.model.name}-seed{values.check_seed(seed)}-{found.names[index]}"
         path = outputs.output_path(settings, "gifs", stem, ".gif", session_id(request))
         core_edit.animate(model, base_latents(model, seed, truncation), found, index, strengths, path, fps=rate)
-    return str(path), str(path), ok(f"GIF saved as `{md(outputs.shown(settings, path))}`")
+    return str(path), str(path), ok(f"GIF saved as {code(outputs.shown(settings, path))}")
 
 
 def save_directions(settings: UISettings, key: str, *, request: Any = None) -> tuple[str, str]:
@@ -202,7 +202,7 @@ def save_directions(settings: UISettings, key: str, *, request: Any = None) -> t
     found = directions_store.get(key)
     stem = f"{found.model.name}-{found.method}-{len(found)}"
     path = found.save(outputs.output_path(settings, "directions", stem, ".safetensors", session_id(request)))
-    return str(path), ok(f"saved as `{md(outputs.shown(settings, path))}`")
+    return str(path), ok(f"saved as {code(outputs.shown(settings, path))}")
 
 
 def upload_directions(
@@ -215,7 +215,7 @@ def upload_directions(
     if path is None:
         raise errors.InvalidValueError("choose a direction file (.safetensors) to upload first")
     with settings.lock:
-        model = generator(settings, spec)
+        model = generator(settings, spec, request=request)
         loaded = Directions.load(path, model)
     new_key = directions_store.put(loaded, session_id(request))
     return new_key, ok(f"loaded {len(loaded)} {md(loaded.method)} directions from the file")

@@ -9,8 +9,8 @@ import gradio as gr
 from .. import compat, core
 from ..core import errors
 from ..feedback import bind, ok
-from ..session import directions_store, generator
-from .common import model_summary
+from ..session import directions_store, generator, session_id
+from .common import md, model_summary
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -24,38 +24,43 @@ def _token(token: Any) -> str | None:
 
 
 # ----- handlers ---------------------------------------------------------------------------------------------------
-def load_hub_model(settings: UISettings, spec: Any, token: Any) -> tuple[str, str, str]:
+def load_hub_model(settings: UISettings, spec: Any, token: Any, *, request: Any = None) -> tuple[str, str, str]:
     """Load ``owner/repo[@revision]:file``; returns ``(model spec, summary, status)``."""
     spec = str(spec or "").strip()
     if not spec:
         raise errors.InvalidValueError("enter a Hub file as owner/repo[@revision]:file (e.g. a .safetensors or .pkl)")
     with settings.lock:
-        model = generator(settings, spec, token=_token(token))
-    return spec, model_summary(model), ok(f"loaded `{model.identity.name}`; Discover and Edit now use it")
+        model = generator(settings, spec, token=_token(token), request=request)
+    return spec, model_summary(model), ok(f"loaded {md(model.identity.name)}; Discover and Edit now use it")
 
 
-def push(settings: UISettings, spec: str, key: str, repo_id: Any, token: Any, private: Any) -> str:
+def push(
+    settings: UISettings, spec: str, key: str, repo_id: Any, token: Any, private: Any, *, request: Any = None
+) -> str:
     """Upload the current directions (file + model card) to ``repo_id``; returns a status with the link."""
     repo_id = str(repo_id or "").strip()
     if not repo_id:
         raise errors.InvalidValueError("enter the repo to push to as owner/name")
     found = directions_store.get(key)
     with settings.lock:
-        model = generator(settings, spec)
+        model = generator(settings, spec, request=request)
     found.check_compatible(model)
-    url = core.share.push_directions(found, repo_id, generator=model, token=_token(token), private=bool(private))
-    return ok(f"pushed {len(found)} directions to [{repo_id}]({url})")
+    token = _token(token) or (False if settings.public else None)  # a visitor never pushes with the server's login
+    url = core.share.push_directions(found, repo_id, generator=model, token=token, private=bool(private))
+    return ok(f"pushed {len(found)} directions to {md(repo_id)}: {md(url)}")
 
 
-def pull(settings: UISettings, spec: str, source: Any, token: Any) -> tuple[str, str]:
+def pull(settings: UISettings, spec: str, source: Any, token: Any, *, request: Any = None) -> tuple[str, str]:
     """Download directions ``owner/repo[@revision][:file]`` for the loaded model; returns ``(key, status)``."""
     source = str(source or "").strip()
     if not source:
         raise errors.InvalidValueError("enter the direction repo as owner/repo[@revision][:file]")
     with settings.lock:
-        model = generator(settings, spec)
-    pulled = core.share.pull_directions(source, generator=model, token=_token(token))
-    return directions_store.put(pulled), ok(f"pulled {len(pulled)} {pulled.method} directions from `{source}`")
+        model = generator(settings, spec, request=request)
+    token = _token(token) or (False if settings.public else None)
+    pulled = core.share.pull_directions(source, generator=model, token=token)
+    key = directions_store.put(pulled, session_id(request))
+    return key, ok(f"pulled {len(pulled)} {md(pulled.method)} directions from {md(source)}")
 
 
 # ----- layout -----------------------------------------------------------------------------------------------------
