@@ -7,16 +7,12 @@ another interpreter (e.g. a venv with gradio 3.41.2) while the browser is driven
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from appserver import running_app
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 IMAGE = "#gan_steering_image img"
-SERVER_PYTHON = os.environ.get("GAN_STEERING_BROWSER_PYTHON") or sys.executable
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,48 +36,8 @@ def app_url(tmp_path_factory):
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is absent: install Debian's browser with `apt-get install -y chromium`")
     pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-    tmp = tmp_path_factory.mktemp("space")
-    port = free_port()
-    env = {
-        **os.environ,
-        "GAN_STEERING_HOME": str(tmp / "home"),
-        "GAN_STEERING_OUTPUTS": str(tmp / "outputs"),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_OFFLINE": "1",
-    }
-    env.pop("SPACE_ID", None)
-    env.pop("SPACES_ZERO_GPU", None)
-    log = open(tmp / "server.log", "w")  # closed in the finally block below
-    server = subprocess.Popen(
-        [SERVER_PYTHON, str(ROOT / "spaces_app.py"), "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"spaces_app.py exited with {server.returncode}:\n{(tmp / 'server.log').read_text()}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"spaces_app.py did not answer within 60 s:\n{(tmp / 'server.log').read_text()}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    with running_app(tmp_path_factory.mktemp("space")) as app:
+        yield app.url
 
 
 def settled_src(page, quiet: float = 1.5, timeout: float = 20.0) -> str | None:

@@ -12,7 +12,7 @@ gr = pytest.importorskip("gradio")
 
 from extension import compat  # noqa: E402
 from extension.feedback import bind  # noqa: E402
-from extension.session import DirectionsStore, SessionExpiredError, directions_store  # noqa: E402
+from extension.session import DirectionsStore, SessionExpiredError, StoreFullError, directions_store  # noqa: E402
 from extension.settings import UISettings  # noqa: E402
 from extension.tabs import discover as discover_tab  # noqa: E402
 from extension.tabs import edit as edit_tab  # noqa: E402
@@ -36,8 +36,15 @@ def key(settings):
     return key
 
 
+def opened(image):
+    """A handler's image output: a PIL image, or the path of the preview file it wrote."""
+    from PIL import Image
+
+    return image if hasattr(image, "convert") else Image.open(image)
+
+
 def pixels(image) -> np.ndarray:
-    return np.asarray(image.convert("RGB"), dtype=np.int16)
+    return np.asarray(opened(image).convert("RGB"), dtype=np.int16)
 
 
 def view_parts(settings, key, seed=3, truncation=1.0, spec=MODEL):
@@ -185,11 +192,12 @@ def test_corrupt_or_missing_upload_is_refused(settings, key, tmp_path):
 
 def test_sweep_and_gif_write_files_into_output_dir(settings, key):
     grid, path, status = edit_tab.sweep(settings, MODEL, key, 3, 1.0, ["0: sefa 0", "2: sefa 2"], -2, 2, 5)
-    assert path in status
+    assert path in status and grid == path
     from PIL import Image
 
     with Image.open(path) as saved:
-        assert saved.size == grid.size and saved.format == "PNG"
+        grid = saved.copy()
+        assert saved.format == "PNG"
     assert path.startswith(str(settings.output_dir)) and grid.size[0] > 5 * 64 and grid.size[1] > 2 * 64
 
     preview, gif, _ = edit_tab.export_gif(settings, MODEL, key, 3, 1.0, "1: sefa 1", -2, 2, 6, 10)
@@ -202,12 +210,43 @@ def test_sweep_and_gif_write_files_into_output_dir(settings, key):
 
 def test_no_or_expired_directions(settings):
     _, image, info, *_ = view_parts(settings, "")
-    assert image.size[0] >= 256 and "No directions yet" in info  # the unedited image still shows
+    assert opened(image).size[0] >= 256 and "No directions yet" in info  # the unedited image still shows
     with pytest.raises(SessionExpiredError, match="no longer in memory"):
         edit_tab.save_directions(settings, "0" * 32)
-    store = DirectionsStore(max_items=2)
-    keys = [store.put(object()) for _ in range(3)]
-    assert store.find(keys[0]) is None and store.find(keys[2]) is not None and len(store) == 2
+
+
+class Sized:
+    def __init__(self, nbytes: int) -> None:
+        self.nbytes = nbytes
+
+
+def test_one_users_directions_survive_many_discoveries_of_others():
+    store = DirectionsStore(budget_bytes=100_000, keep_per_session=2)
+    mine = store.put(Sized(1000), "alice")
+    for i in range(256):  # others discover again and again; each of them keeps only their latest two
+        store.put(Sized(1000), f"user-{i % 16}")
+    assert store.find(mine) is not None and store.used_bytes() <= 100_000
+    older = [store.put(Sized(1000), "bob") for _ in range(3)]
+    for i in range(200):
+        store.put(Sized(1000), f"user-{i % 16}")
+    assert store.find(older[0]) is None and store.find(older[2]) is not None  # beyond bob's latest two: may go
+    with pytest.raises(SessionExpiredError, match="no longer in memory"):
+        store.get(older[0])  # an evicted key says so; it never silently means something else
+
+
+def test_store_is_sized_by_memory_and_ended_sessions_free_it():
+    clock = [0.0]
+    store = DirectionsStore(budget_bytes=10_000, keep_per_session=8, session_ttl=60, clock=lambda: clock[0])
+    big = store.put(Sized(6000), "alice")
+    with pytest.raises(StoreFullError, match="try again"):
+        store.put(Sized(6000), "bob")  # alice is alive and holds it: bob is told, alice keeps hers
+    assert store.find(big) is not None
+    store.end_session("alice")
+    assert store.find(big) is None and store.used_bytes() == 0
+    first = store.put(Sized(6000), "bob")
+    clock[0] = 120.0  # bob idle past the TTL: his entry may now make room
+    store.put(Sized(6000), "carol")
+    assert store.find(first) is None
 
 
 def test_file_path_accepts_every_versions_upload_value(tmp_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakewebui import HOST_PACKAGES, MANAGED_MODULES, REPO_ROOT, FakeWebui, make_webui, run_env
+from PIL import Image
 
 OUR_ALIASES = ("gan_steering_core", "gan_steering_ui")
 
@@ -178,7 +179,7 @@ def test_settings_registered_in_own_section_with_defaults(webui):
     mounted = webui.build_ui()
     shared = webui.module("modules.shared")
     infos = {key: shared.opts.data_labels[key] for key in shared.opts.data_labels if key.startswith("gan_steering_")}
-    assert len(infos) == 3
+    assert len(infos) == 4
     assert {info.section for info in infos.values()} == {("gan_steering", "GAN steering")}
     assert shared.opts.gan_steering_device == "auto" and shared.opts.gan_steering_output_dir == ""
     assert shared.opts.gan_steering_default_model == sys.modules["gan_steering_core"].sources.DEFAULT_MODEL
@@ -213,6 +214,15 @@ def test_host_reads_options_with_defaults_and_follows_them(webui, monkeypatch):
     shared.opts.gan_steering_default_model = "biggan-deep-128"
     assert host.ui_settings().default_model == "biggan-deep-128"
 
+    # public mode: "auto" follows whether the webui is exposed to others; a setting overrides it
+    assert shared.opts.gan_steering_public_mode == "auto" and not host.ui_settings().public
+    shared.cmd_opts.share = True
+    assert host.ui_settings().public
+    shared.opts.gan_steering_public_mode = "off"
+    assert not host.ui_settings().public
+    shared.cmd_opts.share, shared.opts.gan_steering_public_mode = False, "on"
+    assert host.ui_settings().public
+
 
 def test_our_packages_do_not_collide_with_another_extensions(tmp_path, restore_interpreter):
     """Another extension ships top-level ``steering`` and ``extension`` packages and imports them first."""
@@ -237,8 +247,8 @@ def test_our_packages_do_not_collide_with_another_extensions(tmp_path, restore_i
     handlers = _handlers(mounted.demo)
     spec, key, _, summary, status = handlers["discover"]("dcgan-faces", "sefa", 3, "all", 100)
     assert spec == "dcgan-faces" and key and "dcgan" in summary.lower() and "3 sefa directions" in status
-    plain = np.asarray(handlers["render"](spec, key, 7, 1.0, 0.0, 0.0, 0.0))
-    moved = np.asarray(handlers["render"](spec, key, 7, 1.0, 3.0, 0.0, 0.0))
+    plain = np.asarray(Image.open(handlers["render"](spec, key, 7, 1.0, 0.0, 0.0, 0.0)))  # a preview file
+    moved = np.asarray(Image.open(handlers["render"](spec, key, 7, 1.0, 3.0, 0.0, 0.0)))
     assert plain.shape == moved.shape and plain.ndim == 3 and plain.std() > 5
     assert np.abs(plain.astype(float) - moved).mean() > 1.0  # moving along direction 0 changes the face
     generator = sys.modules["gan_steering_core.sources"].generators.get("dcgan-faces", "cpu")
