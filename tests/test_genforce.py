@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from steering.errors import CheckpointFormatError
-from steering.models.base import Latents
+from steering.models.base import Latents, Noise
 from steering.models.checkpoint import Checkpoint
 from steering.models.pggan import PGGAN
 from steering.models.stylegan import StyleGAN
@@ -292,7 +292,7 @@ def test_stylegan_layers_follow_genforce_math(stylegan):
         c = x.shape[1]
         return x * (s[:, :c, None, None] + 1) + s[:, c:, None, None]
 
-    noise = stylegan.noise_inputs()
+    noise = stylegan.noise_inputs(Noise())
     with torch.no_grad():
         x0, _ = stylegan.layer(0)(None, w, noise[0])
         x1, _ = stylegan.layer(1)(x0, w, noise[1])
@@ -347,12 +347,9 @@ def test_stylegan_noise_modes(stylegan):
     latents = stylegan.sample(1, seed=0)
     with torch.no_grad():
         const = stylegan.synthesize(latents)
-        stylegan.noise_mode = "none"
-        none = stylegan.synthesize(latents)
-        stylegan.noise_mode = "random"
-        rand = stylegan.synthesize(latents)
-        again = stylegan.synthesize(latents)
-        stylegan.noise_mode = "const"
+        none = stylegan.synthesize(latents.replace(noise=Noise("none")))
+        rand = stylegan.synthesize(latents.replace(noise=Noise("random", 3)))
+        again = stylegan.synthesize(latents.replace(noise=Noise("random", 3)))
     assert not torch.allclose(const, none) and not torch.allclose(const, rand)
     assert torch.equal(rand, again)  # one fixed realisation: synthesis stays a function of the latents
 

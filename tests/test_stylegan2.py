@@ -14,6 +14,7 @@ from torch.func import jacrev, vmap
 
 from steering.errors import CheckpointFormatError, InvalidValueError
 from steering.models import Latents, layer_range
+from steering.models.base import Noise
 from steering.models.checkpoint import Checkpoint
 from steering.models.stylegan2 import StyleGAN2
 from steering.sources import load_generator
@@ -378,9 +379,6 @@ def test_jacrev_through_mapping_and_synthesis(tiny):
     direction = torch.randn(8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     eps = 1e-6
 
-    def image(v):
-        return tiny.synthesize(Latents(v, "w"))
-
     def mapped(v):
         return tiny.features(Latents(v), ["w"])["w"]
 
@@ -388,13 +386,16 @@ def test_jacrev_through_mapping_and_synthesis(tiny):
         return float((a - b).detach().abs().max())
 
     for mode in ("const", "random", "none"):
-        tiny.noise_mode, tiny.noise_seed = mode, 4
+        noise = Noise(mode, 4)
+
+        def image(v, noise=noise):
+            return tiny.synthesize(Latents(v, "w", noise=noise))
+
         jac = jacrev(image)(w)  # [1, 3, 8, 8, 1, 8]
         fd = (image(w + eps * direction) - image(w - eps * direction)) / (2 * eps)
         assert err(jac[0, ..., 0, :] @ direction, fd[0]) < 1e-6, mode
-    batch = torch.randn(3, 8, dtype=torch.float64)
-    assert torch.allclose(vmap(lambda v: image(v[None])[0])(batch), image(batch))
-    tiny.noise_mode = "const"
+        batch = torch.randn(3, 8, dtype=torch.float64)
+        assert torch.allclose(vmap(lambda v, image=image: image(v[None])[0])(batch), image(batch))
     jac_z = jacrev(mapped)(z)  # Local Basis: Jacobian of the mapping z → w
     fd = (mapped(z + eps * direction) - mapped(z - eps * direction)) / (2 * eps)
     assert err(jac_z[0, :, 0] @ direction, fd[0]) < 1e-6
@@ -404,14 +405,32 @@ def test_noise_modes(tiny):
     w = tiny.sample(2, seed=5, space="w")
     images = {}
     for mode in ("const", "random", "none"):
-        tiny.noise_mode, tiny.noise_seed = mode, 4
-        images[mode] = tiny.synthesize(w)
-        assert torch.equal(images[mode], tiny.synthesize(w))  # deterministic
-    tiny.noise_seed = 5
-    tiny.noise_mode = "random"
-    assert not torch.equal(tiny.synthesize(w), images["random"])
+        images[mode] = tiny.synthesize(w.replace(noise=Noise(mode, 4)))
+        assert torch.equal(images[mode], tiny.synthesize(w.replace(noise=Noise(mode, 4))))  # deterministic
+    assert torch.equal(images["const"], tiny.synthesize(w))  # the default
+    assert not torch.equal(tiny.synthesize(w.replace(noise=Noise("random", 5))), images["random"])
     assert not torch.equal(images["const"], images["random"]) and not torch.equal(images["const"], images["none"])
-    tiny.noise_mode = "bogus"
     with pytest.raises(InvalidValueError):
-        tiny.synthesize(w)
-    tiny.noise_mode = "const"
+        Noise("bogus")
+
+
+def test_noise_is_part_of_the_request_not_of_the_shared_model(tiny):
+    """Two users with different noise on one shared model, interleaved in threads, each get their own images."""
+    import threading
+
+    w = tiny.sample(2, seed=5, space="w")
+    expected = {mode: tiny.synthesize(w.replace(noise=Noise(mode, 4))) for mode in ("const", "none", "random")}
+    assert not any(hasattr(tiny, name) for name in ("noise_mode", "noise_seed"))
+    wrong: list[str] = []
+
+    def user(mode: str) -> None:
+        for _ in range(20):
+            if not torch.equal(tiny.synthesize(w.replace(noise=Noise(mode, 4))), expected[mode]):
+                wrong.append(mode)
+
+    threads = [threading.Thread(target=user, args=(mode,)) for mode in expected for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not wrong

@@ -6,7 +6,7 @@ import importlib
 
 from ..errors import CheckpointFormatError
 from ..values import layer_range
-from .base import WPLUS, Generator, LatentProjection, Latents, ModelIdentity, W, Z
+from .base import WPLUS, Generator, LatentProjection, Latents, ModelIdentity, Noise, W, Z
 
 #: Architecture name -> "module:Class". Modules load lazily so that a model's code is imported only when used.
 ARCHITECTURES: dict[str, str] = {
@@ -35,6 +35,7 @@ __all__ = [
     "LatentProjection",
     "Latents",
     "ModelIdentity",
+    "Noise",
     "W",
     "Z",
     "architecture_class",

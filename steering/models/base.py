@@ -81,19 +81,46 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
 
 
+NOISE_MODES = ("const", "random", "none")
+
+
+@dataclass(frozen=True)
+class Noise:
+    """How a style-based model fills its per-layer noise inputs, as part of the request (never state on a model that
+    users share): ``const`` the stored buffers (deterministic, the default), ``random`` one realisation drawn from
+    ``seed`` (the same on every call), ``none`` no noise. Models without noise inputs ignore it."""
+
+    mode: str = "const"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in NOISE_MODES:
+            raise InvalidValueError(f"noise must be one of {list(NOISE_MODES)}, got {str(self.mode)[:20]!r}")
+        object.__setattr__(self, "seed", check_seed(self.seed))
+
+    def describe(self) -> dict[str, Any]:
+        return {"mode": self.mode, "seed": self.seed}
+
+    @classmethod
+    def from_description(cls, data: Mapping[str, Any]) -> Noise:
+        return cls(str(data.get("mode", "const")), data.get("seed", 0))
+
+
 @dataclass(frozen=True)
 class Latents:
     """A batch of latent codes in one space, with what the generator needs besides them.
 
     ``codes``: [N, d] for ``z``/``w``, [N, L, d] for ``w+``. ``classes``: [N, num_classes] conditioning
     (one-hot or soft) for class-conditional models, else ``None``. ``truncation``: the ψ the codes were
-    sampled with; models whose synthesis depends on it (BigGAN's batch-norm statistics) read it.
+    sampled with; models whose synthesis depends on it (BigGAN's batch-norm statistics) read it. ``noise``: how
+    style-based models fill their noise inputs for these latents (see ``Noise``).
     """
 
     codes: Tensor
     space: str = Z
     classes: Tensor | None = None
     truncation: float = 1.0
+    noise: Noise = field(default_factory=Noise)
 
     def replace(self, **changes: Any) -> Latents:
         return dataclasses.replace(self, **changes)
@@ -202,6 +229,11 @@ class Generator(nn.Module, ABC):
     def default_space(self) -> str:
         """The space edits happen in by default: ``w`` for style-based models, ``z`` otherwise."""
         return W if W in self.latent_spaces else Z
+
+    @property
+    def noise_modes(self) -> tuple[str, ...]:
+        """The ``Noise`` modes synthesis distinguishes (none: the model has no noise inputs)."""
+        return ()
 
     @property
     def num_layers(self) -> int:

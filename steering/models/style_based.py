@@ -1,15 +1,18 @@
-"""What style-based generators (StyleGAN, StyleGAN2) share: W+ codes checked at the synthesis boundary and the
-named features (``w``, per-resolution block outputs ``b{r}``, ``image``)."""
+"""What style-based generators (StyleGAN, StyleGAN2) share: W+ codes checked at the synthesis boundary, the noise
+inputs (chosen per request by ``Latents.noise``, never state on the model) and the named features (``w``,
+per-resolution block outputs ``b{r}``, ``image``)."""
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from typing import Sequence
 
+import numpy as np
+import torch
 from torch import Tensor
 
 from ..errors import InvalidValueError
-from .base import WPLUS, Generator, Latents, W
+from .base import NOISE_MODES, WPLUS, Generator, Latents, Noise, W
 
 
 class StyleBasedGenerator(Generator):
@@ -20,8 +23,33 @@ class StyleBasedGenerator(Generator):
         """The resolutions of the synthesis blocks, in order (feature ``b{r}`` is block ``r``'s output)."""
 
     @abstractmethod
-    def _run(self, wplus: Tensor, wanted: set[str]) -> dict[str, Tensor]:
-        """Run synthesis on W+ codes, returning the ``wanted`` features (``b{r}`` and/or ``image``)."""
+    def _run(self, wplus: Tensor, wanted: set[str], noise: list[Tensor | None]) -> dict[str, Tensor]:
+        """Run synthesis on W+ codes with the given noise inputs, returning the ``wanted`` features."""
+
+    @property
+    def noise_modes(self) -> tuple[str, ...]:
+        return NOISE_MODES
+
+    @abstractmethod
+    def noise_buffers(self) -> list[Tensor]:
+        """The stored noise, one tensor per noise input, in synthesis order (``const`` noise)."""
+
+    def noise_inputs(self, noise: Noise) -> list[Tensor | None]:
+        """The noise each input adds for ``noise``: the stored buffers, one fixed realisation drawn from its seed
+        (numpy, not torch: a torch random op inside vmap/jacrev is refused, and the draw must not depend on them), or
+        none. Synthesis stays a pure function of the latents in every mode."""
+        buffers = self.noise_buffers()
+        if noise.mode == "none":
+            return [None] * len(buffers)
+        if noise.mode == "const":
+            return list(buffers)
+        rng = np.random.default_rng(noise.seed)
+        return [torch.from_numpy(rng.standard_normal(tuple(b.shape), dtype=np.float32)).to(b) for b in buffers]
+
+    def synthesize(self, latents: Latents) -> Tensor:
+        image = self._run(self._wplus(latents), {"image"}, self.noise_inputs(latents.noise))["image"]
+        assert image.shape[1:] == (self.image_channels, self.resolution, self.resolution), image.shape
+        return image
 
     def _wplus(self, latents: Latents) -> Tensor:
         """The latents as W+ codes [N, num_layers, w_dim] in the model's dtype, shape-checked."""
@@ -47,5 +75,5 @@ class StyleBasedGenerator(Generator):
             result["w"] = self.to_space(latents, W).codes
         rest = set(names) - {"w"}
         if rest:
-            result.update(self._run(self._wplus(latents), rest))
+            result.update(self._run(self._wplus(latents), rest, self.noise_inputs(latents.noise)))
         return {name: result[name] for name in names}

@@ -22,8 +22,8 @@ Truncation (genforce / NVlabs v1): ``w̄ + ψ·(w − w̄)`` on the first ``trun
 truncates the single w by ψ (every layer, as StyleGAN2 does), and w → w+ copies it to every layer. Sample in
 ``w+`` to reproduce genforce's images with ψ < 1; edits in W+ (SeFa's) are added after truncation either way.
 
-Noise: ``noise_mode`` ``"const"`` (default: the stored ``apply_noise.noise`` buffers, genforce's default),
-``"random"`` (one fixed realisation from ``noise_seed``, shared by the batch) or ``"none"``.
+Noise: chosen per request by ``Latents.noise`` (see ``style_based``): the stored ``apply_noise.noise`` buffers
+(genforce's default), one fixed realisation from a seed, or none.
 """
 
 from __future__ import annotations
@@ -54,7 +54,6 @@ from .pggan import (
 )
 from .style_based import StyleBasedGenerator
 
-NOISE_MODES = ("const", "random", "none")
 NOISE_TYPES = ("spatial", "channel")
 #: genforce's ``fused_scale='auto'`` fuses upsampling and conv from this resolution on.
 AUTO_FUSED_SCALE_MIN_RES = 128
@@ -208,7 +207,6 @@ class StyleGAN(StyleBasedGenerator):
             raise InvalidValueError(f"mapping_layers must be at least 1, got {mapping_layers}")
         self.channels, self.fused_scale, self.noise_type = widths, fused_scale, noise_type
         self.final_tanh, self.truncation_layers = bool(final_tanh), int(truncation_layers)
-        self.noise_mode, self.noise_seed = "const", 0
 
         self.mapping = nn.Module()
         dims = [self.z_dim] + [self.mapping_fmaps] * (self.mapping_layers - 1) + [self.w_dim]
@@ -312,22 +310,12 @@ class StyleGAN(StyleBasedGenerator):
         return latents.replace(codes=codes[:, None, :].repeat(1, self.num_layers, 1), space=WPLUS)
 
     # ----- synthesis -----------------------------------------------------------------------------
-    def noise_inputs(self) -> list[Tensor | None]:
-        """The noise each layer adds, per ``noise_mode``."""
-        if self.noise_mode not in NOISE_MODES:
-            raise InvalidValueError(f"noise_mode must be one of {NOISE_MODES}, got {self.noise_mode!r}")
-        buffers = [self.layer(li).apply_noise.noise for li in range(self.num_layers)]
-        if self.noise_mode == "none":
-            return [None] * len(buffers)
-        if self.noise_mode == "const":
-            return list(buffers)
-        gen = torch.Generator().manual_seed(int(self.noise_seed))
-        return [torch.randn(b.shape, generator=gen).to(b) for b in buffers]
+    def noise_buffers(self) -> list[Tensor]:
+        return [self.layer(li).apply_noise.noise for li in range(self.num_layers)]
 
-    def _run(self, wplus: Tensor, wanted: set[str]) -> dict[str, Tensor]:
+    def _run(self, wplus: Tensor, wanted: set[str], noise: list[Tensor | None]) -> dict[str, Tensor]:
         """One synthesis pass: block outputs ``b{r}``, ``style{l}`` (AdaIN styles [N, 2C]), ``image``; stops early."""
         out: dict[str, Tensor] = {}
-        noise = self.noise_inputs()
         x: Tensor | None = None
         for li, res in enumerate(self.layer_resolutions):
             if wanted <= set(out):
@@ -341,15 +329,10 @@ class StyleGAN(StyleBasedGenerator):
             out["image"] = torch.tanh(image) if self.final_tanh else image
         return {name: out[name] for name in wanted}
 
-    def synthesize(self, latents: Latents) -> Tensor:
-        image = self._run(self._wplus(latents), {"image"})["image"]
-        assert image.shape[1:] == (self.image_channels, self.resolution, self.resolution), image.shape
-        return image
-
     def styles(self, latents: Latents) -> list[Tensor]:
         """The AdaIN styles [N, 2·C_l] each synthesis layer computes from its w (what ``latent_projections`` map)."""
         names = [f"style{li}" for li in range(self.num_layers)]
-        found = self._run(self._wplus(latents), set(names))
+        found = self._run(self._wplus(latents), set(names), self.noise_inputs(latents.noise))
         return [found[name] for name in names]
 
     def block_resolutions(self) -> list[int]:

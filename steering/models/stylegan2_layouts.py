@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..errors import CheckpointFormatError
 from .checkpoint import Checkpoint
-from .stylegan2 import LATENT_AVG_SAMPLES, make_kernel, make_mapping, rosinality_channels
+from .stylegan2_blocks import LATENT_AVG_SAMPLES, make_kernel, make_mapping, rosinality_channels
 
 Match = tuple[dict[str, Any], dict[str, Tensor]]
 
