@@ -37,7 +37,7 @@ compat_venv() {  # name, then pip requirements
     [ -x "$dir/bin/python" ] || "$PY" -m venv "$dir"
     "$dir/bin/pip" install -q --upgrade pip
     "$dir/bin/pip" install -q "torch==2.13.0"
-    "$dir/bin/pip" install -q "$@" safetensors tqdm "pytest>=8" "playwright>=1.40"
+    "$dir/bin/pip" install -q "$@" safetensors tqdm imageio-ffmpeg "pytest>=8" "playwright>=1.40"
     "$dir/bin/pip" install -q --no-deps -e . "gan-face-generate==1.1.1"
 }
 

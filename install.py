@@ -19,6 +19,7 @@ import sys
 REQUIREMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("safetensors", "safetensors>=0.4", "0.4", ()),
     ("tqdm", "tqdm>=4.60", "4.60", ()),
+    ("imageio-ffmpeg", "imageio-ffmpeg>=0.5", "0.5", ()),  # MP4 export (a wheel with its own ffmpeg binary)
     # the embedded faces model; its own dependencies (training stack) are not needed: only its weights file is read
     ("gan-face-generate", "gan-face-generate==1.1.1", "1.1.1", ("--no-deps",)),
 )

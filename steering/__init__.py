@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .controls import AffineControl, Control, FieldControl, LinearControl, PathControl, load_control
 from .directions import Directions
 from .errors import (
     CheckpointFormatError,
@@ -30,17 +31,23 @@ from .models import Generator, Latents
 from .sources import load_generator
 
 __all__ = [
+    "AffineControl",
     "CheckpointFormatError",
+    "Control",
     "Directions",
     "DirectionsFileError",
     "DirectionsMismatchError",
+    "FieldControl",
     "Generator",
     "HubError",
     "InvalidValueError",
     "Latents",
+    "LinearControl",
     "ModelNotFoundError",
+    "PathControl",
     "SteeringError",
     "UnsafeCheckpointError",
     "__version__",
+    "load_control",
     "load_generator",
 ]

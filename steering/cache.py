@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from . import paths
-from .directions import FORMAT_VERSION, Directions
+from .controls import FORMAT_VERSION, Control
 from .errors import CorruptFileError, DirectionsMismatchError
 from .io import tidy
 from .models.base import Generator
@@ -43,9 +43,9 @@ def cached(
     generator: Generator,
     method: str,
     params: Mapping[str, Any],
-    compute: Callable[[], Directions],
+    compute: Callable[[], Control],
     root: Path | None = None,
-) -> Directions:
+) -> Control:
     """Return the cached basis for (model, method, params), computing and storing it on a miss."""
     key = cache_key(generator, method, params)
     path = entry_path(key, tidy(root or paths.bases_dir()))
@@ -55,7 +55,7 @@ def cached(
         readable = paths.confined(path.parent, path.name)  # a link leading out of the cache is not read
         if readable is not None and readable.is_file():
             try:
-                return Directions.load(path, generator)
+                return Control.load(path, generator)
             except (CorruptFileError, DirectionsMismatchError):
                 path.unlink(missing_ok=True)
         directions = compute()

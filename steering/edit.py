@@ -1,14 +1,27 @@
-"""Applying directions: composed edits, trajectories, and rendering them as images, grids and GIFs.
+"""Applying controls: the one composition rule, trajectories, and rendering them as images, grids, GIFs and MP4s.
 
-Strengths are in latent units along unit directions. Directions in ``w`` that edit only some W+ layers turn the
-latents into ``w+`` and move just those layers; the others keep the original code.
+**Composition** (``apply`` with several control files, each with its own strengths):
+
+1. controls in ``z`` come before controls in ``w`` (a latent mapped to ``w`` cannot go back);
+2. within a space, by kind: *paths* set the point (in slider order; the last non-zero path slider wins), then
+   *affine maps* step from it (in slider order), then *fields* are integrated from there (in slider order), and
+   last the *linear* strengths are added (``Σ sᵢ vᵢ``, one matrix product per file: the order of files does not
+   matter, strengths simply add);
+3. a control whose strengths are all 0 is skipped, so a slider at 0 leaves the image bit-identical.
+
+The great-circle walk (``walk="great-circle"``) replaces the straight linear move for controls in a Gaussian ``z``
+(see ``controls.linear``). Directions in ``w`` that edit only some W+ layers turn the latents into ``w+`` and move
+just those layers; the others keep their codes.
+
+**Trajectories** (``trajectory``, ``sweep``, ``animate``) ask the control for its frames: a nonlinear control advances
+each frame from the previous one instead of recomputing from the start.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from PIL import Image
@@ -16,85 +29,93 @@ from torch import Tensor
 
 from . import limits
 from . import render as _render
-from .directions import Directions
-from .errors import DirectionsMismatchError, InvalidValueError
-from .models.base import WPLUS, Generator, Latents, W, Z
+from .controls import Control
+from .errors import InvalidValueError
+from .models.base import Generator, Latents, W, Z
 from .values import MAX_ABS_STRENGTH, check_count, check_strength
 
 Strengths = Mapping[int, float] | Sequence[float] | Tensor
+Controls = Control | Sequence[Control]
 #: ``progress(done, total)``: called as work advances (e.g. images rendered); for CLI bars and UI progress.
 Progress = Callable[[int, int], None]
+#: ``report(name, steps, seconds)``: what an integrated (field) control cost.
+Report = Callable[[str, int, float], None]
+
+#: The order controls are applied in: by space, then by kind (see the module docstring).
+SPACE_ORDER = (Z, W)
+KIND_ORDER = ("path", "affine", "field", "linear")
 
 
-def strength_vector(directions: Directions, strengths: Strengths) -> Tensor:
+def strength_vector(control: Control, strengths: Strengths) -> Tensor:
     """A dense [k] (or [N, k]) float tensor from a mapping ``{index: value}`` or a sequence, every value checked
     (finite, within ``±MAX_ABS_STRENGTH``)."""
-    k = len(directions)
+    k = len(control)
     if isinstance(strengths, Mapping):  # filled as a list: one tensor op, not one per slider (a hot path)
         values = [0.0] * k
         for index, value in strengths.items():
             if not 0 <= int(index) < k:
-                raise InvalidValueError(f"direction index {index} is outside [0, {k})")
+                raise InvalidValueError(f"control index {index} is outside [0, {k})")
             values[int(index)] = check_strength(value)
         return torch.tensor(values)
     vector = strengths if isinstance(strengths, Tensor) else torch.as_tensor(strengths, dtype=torch.float64)
     if vector.ndim == 0 or vector.shape[-1] != k:
-        raise InvalidValueError(f"{vector.shape[-1] if vector.ndim else 1} strengths for {k} directions")
+        raise InvalidValueError(f"{vector.shape[-1] if vector.ndim else 1} strengths for {k} controls")
     if not bool((vector.abs() <= MAX_ABS_STRENGTH).all()):  # NaN fails this too
         raise InvalidValueError(f"strengths must be finite numbers within ±{MAX_ABS_STRENGTH:g}")
     return vector.float()
 
 
-def layer_mask(directions: Directions, num_layers: int) -> Tensor | None:
-    """[k, L] bool mask of the W+ layers each direction edits; ``None`` when every layer is edited."""
-    if directions.layer_mask is not None:
-        mask = directions.layer_mask
-    elif directions.layers is not None:
-        mask = torch.zeros(len(directions), num_layers, dtype=torch.bool)
-        mask[:, list(directions.layers)] = True
+def apply(
+    generator: Generator,
+    latents: Latents,
+    controls: Controls,
+    strengths: Strengths | Sequence[Strengths],
+    *,
+    walk: str = "linear",
+    report: Report | None = None,
+) -> Latents:
+    """``latents`` moved by ``controls`` (one control file, or several with one strengths entry each)."""
+    for control, table in _plan(controls, strengths, len(latents)):
+        if not bool((table != 0).any()):
+            continue
+        latents = control.advance(generator, latents, table, walk=walk, report=report)
+    return latents
+
+
+def _plan(controls: Controls, strengths: Any, n: int) -> list[tuple[Control, Tensor]]:
+    """(control, [N, k] strengths) pairs in the order of the composition rule."""
+    if isinstance(controls, Control):
+        pairs = [(controls, strengths)]
     else:
-        return None
-    if mask.shape[1] != num_layers:
-        raise DirectionsMismatchError(f"directions edit {mask.shape[1]} W+ layers; the model has {num_layers}")
-    return None if bool(mask.all()) else mask
-
-
-def apply(generator: Generator, latents: Latents, directions: Directions, strengths: Strengths) -> Latents:
-    """``latents`` moved by Σ strengthᵢ · directionᵢ, in the directions' space (and W+ layers)."""
-    s = strength_vector(directions, strengths).to(latents.codes)
-    vectors = directions.vectors.to(latents.codes)
-    mask = layer_mask(directions, generator.num_layers)
-    if directions.space == Z:
-        if latents.space != Z:
-            raise DirectionsMismatchError(f"these directions move z; the latents are already in {latents.space!r}")
-        return latents.replace(codes=latents.codes + s @ vectors)
-    if directions.space != W:
-        raise DirectionsMismatchError(f"cannot apply directions in space {directions.space!r}")
-    if latents.space == Z:
-        latents = generator.to_space(latents, W if mask is None else WPLUS)
-    if mask is None:
-        return latents.replace(
-            codes=latents.codes + (s @ vectors if latents.space == W else (s @ vectors).unsqueeze(-2))
-        )
-    if latents.space == W:
-        latents = generator.to_space(latents, WPLUS)
-    # delta[n, l, :] = Σ_k s[n, k] · mask[k, l] · v_k
-    delta = torch.einsum("...k,kl,kd->...ld", s, mask.to(s), vectors)
-    return latents.replace(codes=latents.codes + delta)
+        controls = list(controls)
+        strengths = list(strengths)
+        if len(strengths) != len(controls):
+            raise InvalidValueError(f"{len(strengths)} strength sets for {len(controls)} control files")
+        pairs = list(zip(controls, strengths, strict=True))
+    plan = []
+    for control, values in pairs:
+        table = strength_vector(control, values)
+        plan.append((control, table.expand(n, -1) if table.ndim == 1 else table))
+    return sorted(plan, key=lambda pair: (SPACE_ORDER.index(pair[0].space), KIND_ORDER.index(pair[0].kind)))
 
 
 def trajectory(
-    generator: Generator, latents: Latents, directions: Directions, index: int, strengths: Sequence[float]
+    generator: Generator,
+    latents: Latents,
+    control: Control,
+    index: int,
+    strengths: Sequence[float],
+    *,
+    walk: str = "linear",
 ) -> Latents:
-    """One latent moved along direction ``index`` to each strength: a batch of ``len(strengths)`` latents."""
+    """One latent moved along control ``index`` to each strength: a batch of ``len(strengths)`` latents."""
     if len(latents) != 1:
         raise InvalidValueError(f"a trajectory starts from one latent, got {len(latents)}")
-    if not 0 <= index < len(directions):
-        raise InvalidValueError(f"direction index {index} is outside [0, {len(directions)})")
-    base = Latents.cat([latents] * len(strengths))
-    table = torch.zeros(len(strengths), len(directions))
-    table[:, index] = torch.as_tensor(list(strengths), dtype=torch.float32)
-    return apply(generator, base, directions, table)
+    if not 0 <= index < len(control):
+        raise InvalidValueError(f"control index {index} is outside [0, {len(control)})")
+    checked = [check_strength(s) for s in strengths]
+    limits.check_images(generator, len(checked), "strengths")
+    return control.walk(generator, latents, index, checked, walk=walk)
 
 
 def strengths_between(low: float, high: float, steps: int) -> list[float]:
@@ -135,19 +156,21 @@ def render(
 def sweep(
     generator: Generator,
     latents: Latents,
-    directions: Directions,
+    control: Control,
     indices: Sequence[int],
     strengths: Sequence[float],
     progress: Progress | None = None,
+    *,
+    walk: str = "linear",
 ) -> Image.Image:
-    """A labelled grid: one row per direction, one column per strength, for one starting latent."""
+    """A labelled grid: one row per control, one column per strength, for one starting latent."""
     limits.check_images(generator, len(indices) * len(strengths), "grid cells")
-    rows = [trajectory(generator, latents, directions, i, strengths) for i in indices]
+    rows = [trajectory(generator, latents, control, i, strengths, walk=walk) for i in indices]
     images = render(generator, Latents.cat(rows), progress=progress)
     return _render.grid(
         images,
         columns=len(strengths),
-        row_labels=[directions.names[i] for i in indices],
+        row_labels=[control.names[i] for i in indices],
         column_labels=[f"{s:+.3g}" for s in strengths],
     )
 
@@ -155,14 +178,16 @@ def sweep(
 def animate(
     generator: Generator,
     latents: Latents,
-    directions: Directions,
+    control: Control,
     index: int,
     strengths: Sequence[float],
     path: str | os.PathLike[str],
     fps: float = 12.0,
     progress: Progress | None = None,
     bounce: bool = True,
+    *,
+    walk: str = "linear",
 ) -> Path:
-    """A GIF moving along one direction (``bounce``: forward then back, see ``render.save_gif``)."""
-    frames = render(generator, trajectory(generator, latents, directions, index, strengths), progress=progress)
-    return _render.save_gif(frames, path, fps=fps, bounce=bounce)
+    """A GIF or MP4 (by the file's suffix) moving along one control (``bounce``: forward then back)."""
+    frames = render(generator, trajectory(generator, latents, control, index, strengths, walk=walk), progress=progress)
+    return _render.save_animation(frames, path, fps=fps, bounce=bounce)

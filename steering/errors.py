@@ -27,6 +27,10 @@ class DirectionsFileError(CorruptFileError):
     """A direction file is corrupt, truncated or not a gan-steering file."""
 
 
+class LatentsFileError(CorruptFileError):
+    """A latents file (a saved starting point) is corrupt, truncated or not a gan-steering file."""
+
+
 class DirectionsMismatchError(SteeringError):
     """A direction file was made for another model, latent space or layer layout."""
 
@@ -37,6 +41,10 @@ class InvalidValueError(SteeringError, ValueError):
 
 class ResourceLimitError(InvalidValueError):
     """A request would need more memory or work than one request may take (see ``steering.limits``)."""
+
+
+class CancelledError(SteeringError):
+    """The user cancelled a long computation; nothing it would have produced was kept."""
 
 
 class HubError(SteeringError):

@@ -11,7 +11,8 @@ import torch
 from PIL import Image, ImageDraw
 from torch import Tensor
 
-from .io import save_image
+from .errors import InvalidValueError
+from .io import atomic_path, save_image
 
 
 def to_uint8(images: Tensor) -> np.ndarray:
@@ -57,17 +58,52 @@ def grid(
     return canvas
 
 
-def save_gif(
+#: Animation formats by file suffix.
+ANIMATIONS = (".gif", ".mp4")
+
+
+def save_animation(
     frames: Sequence[Image.Image],
     path: str | os.PathLike[str],
     fps: float = 12.0,
     bounce: bool = True,
 ) -> Path:
-    """Animated GIF, written atomically; ``bounce`` plays the frames forward then back so the loop has no jump."""
+    """An animated GIF or an H.264 MP4 (by ``path``'s suffix), written atomically; ``bounce`` plays the frames forward
+    then back so the loop has no jump."""
     if not frames:
-        raise ValueError("a GIF needs at least one frame")
+        raise InvalidValueError("an animation needs at least one frame")
     if not 0 < fps <= 50:
-        raise ValueError(f"fps must be in (0, 50], got {fps}")
+        raise InvalidValueError(f"fps must be in (0, 50], got {fps}")
+    suffix = Path(path).suffix.lower()
+    if suffix not in ANIMATIONS:
+        raise InvalidValueError(f"an animation is saved as {' or '.join(ANIMATIONS)}, not {Path(path).name!r}")
     sequence = list(frames) + (list(frames[-2:0:-1]) if bounce and len(frames) > 2 else [])
-    options = {"save_all": True, "append_images": sequence[1:], "duration": int(1000 / fps), "loop": 0}
-    return save_image(sequence[0], path, format="GIF", **options)
+    if suffix == ".gif":
+        options = {"save_all": True, "append_images": sequence[1:], "duration": int(1000 / fps), "loop": 0}
+        return save_image(sequence[0], path, format="GIF", **options)
+    return _save_mp4(sequence, Path(path), fps)
+
+
+def save_gif(
+    frames: Sequence[Image.Image], path: str | os.PathLike[str], fps: float = 12.0, bounce: bool = True
+) -> Path:
+    """Animated GIF (see ``save_animation``)."""
+    return save_animation(frames, Path(path), fps=fps, bounce=bounce)
+
+
+def _save_mp4(frames: Sequence[Image.Image], path: Path, fps: float) -> Path:
+    """H.264 (yuv420p, plays everywhere) through imageio-ffmpeg's bundled ffmpeg; frames are even-sized RGB."""
+    import imageio_ffmpeg
+
+    rgb = [frame.convert("RGB") for frame in frames]
+    width, height = rgb[0].size
+    size = (width + width % 2, height + height % 2)
+    with atomic_path(path) as tmp:
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp), size, fps=fps, codec="libx264", macro_block_size=1, output_params=["-f", "mp4"]
+        )
+        writer.send(None)  # start the encoder
+        for frame in rgb:
+            writer.send(np.ascontiguousarray(np.asarray(frame.resize(size) if frame.size != size else frame)))
+        writer.close()
+    return path

@@ -1,10 +1,10 @@
-"""Sharing direction files on the Hugging Face Hub: the model card, the folder that is uploaded, push and pull.
+"""Sharing control files on the Hugging Face Hub: the model card, the folder that is uploaded, push and pull.
 
-A shared repo holds ``directions.safetensors`` (the same file ``Directions.save`` writes), a ``README.md`` model card
-(YAML front matter: ``library_name: gan-steering``, ``tags``, ``base_model`` when the GAN itself came from the Hub)
-and, when a generator is at hand, ``preview.png``: a sweep of the first directions. Pulling goes through
-``steering.sources.hub.download`` (cache, token, offline mode, ``HF_ENDPOINT``) and ``Directions.load``, so a file
-made for another model is refused with ``DirectionsMismatchError``.
+A shared repo holds ``directions.safetensors`` (the file ``Control.save`` writes, of any kind), a ``README.md`` model
+card (YAML front matter: ``library_name: gan-steering``, ``tags`` with the method and the kind, ``base_model`` when the
+GAN itself came from the Hub) and, when a generator is at hand, ``preview.png``: a sweep of the first controls.
+Pulling goes through ``steering.sources.hub.download`` (cache, token, offline mode, ``HF_ENDPOINT``) and
+``Control.load``, so a file made for another model is refused with ``DirectionsMismatchError``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from . import edit
-from .directions import Directions
+from .controls import Control, load_control
 from .errors import DirectionsFileError, HubError, InvalidValueError
 from .io import save_image
 from .models.base import Generator, ModelIdentity
@@ -55,7 +55,7 @@ def model_spec(model: ModelIdentity) -> str:
 
 
 def model_card(
-    directions: Directions,
+    directions: Control,
     preview_filename: str | None = None,
     base_model: str | None = None,
     *,
@@ -69,7 +69,7 @@ def model_card(
         raise InvalidValueError(f"base_model {base!r} is not a Hub repo id 'owner/name'")
     metadata: dict[str, object] = {
         "library_name": LIBRARY_NAME,
-        "tags": ["gan", "latent-directions", directions.method],
+        "tags": ["gan", "latent-directions", directions.method, f"{directions.kind}-controls"],
         "license": "other",  # directions are derived from the weights: they follow the GAN's own licence
     }
     if base:
@@ -89,7 +89,7 @@ def model_card(
 
     sections = [
         f"---\n{front}\n---",
-        f"# {len(directions)} {directions.method} directions for {model.name}",
+        f"# {len(directions)} {directions.method} {directions.kind} controls for {model.name}",
         f"Latent directions for the GAN **{model.name}** ({model.architecture}), found with **{directions.method}** "
         f"by [gan-steering](https://pypi.org/project/{LIBRARY_NAME}/). Moving a latent code along one of them "
         f"changes one attribute of the generated image.",
@@ -112,6 +112,7 @@ def model_card(
             ["Property", "Value"],
             [
                 ["Method", directions.method],
+                ["Kind", f"{directions.kind}: a unit of strength is {directions.unit}"],
                 ["Parameters", f"`{json.dumps(directions.params, sort_keys=True, default=str)}`"],
                 ["Latent space", f"`{directions.space}`"],
                 ["Layers", layers],
@@ -154,19 +155,23 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _direction_table(directions: Directions) -> str:
+def _direction_table(directions: Control) -> str:
     header = ["#", "Name"]
     if directions.values is not None:
         header.append("Value")
-    if directions.scales is not None:
+    scales = getattr(directions, "scales", None)
+    if scales is not None:
         header.append("Scale")
+    header.append("Range")
     rows = []
     for i, name in enumerate(directions.names):
         row = [str(i), name]
         if directions.values is not None:
             row.append(f"{float(directions.values[i]):.4g}")
-        if directions.scales is not None:
-            row.append(f"{float(directions.scales[i]):.4g}")
+        if scales is not None:
+            row.append(f"{float(scales[i]):.4g}")
+        low, high = directions.range_of(i)
+        row.append(f"{low:+.3g} … {high:+.3g}")
         rows.append(row)
     return _table(header, rows)
 
@@ -179,16 +184,16 @@ def _check_filename(filename: str) -> str:
     return filename
 
 
-def preview_grid(generator: Generator, directions: Directions, seed: int = 0):
+def preview_grid(generator: Generator, directions: Control, seed: int = 0):
     """A sweep of the first few directions over their strength range, from one seeded sample."""
-    lo, hi = directions.strength_range
+    lo, hi = directions.range_of(0)
     indices = range(min(len(directions), PREVIEW_DIRECTIONS))
     strengths = edit.strengths_between(lo, hi, PREVIEW_STEPS)
     return edit.sweep(generator, generator.sample(1, seed=seed), directions, list(indices), strengths)
 
 
 def build_upload_folder(
-    directions: Directions,
+    directions: Control,
     folder: str | os.PathLike[str],
     generator: Generator | None = None,
     filename: str = DEFAULT_FILENAME,
@@ -214,7 +219,7 @@ def build_upload_folder(
 
 # ----- push and pull -----------------------------------------------------------------------------------------------
 def push_directions(
-    directions: Directions,
+    directions: Control,
     repo_id: str,
     *,
     generator: Generator | None = None,
@@ -265,7 +270,7 @@ def pull_directions(
     *,
     token: str | None = None,
     local_files_only: bool = False,
-) -> Directions:
+) -> Control:
     """Download (or find in the HF cache) a shared direction file and load it, checked against ``generator``."""
     return pull_directions_file(spec, generator, token=token, local_files_only=local_files_only)[0]
 
@@ -276,12 +281,12 @@ def pull_directions_file(
     *,
     token: str | None = None,
     local_files_only: bool = False,
-) -> tuple[Directions, Path]:
+) -> tuple[Control, Path]:
     """``pull_directions`` and the local file (in the HF cache) the directions were read from."""
     source = parse_pull_spec(spec)
     downloaded = hub.download(source, token=token, local_files_only=local_files_only)
     try:
-        return Directions.load(downloaded.path, generator), Path(downloaded.path)
+        return load_control(downloaded.path, generator), Path(downloaded.path)
     except DirectionsFileError as exc:
         where = f"{source.repo_id}@{downloaded.commit}" if downloaded.commit else source.repo_id
         raise DirectionsFileError(f"{source.filename} in Hub repo {where}: {exc}") from exc

@@ -80,13 +80,13 @@ def test_upload_folder_holds_file_card_and_preview(dcgan, directions, tmp_path):
     card = huggingface_hub.ModelCard.load(folder / "README.md")
     data = card.data.to_dict()
     assert data["library_name"] == "gan-steering"
-    assert data["tags"] == ["gan", "latent-directions", "sefa"]
+    assert data["tags"] == ["gan", "latent-directions", "sefa", "linear-controls"]  # the card names the kind
     assert "base_model" not in data  # the embedded model does not come from the Hub
     text = card.text
     assert dcgan.identity.sha256 in text and "dcgan-faces" in text and "pypi:gan-face-generate" in text
     for i, name in enumerate(directions.names):  # one table row per direction, with its eigenvalue
         assert f"| {i} | {name} | {float(directions.values[i]):.4g} |" in text
-    assert "![sefa directions](preview.png)" in text
+    assert "![sefa directions](preview.png)" in text and "linear: a unit of strength is" in text
     assert 'pull_directions("someone/dcgan-sefa", G)' in text and "hf download someone/dcgan-sefa" in text
     assert "non-commercial" in text  # the embedded weights' licence travels with the directions
 

@@ -92,7 +92,12 @@ def test_the_space_installs_only_what_the_app_needs():
         re.split(r"[<>=!\[ ;]", line.strip())[0].lower() for line in text.splitlines() if line.strip()[:1].isalnum()
     }
     assert "gan-face-generate" not in listed and "torchvision" not in listed and "wandb" not in listed
-    distribution = {"PIL": "pillow", "yaml": "pyyaml", "huggingface_hub": "huggingface_hub"}
+    distribution = {
+        "PIL": "pillow",
+        "yaml": "pyyaml",
+        "huggingface_hub": "huggingface_hub",
+        "imageio_ffmpeg": "imageio-ffmpeg",
+    }
     needed = {distribution.get(name, name).lower() for name in third_party_imports()} - {"gradio"}  # gradio: sdk
     assert needed <= listed, f"imported but not in requirements.txt: {needed - listed}"
     assert listed <= needed, f"in requirements.txt but never imported: {listed - needed}"

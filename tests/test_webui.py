@@ -247,8 +247,9 @@ def test_our_packages_do_not_collide_with_another_extensions(tmp_path, restore_i
     handlers = _handlers(mounted.demo)
     spec, key, _, summary, status = handlers["discover"]("dcgan-faces", "sefa", 3, "all", 100)
     assert spec == "dcgan-faces" and key and "dcgan" in summary.lower() and "3 sefa directions" in status
-    plain = np.asarray(Image.open(handlers["render"](spec, key, 7, 1.0, 0.0, 0.0, 0.0)))  # a preview file
-    moved = np.asarray(Image.open(handlers["render"](spec, key, 7, 1.0, 3.0, 0.0, 0.0)))
+    state = (spec, key, "", 7, 1.0, "const", False, 8, "slerp", 0.0)  # model, set, start, seed … interpolation
+    plain = np.asarray(Image.open(handlers["render"](*state, 0.0, 0.0, 0.0)))  # a preview file
+    moved = np.asarray(Image.open(handlers["render"](*state, 3.0, 0.0, 0.0)))
     assert plain.shape == moved.shape and plain.ndim == 3 and plain.std() > 5
     assert np.abs(plain.astype(float) - moved).mean() > 1.0  # moving along direction 0 changes the face
     generator = sys.modules["gan_steering_core.sources"].generators.get("dcgan-faces", "cpu")
@@ -352,7 +353,8 @@ def test_install_adds_only_missing_light_deps_once(bare_webui, tmp_path, layout)
     assert first.returncode == 0, first.stderr
     calls = _pip_calls(log)
     requested = _requested(calls)
-    assert sorted(requested) == sorted(["safetensors>=0.4", "tqdm>=4.60", "gan-face-generate==1.1.1"])
+    expected = ["safetensors>=0.4", "tqdm>=4.60", "imageio-ffmpeg>=0.5", "gan-face-generate==1.1.1"]
+    assert sorted(requested) == sorted(expected)
     assert not [r for r in requested for host in HOST_PACKAGES if r.replace("-", "_").startswith(host)]
     (face,) = [c["command"] for c in calls if "gan-face-generate" in c["command"]]
     assert "--no-deps" in face and '"gan-face-generate==1.1.1"' in face  # quoted for the shell
@@ -365,7 +367,8 @@ def test_install_adds_only_missing_light_deps_once(bare_webui, tmp_path, layout)
 
 def test_install_upgrades_a_too_old_dependency(bare_webui, tmp_path):
     site = tmp_path / "site"
-    for name, version in [("safetensors", "0.3.3"), ("tqdm", "4.66.1"), ("gan_face_generate", "1.1.1")]:
+    present = [("safetensors", "0.3.3"), ("tqdm", "4.66.1"), ("imageio_ffmpeg", "0.6.0")]
+    for name, version in [*present, ("gan_face_generate", "1.1.1")]:
         info = site / f"{name}-{version}.dist-info"
         info.mkdir(parents=True)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
@@ -383,7 +386,7 @@ def test_install_honours_skip_install_and_survives_pip_failure(bare_webui, tmp_p
 
     failing = _run_install(bare_webui, log, "-S", FAKE_WEBUI_PIP_FAIL="1")
     assert failing.returncode == 0
-    assert len(_pip_calls(log)) == 3 and "could not install" in failing.stderr
+    assert len(_pip_calls(log)) == 4 and "could not install" in failing.stderr
 
 
 def test_install_pin_matches_the_embedded_model_version():

@@ -1,0 +1,227 @@
+"""Field controls: the step direction is recomputed from the current latent (Local Basis traversal, GradCtrl).
+
+A field is a function ``f(generator, x, inputs) -> [N, d]`` of the model, the current latent vector ``x`` [N, d] and
+the control's stored tensors (small classifier heads, masks, guide directions). Functions are named in ``FIELDS`` and
+imported from our own code: a file names its field, it never carries code.
+
+Step rule (explicit Euler): a strength ``s`` takes ``n = ⌈|s| / h⌉`` steps, ``n − 1`` of size ``h`` (``step_size``)
+and a last one of ``|s| − (n − 1)·h``; each moves ``x ← x + sign(s) · size · f̂(x)`` with ``f̂ = f / ‖f‖`` (unit steps,
+``normalise=True``, the default) or ``f̂ = f``. With unit steps one unit of strength is one latent unit of path
+length, as for a linear control: a constant field reproduces the linear edit. Each step costs one evaluation of the
+field; ``advance(…, report=fn)`` calls ``fn(name, steps, seconds)`` so callers can show the cost per step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+from .. import metadata as meta
+from ..errors import DirectionsFileError, InvalidValueError
+from ..models.base import Generator, Latents
+from ..values import check_count, check_name, check_number
+from . import spaces
+from .base import Control, finite
+
+TENSOR_PREFIX = "field."
+MAX_STEPS = 10_000
+
+
+@dataclass(frozen=True)
+class FieldInputs:
+    """What a field function reads besides the model and the latent."""
+
+    index: int  # which control (slider) of the file
+    tensors: Mapping[str, Tensor]
+    params: Mapping[str, Any]
+    classes: Tensor | None  # [N, C] for class-conditional models
+
+
+FieldFunction = Callable[[Generator, Tensor, FieldInputs], Tensor]
+
+
+def constant_field(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tensor:
+    """The same direction everywhere (``tensors["directions"][index]``): the field form of a linear control."""
+    return inputs.tensors["directions"][inputs.index].to(x).expand_as(x)
+
+
+#: Field name -> "module:function" (imported on first use).
+FIELDS: dict[str, str] = {
+    "constant": f"{__name__}:constant_field",
+}
+
+
+def field_function(name: str) -> FieldFunction:
+    try:
+        module_name, function_name = FIELDS[name].split(":")
+    except KeyError:
+        raise InvalidValueError(f"unknown field {name!r}; this gan-steering knows {', '.join(FIELDS)}") from None
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+@dataclasses.dataclass(kw_only=True)
+class FieldControl(Control):
+    """k controls following one field function, each with its own index into the stored tensors."""
+
+    kind: ClassVar[str] = "field"
+    unit: ClassVar[str] = "latent units of path length along the field (Euler steps)"
+    noun: ClassVar[str] = "field controls"
+
+    field: str
+    tensors: dict[str, Tensor]
+    count: int  # number of controls (k)
+    latent_dim: int  # d of the vectors it moves
+    step_size: float = 0.1
+    normalise: bool = True
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def dim(self) -> int:
+        return self.latent_dim
+
+    def check_tensors(self) -> None:
+        self.field = check_name(self.field, "the field name")
+        if self.field not in FIELDS:
+            raise InvalidValueError(f"unknown field {self.field!r}: this gan-steering knows {', '.join(FIELDS)}")
+        self.count = check_count(self.count, "the number of field controls", 1, 4096)
+        self.latent_dim = check_count(self.latent_dim, "the latent dimension", 1, 1 << 20)
+        self.tensors = {
+            check_name(k, "a tensor name"): finite(v, f"field tensor {k!r}") for k, v in self.tensors.items()
+        }
+        self.step_size = check_number(self.step_size, "the field step size", 1e-6, 1e3)
+        self.normalise = bool(self.normalise)
+
+    def kind_tensors(self) -> dict[str, Tensor]:
+        return {TENSOR_PREFIX + name: tensor for name, tensor in self.tensors.items()}
+
+    def kind_metadata(self) -> dict[str, str]:
+        return {
+            "field": self.field,
+            "field_steps": json.dumps(
+                {
+                    "count": self.count,
+                    "latent_dim": self.latent_dim,
+                    "step_size": self.step_size,
+                    "normalise": self.normalise,
+                }
+            ),
+        }
+
+    @classmethod
+    def accepts_tensor(cls, name: str) -> bool:
+        return name.startswith(TENSOR_PREFIX)
+
+    @classmethod
+    def kind_fields(cls, tensors: Mapping[str, Tensor], metadata: Mapping[str, str], origin: str) -> dict[str, Any]:
+        name = meta.field(metadata, "field", str, origin, DirectionsFileError, as_json=False)
+        if name not in FIELDS:
+            raise DirectionsFileError(
+                f"{origin} follows the field {name[:40]!r}, which this gan-steering does not know "
+                f"(it knows {', '.join(FIELDS)}): upgrade it"
+            )
+        steps = meta.check_json_object(
+            meta.field(metadata, "field_steps", dict, origin, DirectionsFileError),
+            "field_steps",
+            origin,
+            DirectionsFileError,
+        )
+        whole = all(
+            isinstance(steps.get(key), int) and not isinstance(steps.get(key), bool) for key in ("count", "latent_dim")
+        )
+        if not whole or not meta.is_kind(steps.get("step_size"), float):
+            raise DirectionsFileError(f"{origin}: field_steps needs a whole count and latent_dim and a step_size")
+        own = {k[len(TENSOR_PREFIX) :]: v for k, v in tensors.items() if k.startswith(TENSOR_PREFIX)}
+        return {
+            "field": name,
+            "tensors": own,
+            "count": steps["count"],
+            "latent_dim": steps["latent_dim"],
+            "step_size": float(steps["step_size"]),
+            "normalise": bool(steps.get("normalise", True)),
+        }
+
+    def select_tensors(self, index: Tensor) -> dict[str, Any]:
+        raise InvalidValueError("field controls share their tensors; select is not available for them")
+
+    # ----- moving latents ----------------------------------------------------------------------------------------
+    def direction(self, generator: Generator, x: Tensor, index: int, classes: Tensor | None) -> Tensor:
+        """``f̂(x)`` [N, d] for control ``index``."""
+        inputs = FieldInputs(index, self.tensors, self.params, classes)
+        f = field_function(self.field)(generator, x, inputs)
+        if tuple(f.shape) != tuple(x.shape):
+            raise InvalidValueError(f"field {self.field!r} returned {list(f.shape)} for latents {list(x.shape)}")
+        if self.normalise:
+            f = f / f.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+        return f
+
+    def advance(
+        self,
+        generator: Generator,
+        latents: Latents,
+        strengths: Tensor,
+        *,
+        report: Callable[[str, int, float], None] | None = None,
+        **_: Any,
+    ) -> Latents:
+        """Each control in turn (slider order), integrated with the step rule above."""
+        mask = self.layer_mask_for(generator.num_layers)
+        for index in range(len(self)):
+            s = strengths[:, index].double()
+            if not bool((s != 0).any()):
+                continue
+            row = spaces.layer_row(mask, index)
+            latents = spaces.working(generator, latents, self.space, row)
+            start = spaces.vector(latents, row)
+            began = time.perf_counter()
+            moved, steps = self._integrate(generator, start, s, index, latents.classes)
+            if report is not None:
+                report(self.names[index], steps, time.perf_counter() - began)
+            latents = spaces.put(latents, moved, row)
+        return latents
+
+    def _integrate(
+        self, generator: Generator, x: Tensor, s: Tensor, index: int, classes: Tensor | None
+    ) -> tuple[Tensor, int]:
+        amount = s.abs()
+        n = torch.ceil(amount / self.step_size - 1e-9).clamp_min(0)
+        if float(n.max()) > MAX_STEPS:
+            raise InvalidValueError(f"{float(amount.max()):g} is {int(n.max())} steps of {self.step_size:g}")
+        last = (amount - (n - 1) * self.step_size).to(x)
+        sign = torch.sign(s).to(x)[:, None]
+        for step in range(int(n.max())):
+            size = torch.where(n - 1 > step, self.step_size, last.double()).to(x)
+            active = (n > step)[:, None]
+            x = torch.where(active, x + sign * size[:, None] * self.direction(generator, x, index, classes), x)
+        return x, int(n.max())
+
+    def walk(
+        self, generator: Generator, latents: Latents, index: int, strengths: Sequence[float], **options: Any
+    ) -> Latents:
+        """Frames along control ``index``; each continues from the previous frame (ascending |s| on each side)."""
+        row = spaces.layer_row(self.layer_mask_for(generator.num_layers), index)
+        latents = spaces.working(generator, latents, self.space, row)
+        start = spaces.vector(latents, row)
+        frames: dict[float, Tensor] = {}
+        for sign in (1.0, -1.0):
+            wanted = sorted({abs(float(s)) for s in strengths if s * sign > 0})
+            current, done = start, 0.0
+            for target in wanted:
+                step = torch.tensor([sign * (target - done)], dtype=torch.float64)
+                if target > done:
+                    current, _ = self._integrate(generator, current, step, index, latents.classes)
+                frames[sign * target] = current
+                done = target
+        rows = [frames.get(float(s), start) for s in strengths]
+        return spaces.put(Latents.cat([latents] * len(strengths)), torch.cat(rows), row)
+
+
+__all__ = ["FIELDS", "FieldControl", "FieldInputs", "constant_field", "field_function"]
