@@ -19,6 +19,7 @@ from ..errors import InvalidValueError
 from ..models.base import Generator, W, Z
 from ..values import MAX_SEED, check_count, layer_range
 from .common import canonical_signs, strength_range
+from .registry import Method, Parameter
 
 
 def principal_components(x: Tensor, k: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
@@ -130,4 +131,20 @@ def ganspace(
     return cached(generator, "ganspace", params, compute) if use_cache else compute()
 
 
-__all__ = ["ganspace", "principal_components"]
+METHOD = Method(
+    name="ganspace",
+    title="GANSpace (PCA)",
+    function=ganspace,
+    kind="linear",
+    parameters=(
+        Parameter("num_directions", "int", 10, "Number of directions", minimum=1, flags=("-k", "--num-directions")),
+        Parameter("layers", "layers", "all", "W+ layers: all, coarse, middle, fine, lo:hi or 0,2,5"),
+        Parameter("num_samples", "int", 10_000, "Number of samples", minimum=2, flags=("--samples",)),
+        Parameter("seed", "int", 0, "Sampling seed", minimum=0),
+        Parameter("feature", "feature", None, "PCA on this feature (default: w, or the first layer)"),
+    ),
+    value_label="variances",
+    description="PCA of sampled w (style-based models) or of a layer's activations, carried back to the latent",
+)
+
+__all__ = ["METHOD", "ganspace", "principal_components"]

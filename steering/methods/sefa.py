@@ -18,6 +18,7 @@ from ..errors import InvalidValueError
 from ..models.base import Generator, Z
 from ..values import check_count, layer_range
 from .common import canonical_signs, latent_spread, strength_range
+from .registry import Method, Parameter
 
 
 def factorize(weight: Tensor) -> tuple[Tensor, Tensor]:
@@ -77,3 +78,17 @@ def sefa(
         )
 
     return cached(generator, "sefa", params, compute) if use_cache else compute()
+
+
+METHOD = Method(
+    name="sefa",
+    title="SeFa (closed form)",
+    function=sefa,
+    kind="linear",
+    parameters=(
+        Parameter("num_directions", "int", 10, "Number of directions", minimum=1, flags=("-k", "--num-directions")),
+        Parameter("layers", "layers", "all", "W+ layers: all, coarse, middle, fine, lo:hi or 0,2,5"),
+    ),
+    value_label="eigenvalues",
+    description="eigenvectors of AᵀA for the row-normalised weights that read the latent; milliseconds, no sampling",
+)

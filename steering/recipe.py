@@ -1,0 +1,251 @@
+"""Recipes: every PNG the project saves says how it was made, so ``replay`` makes the same pixels again.
+
+The recipe travels in the PNG as a text chunk ``gan-steering`` (JSON), beside a one-line ``parameters`` chunk that
+image viewers and webuis show as "PNG info". It names the model (spec and weights sha256), the starting point (seed,
+truncation, class and noise, or the sha256 of a latents file), each control file (content sha256, kind, method and
+parameters, file name) with its strengths, the walk, and the display scale. ``replay`` finds the controls again from
+files you give it, from the files the recipe names (beside the PNG), or by recomputing them with the method and
+parameters recorded (cached bases make that instant); each must match its sha256.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from PIL import Image, PngImagePlugin
+
+from . import edit, metadata
+from .controls import Control, load_control
+from .errors import CorruptFileError, SteeringError
+from .io import save_image
+from .models.base import Generator, Latents, Noise
+from .start import LatentsFile, Seed, load_latents
+
+KEY = "gan-steering"
+VERSION = 1
+LAYOUTS = ("sweep", "seeds")
+
+
+class RecipeError(CorruptFileError):
+    """An image carries no recipe, or one that cannot be read or replayed."""
+
+
+@dataclass
+class Recipe:
+    """How an image was made (see the module docstring for the fields)."""
+
+    model: dict[str, Any]
+    start: dict[str, Any]
+    controls: list[dict[str, Any]] = field(default_factory=list)
+    walk: str = "linear"
+    scale: int = 1
+    #: ``None``: one edited image; ``{"type": "sweep", "control", "indices", "strengths"}``: a sweep grid of one
+    #: control file from the start; ``{"type": "seeds", "seeds"}``: the same edit on a row of seeds.
+    layout: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        data = {"version": VERSION, "model": self.model, "start": self.start, "controls": self.controls}
+        data.update(walk=self.walk, scale=self.scale, layout=self.layout)
+        return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+    def summary(self) -> str:
+        """One line, like a webui's "parameters"."""
+        start = self.start
+        where = f"seed {start['seed']}, ψ {start['truncation']:g}" if "seed" in start else "latents file"
+        moves = "; ".join(
+            f"{c.get('method', '?')}[{', '.join(f'{i}={v:g}' for i, v in enumerate(c['strengths']) if v)}]"
+            for c in self.controls
+            if any(c["strengths"])
+        )
+        return f"{self.model.get('name', '?')}, {where}" + (f"; {moves}" if moves else "") + f"; walk {self.walk}"
+
+    @classmethod
+    def from_json(cls, text: str, origin: str = "image") -> Recipe:
+        data = metadata.check_json_object(metadata.parse_json(text, KEY, origin, RecipeError), KEY, origin, RecipeError)
+        if data.get("version") != VERSION:
+            raise RecipeError(
+                f"{origin} carries a recipe of version {data.get('version')!r}; this release reads {VERSION}"
+            )
+        controls = data.get("controls", [])
+        if not isinstance(data.get("model"), dict) or not isinstance(data.get("start"), dict):
+            raise RecipeError(f"{origin}: the recipe has no model or starting point")
+        if not isinstance(controls, list) or not all(isinstance(c, dict) and "strengths" in c for c in controls):
+            raise RecipeError(f"{origin}: the recipe's controls are malformed")
+        scale = data.get("scale", 1)
+        if not isinstance(scale, int) or not 1 <= scale <= 64:
+            raise RecipeError(f"{origin}: the recipe's display scale is not a whole number in [1, 64]")
+        layout = data.get("layout")
+        if layout is not None and (not isinstance(layout, dict) or layout.get("type") not in LAYOUTS):
+            raise RecipeError(f"{origin}: the recipe's layout is not one of {', '.join(LAYOUTS)}")
+        return cls(data["model"], data["start"], controls, str(data.get("walk", "linear")), scale, layout)
+
+
+def recipe_for(
+    generator: Generator,
+    start: Seed | LatentsFile,
+    controls: Sequence[Control],
+    strengths: Sequence[Sequence[float]],
+    *,
+    walk: str = "linear",
+    scale: int = 1,
+    files: Sequence[str | None] | None = None,
+    layout: dict[str, Any] | None = None,
+) -> Recipe:
+    """The recipe of an edit (``files``: the control files' names, where there are files)."""
+    from .share import model_spec
+
+    entries = []
+    for i, (control, values) in enumerate(zip(controls, strengths, strict=True)):
+        entries.append(
+            {
+                "sha256": control.content_hash(),
+                "kind": control.kind,
+                "method": control.method,
+                "params": control.params,
+                "file": None if not files else files[i],
+                "strengths": [float(v) for v in values],
+            }
+        )
+    identity = generator.identity
+    model = {"name": identity.name, "spec": model_spec(identity), "sha256": identity.sha256}
+    return Recipe(model, start.describe(), entries, walk, scale, layout)
+
+
+def png_info(recipe: Recipe) -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt(KEY, recipe.to_json())
+    info.add_itxt("parameters", recipe.summary())
+    return info
+
+
+def save_png(image: Image.Image, path: str | os.PathLike[str], recipe: Recipe) -> Path:
+    """A PNG with its recipe, written atomically."""
+    return save_image(image, path, format="PNG", pnginfo=png_info(recipe))
+
+
+def read_recipe(path: str | os.PathLike[str]) -> Recipe:
+    """The recipe a PNG carries (``RecipeError`` when it has none or is not a readable PNG)."""
+    try:
+        with Image.open(path) as image:
+            text = getattr(image, "text", {}).get(KEY)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise RecipeError(f"{Path(path).name} is not a readable image ({type(exc).__name__})") from None
+    if text is None:
+        raise RecipeError(
+            f"{Path(path).name} carries no gan-steering recipe: only PNGs saved by gan-steering can be replayed"
+        )
+    return Recipe.from_json(text, Path(path).name)
+
+
+def start_of(recipe: Recipe, generator: Generator, folder: Path | None = None, latents: Sequence[Path] = ()):
+    """The starting point a recipe names: its seed, or a latents file (given, or named beside the image)."""
+    start = recipe.start
+    if "seed" in start:
+        noise = start.get("noise") or {}
+        return Seed(
+            start["seed"], start.get("truncation", 1.0), start.get("class_index"), Noise.from_description(noise)
+        )
+    wanted = start.get("latents_sha256")
+    candidates = list(latents) + ([folder / start["file"]] if folder and start.get("file") else [])
+    for path in candidates:
+        if Path(path).is_file():
+            found = load_latents(path, generator)
+            if found.describe()["latents_sha256"] == wanted:
+                return found
+    raise RecipeError(f"the image starts from a latents file ({start.get('file')!r}): pass it with --latents")
+
+
+def controls_of(
+    recipe: Recipe, generator: Generator, folder: Path | None = None, files: Sequence[Path] = ()
+) -> list[Control]:
+    """Each control the recipe names, found in ``files``, beside the image, or recomputed; checked by sha256."""
+    from .methods import METHODS
+
+    given = []
+    for path in files:
+        given.append(load_control(path, generator))
+    found = []
+    for entry in recipe.controls:
+        match = next((c for c in given if c.content_hash() == entry.get("sha256")), None)
+        if match is None and folder is not None and isinstance(entry.get("file"), str):
+            beside = folder / Path(entry["file"]).name
+            if beside.is_file():
+                try:
+                    candidate = load_control(beside, generator)
+                except SteeringError:
+                    candidate = None
+                if candidate is not None and candidate.content_hash() == entry.get("sha256"):
+                    match = candidate
+        if match is None and entry.get("method") in METHODS and isinstance(entry.get("params"), dict):
+            try:
+                candidate = METHODS[entry["method"]].function(generator, **_method_options(entry["params"]))
+            except (SteeringError, TypeError):
+                candidate = None
+            if candidate is not None and candidate.content_hash() == entry.get("sha256"):
+                match = candidate
+        if match is None:
+            raise RecipeError(
+                f"the {entry.get('method', '?')} controls of this image ({entry.get('file') or 'no file name'}) were "
+                f"not found and cannot be recomputed to the same sha256: pass their file with --directions"
+            )
+        found.append(match)
+    return found
+
+
+def _method_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Recorded parameters as keywords (``layers`` were recorded resolved: a list of indices)."""
+    return {key: value for key, value in params.items() if key != "dim"}
+
+
+def replay(
+    path: str | os.PathLike[str],
+    generator: Generator,
+    *,
+    directions: Sequence[Path] = (),
+    latents: Sequence[Path] = (),
+) -> tuple[Image.Image, Recipe]:
+    """Make the image a PNG's recipe describes again (same model, start, controls, strengths and walk)."""
+    recipe = read_recipe(path)
+    if recipe.model.get("sha256") != generator.identity.sha256:
+        raise RecipeError(
+            f"the image was made with {recipe.model.get('name')!r} (sha256 {str(recipe.model.get('sha256'))[:12]}…); "
+            f"load that model ({recipe.model.get('spec')}) to replay it"
+        )
+    folder = Path(path).parent
+    start = start_of(recipe, generator, folder, latents)
+    controls = controls_of(recipe, generator, folder, directions)
+    image = render_recipe(recipe, generator, start, controls)
+    if recipe.scale > 1:
+        image = image.resize((image.width * recipe.scale, image.height * recipe.scale), Image.Resampling.NEAREST)
+    return image, recipe
+
+
+def render_recipe(recipe: Recipe, generator: Generator, start: Seed | LatentsFile, controls: Sequence[Control]):
+    """The picture a recipe's layout describes, from its resolved start and controls (``edit``'s own functions)."""
+    from . import render
+
+    layout = recipe.layout or {}
+    strengths = [c["strengths"] for c in recipe.controls]
+    if layout.get("type") == "sweep":
+        control = controls[int(layout.get("control", 0))]
+        return edit.sweep(
+            generator, start.latents(generator), control, layout["indices"], layout["strengths"], walk=recipe.walk
+        )
+    if layout.get("type") == "seeds":
+        seeds = [dataclasses.replace(start, seed=seed) for seed in layout["seeds"]]
+        latents = Latents.cat([seed.latents(generator) for seed in seeds])
+        moved = edit.apply(generator, latents, controls, strengths, walk=recipe.walk) if controls else latents
+        images = edit.render(generator, moved)
+        return render.grid(images, columns=len(images), column_labels=[f"seed {s}" for s in layout["seeds"]])
+    moved = start.latents(generator)
+    if controls:
+        moved = edit.apply(generator, moved, controls, strengths, walk=recipe.walk)
+    return edit.render(generator, moved)[0]
+
+
+__all__ = ["KEY", "Recipe", "RecipeError", "png_info", "read_recipe", "recipe_for", "replay", "save_png"]

@@ -1,0 +1,155 @@
+"""Starting points: where an edit starts. A seed, a latents file (saved from any starting point), later an image.
+
+A starting point is a value, not UI state: ``latents(generator)`` gives the latents to edit, ``describe()`` what a
+recipe needs to reproduce it. A *latents file* is a small safetensors file: ``codes`` (and ``classes``), the space, the
+truncation, the noise, the model identity it belongs to, and where it came from (``source``: e.g. a seed, or the
+sha256 of the image it was inverted from).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from . import metadata as meta
+from .errors import DirectionsMismatchError, InvalidValueError, LatentsFileError
+from .io import load_safetensors, save_safetensors
+from .models.base import Generator, Latents, ModelIdentity, Noise
+from .values import check_count, check_seed, check_truncation
+
+LATENTS_FORMAT = "gan-steering.latents"
+LATENTS_VERSION = 1
+#: At most this many latents in one file (a starting point is one; a batch for a job is more).
+MAX_LATENTS = 4096
+
+
+def latents_sha256(latents: Latents) -> str:
+    """sha256 of the codes, classes, space and truncation (what makes two starting points the same)."""
+    digest = hashlib.sha256(f"{latents.space}:{latents.truncation!r}:{latents.noise}".encode())
+    for tensor in (latents.codes, latents.classes):
+        if tensor is not None:
+            data = tensor.detach().cpu().float().contiguous()
+            digest.update(f"{list(data.shape)};".encode())
+            digest.update(data.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Seed:
+    """A seeded sample: ``generator.sample(1, seed, truncation, class_index)``."""
+
+    seed: int
+    truncation: float = 1.0
+    class_index: int | None = None
+    noise: Noise = field(default_factory=Noise)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seed", check_seed(self.seed))
+        object.__setattr__(self, "truncation", check_truncation(self.truncation))
+        if self.class_index is not None:
+            object.__setattr__(self, "class_index", check_count(self.class_index, "the class index", 0, 1 << 20))
+
+    def latents(self, generator: Generator) -> Latents:
+        if self.class_index is not None and not generator.num_classes:
+            raise InvalidValueError(f"{generator.identity.name} is not class-conditional: it takes no class index")
+        sample = generator.sample(1, seed=self.seed, truncation=self.truncation, class_index=self.class_index)
+        return sample.replace(noise=self.noise)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "truncation": self.truncation,
+            "class_index": self.class_index,
+            "noise": self.noise.describe(),
+        }
+
+
+@dataclass(frozen=True)
+class LatentsFile:
+    """Latents read from a file, with the model they belong to and where they came from."""
+
+    stored: Latents
+    model: ModelIdentity
+    source: Mapping[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def latents(self, generator: Generator) -> Latents:
+        if self.model.sha256 != generator.identity.sha256:
+            raise DirectionsMismatchError(
+                f"these latents were made for model {self.model.name!r} (sha256 {self.model.sha256[:12]}…), not for "
+                f"{generator.identity.name!r} (sha256 {generator.identity.sha256[:12]}…)"
+            )
+        generator.check_space(self.stored.space)
+        return self.stored.to(generator.device)
+
+    def describe(self) -> dict[str, Any]:
+        return {"latents_sha256": latents_sha256(self.stored), "file": None if self.path is None else self.path.name}
+
+
+def save_latents(
+    latents: Latents, generator: Generator, path: str | os.PathLike[str], source: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``latents`` (on any device) with ``generator``'s identity, atomically."""
+    tensors = {"codes": latents.codes.detach().cpu().float()}
+    if latents.classes is not None:
+        tensors["classes"] = latents.classes.detach().cpu().float()
+    metadata = {
+        "format": LATENTS_FORMAT,
+        "format_version": str(LATENTS_VERSION),
+        "space": latents.space,
+        "truncation": json.dumps(float(latents.truncation)),
+        "noise": json.dumps(latents.noise.describe()),
+        "model": generator.identity.to_json(),
+        "source": json.dumps(dict(source or {}), sort_keys=True, default=str),
+    }
+    return save_safetensors(tensors, metadata, path)
+
+
+def load_latents(path: str | os.PathLike[str], generator: Generator | None = None) -> LatentsFile:
+    """Read a latents file (checked against ``generator`` when one is given); malformed files: ``LatentsFileError``."""
+    origin, error = str(path), LatentsFileError
+    tensors, metadata = load_safetensors(path, error=error)
+    if metadata.get("format") != LATENTS_FORMAT:
+        raise error(f"{origin} is not a gan-steering latents file (format {str(metadata.get('format'))[:40]!r})")
+    version = meta.field(metadata, "format_version", int, origin, error)
+    if not 1 <= version <= LATENTS_VERSION:
+        raise error(f"{origin} uses latents format {version}; this gan-steering reads up to {LATENTS_VERSION}")
+    codes = tensors.get("codes")
+    if codes is None or codes.ndim not in (2, 3) or not 1 <= codes.shape[0] <= MAX_LATENTS or not codes.numel():
+        raise error(f"{origin} must hold codes [N, d] or [N, L, d] with 1 ≤ N ≤ {MAX_LATENTS}")
+    if not torch.isfinite(codes).all():
+        raise error(f"{origin} holds NaN or infinite codes")
+    classes = tensors.get("classes")
+    if classes is not None and (
+        classes.ndim != 2 or classes.shape[0] != codes.shape[0] or not torch.isfinite(classes).all()
+    ):
+        raise error(f"{origin}: classes must be finite, [N, C] with the codes' N")
+    space = meta.field(metadata, "space", str, origin, error, as_json=False)
+    expected_ndim = 3 if space == "w+" else 2
+    if space not in ("z", "w", "w+") or codes.ndim != expected_ndim:
+        raise error(f"{origin}: space {space[:10]!r} does not fit codes of shape {list(codes.shape)}")
+    truncation = meta.field(metadata, "truncation", float, origin, error, default=1.0)
+    noise = meta.check_json_object(
+        meta.field(metadata, "noise", dict, origin, error, default={}), "noise", origin, error
+    )
+    try:
+        stored = Latents(codes.float(), space, classes, check_truncation(truncation), Noise.from_description(noise))
+        model = ModelIdentity.from_json(meta.field(metadata, "model", str, origin, error, as_json=False), origin, error)
+    except InvalidValueError as exc:
+        raise error(f"{origin} holds unusable latents: {exc}") from None
+    source = meta.check_json_object(
+        meta.field(metadata, "source", dict, origin, error, default={}), "source", origin, error
+    )
+    found = LatentsFile(stored, model, source, Path(path))
+    if generator is not None:
+        found.latents(generator)  # the model check
+    return found
+
+
+__all__ = ["LATENTS_FORMAT", "LatentsFile", "Seed", "latents_sha256", "load_latents", "save_latents"]
