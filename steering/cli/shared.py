@@ -1,0 +1,190 @@
+"""What several commands share: loading the model, control files and starting points; checking outputs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..controls import Control, load_control
+from ..errors import InvalidValueError
+from ..models.base import Generator, Noise
+from ..start import LatentsFile, Seed, load_latents
+from .console import Console, echo
+
+
+def device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InvalidValueError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu or auto")
+    return name
+
+
+def load_model(args: argparse.Namespace, console: Console) -> Generator:
+    from ..sources import load_generator
+
+    return load_generator(
+        args.model,
+        device=device(args.device),
+        architecture=getattr(args, "architecture", None),
+        local_files_only=getattr(args, "offline", False),
+        log=console.info,
+    )
+
+
+# ----- outputs never overwrite inputs -----------------------------------------------------------------------------
+def inputs(args: argparse.Namespace) -> list[Path]:
+    """The files a command reads and must never overwrite: MODEL when it is a local path, control and latents files,
+    the image a recipe is replayed from."""
+    from ..sources.load import local_path
+
+    names = [*(getattr(args, "directions", None) or []), getattr(args, "file", None), getattr(args, "latents", None)]
+    names += [getattr(args, "image", None)]
+    found = [Path(name).expanduser() for name in names if name]
+    model = local_path(args.model) if getattr(args, "model", None) else None
+    return found + ([model] if model is not None else [])
+
+
+def not_an_input(out: Path, sources: Sequence[Path]) -> Path:
+    """``out``, refused when it is one of ``sources`` (the same file, links included): writing it would destroy it."""
+    for source in sources:
+        try:
+            same = os.path.samefile(out, source)
+        except OSError:  # one of them does not exist: not the same file
+            same = False
+        if same:
+            raise InvalidValueError(
+                f"the output {out} is {source}, which this command reads: writing it would destroy it; "
+                "choose another output file"
+            )
+    return out
+
+
+def output(path: str, suffixes: Sequence[str], what: str, args: argparse.Namespace) -> Path:
+    out = Path(path).expanduser()
+    if out.suffix.lower() not in suffixes:
+        raise InvalidValueError(f"{what} must end in {' or '.join(suffixes)}, got {out.name!r}")
+    if out.is_dir():
+        raise InvalidValueError(f"{out} is a folder; give a file name")
+    return not_an_input(out, inputs(args))
+
+
+def image_output(path: str, args: argparse.Namespace) -> Path:
+    from PIL import Image
+
+    Image.init()
+    writable = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
+    if Path(path).suffix.lower() not in writable:
+        raise InvalidValueError(f"cannot write images as {Path(path).name!r}; use a .png, .jpg or .webp file name")
+    return output(path, sorted(writable), "the image file", args)
+
+
+# ----- controls ---------------------------------------------------------------------------------------------------
+def load_controls(args: argparse.Namespace, generator: Generator | None = None) -> list[Control]:
+    return [load_control(Path(path).expanduser(), generator) for path in args.directions]
+
+
+def control_index(control: Control, key: str | int) -> int:
+    """A control by index or by name."""
+    text = str(key).strip()
+    if re.fullmatch(r"-?\d+", text):
+        index = int(text)
+        if not 0 <= index < len(control):
+            raise InvalidValueError(
+                f"direction index {index} is outside [0, {len(control)}): the file holds {len(control)} "
+                "directions (see `gan-steering inspect FILE`)"
+            )
+        return index
+    if text in control.names:
+        return control.names.index(text)
+    raise InvalidValueError(f"no direction is named {text!r}; names: {', '.join(map(repr, control.names))}")
+
+
+def strengths_of(controls: Sequence[Control], given: Sequence[tuple[str, float]]) -> list[list[float]]:
+    """Per control file, one strength per control, from ``IDX=VALUE`` pairs: an index counts across the files in the
+    order given (0 … k₁−1 the first file, k₁ … the second …), a name must belong to one file only."""
+    table = [[0.0] * len(c) for c in controls]
+    seen: set[tuple[int, int]] = set()
+    for key, value in given:
+        file, index = _locate(controls, key)
+        if (file, index) in seen:
+            raise InvalidValueError(f"direction {key!r} ({controls[file].names[index]!r}) is given two strengths")
+        seen.add((file, index))
+        table[file][index] = value
+    return table
+
+
+def _locate(controls: Sequence[Control], key: str) -> tuple[int, int]:
+    text = key.strip()
+    if re.fullmatch(r"-?\d+", text):
+        index, total = int(text), sum(len(c) for c in controls)
+        if not 0 <= index < total:
+            raise InvalidValueError(f"direction index {index} is outside [0, {total}) (see `gan-steering inspect`)")
+        for file, control in enumerate(controls):
+            if index < len(control):
+                return file, index
+            index -= len(control)
+    owners = [(f, c.names.index(text)) for f, c in enumerate(controls) if text in c.names]
+    if len(owners) == 1:
+        return owners[0]
+    if owners:
+        raise InvalidValueError(f"{text!r} names a direction in several files: give its index instead")
+    names = ", ".join(repr(n) for c in controls for n in c.names)
+    raise InvalidValueError(f"no direction is named {text!r}; names: {names}")
+
+
+def walk(args: argparse.Namespace) -> str:
+    return "great-circle" if getattr(args, "great_circle", False) else "linear"
+
+
+# ----- starting points ----------------------------------------------------------------------------------------------
+def start_point(args: argparse.Namespace, generator: Generator, seed: int | None = None) -> Seed | LatentsFile:
+    """The command's starting point: ``--latents FILE``, or a seed (``seed``, else ``--seed``, else 0)."""
+    if getattr(args, "latents", None):
+        if args.seed is not None or getattr(args, "seeds", None):
+            raise InvalidValueError("give either --latents or a seed, not both")
+        found = load_latents(Path(args.latents).expanduser(), generator)
+        if len(found.stored) != 1:
+            raise InvalidValueError(f"{args.latents} holds {len(found.stored)} latents; an edit starts from one")
+        return found
+    if args.class_index is not None and not generator.num_classes:
+        raise InvalidValueError(f"--class-index: {generator.identity.name} is not class-conditional")
+    chosen = seed if seed is not None else (0 if args.seed is None else args.seed)
+    return Seed(chosen, args.truncation, args.class_index, Noise(args.noise, args.noise_seed))
+
+
+# ----- printing ---------------------------------------------------------------------------------------------------
+def format_layers(layers: Sequence[int] | None) -> str:
+    if layers is None:
+        return "all (the whole latent)"
+    spans: list[str] = []
+    for i in sorted(layers):
+        if spans and spans[-1].split("-")[-1] == str(i - 1):
+            spans[-1] = f"{spans[-1].split('-')[0]}-{i}"
+        else:
+            spans.append(str(i))
+    return ", ".join(spans)
+
+
+def numbers(values: Any, digits: int = 4) -> str:
+    return " ".join(f"{float(v):.{digits}g}" for v in values)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    return str(value)
+
+
+def print_json(data: Any) -> None:
+    echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, default=_json_default)
