@@ -204,6 +204,14 @@ def blocks(*, css: str | None = None, theme: Any = None, **kwargs: Any) -> Any:
     return component(gr.Blocks, **kwargs)
 
 
+def on_load(demo: Any, fn: Callable[..., Any], inputs: Iterable[Any], outputs: Iterable[Any]) -> Any:
+    """Run ``fn`` when a page opens (every version has ``Blocks.load``); returns the dependency (``None`` if not)."""
+    if not hasattr(demo, "load"):
+        return None
+    kwargs = _listener_kwargs(demo.load, show_progress="minimal")
+    return demo.load(fn, inputs=list(inputs), outputs=list(outputs), **kwargs)
+
+
 def on_unload(demo: Any, fn: Callable[..., Any]) -> bool:
     """Run ``fn(request)`` when a browser session ends (Gradio 4.x+); ``False`` where the version cannot."""
     if not hasattr(demo, "unload"):

@@ -25,6 +25,9 @@ methods = importlib.import_module(CORE + ".methods")
 models = importlib.import_module(CORE + ".models")
 sources = importlib.import_module(CORE + ".sources")
 catalog = importlib.import_module(CORE + ".sources.catalog")
+controls = importlib.import_module(CORE + ".controls")
+start = importlib.import_module(CORE + ".start")
+recipe = importlib.import_module(CORE + ".recipe")
 
 Directions = directions.Directions
 SteeringError = errors.SteeringError

@@ -6,8 +6,10 @@ the call so that a ``SteeringError`` (a bad value, a file for another model, a H
 A handler that raises changes no output, so a refused upload leaves the current directions as they were.
 
 A handler with a keyword-only ``request`` parameter receives the Gradio request (its browser session), or ``None``
-when called directly: the wrapper declares a first positional ``request: gr.Request`` (Gradio inserts the request at
-that position, which works for handlers with ``*inputs`` too) and hands it over by keyword.
+when called directly; one with a keyword-only ``progress`` parameter receives a ``progress(done, total)`` callback
+that drives Gradio's progress bar and raises ``CancelledError`` once the user pressed Cancel (``cancel``). The
+wrapper declares them as its first positional parameters (``request: gr.Request``, ``progress=gr.Progress()``, where
+every Gradio version inserts them, which works for handlers with ``*inputs`` too) and hands them over by keyword.
 
 In public mode messages never show a server path: only file names.
 """
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import gradio as gr
 
 from .core import errors
-from .session import directions_store, session_id
+from .session import cancellations, directions_store, session_id
 
 if TYPE_CHECKING:
     from .settings import UISettings
@@ -55,16 +57,26 @@ def hide_paths(text: str) -> str:
 def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> Callable[..., Any]:
     """``fn`` with ``settings`` fixed and errors turned into ``gr.Error``; ``gpu`` applies ``settings.gpu``."""
     params = list(inspect.signature(fn).parameters.values())[1:]
-    wants_request = any(p.name == "request" and p.kind is p.KEYWORD_ONLY for p in params)
-    inputs = [p.replace(annotation=inspect.Parameter.empty) for p in params if p.name != "request"]
+    special = {p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name in ("request", "progress")}
+    inputs = [p.replace(annotation=inspect.Parameter.empty) for p in params if p.name not in special]
 
     def handler(*args: Any) -> Any:
         request = args[0] if args and isinstance(args[0], gr.Request) else None
         if request is not None:
             args = args[1:]
-        directions_store.touch(session_id(request))
+        bar = args[0] if args and isinstance(args[0], gr.Progress) else None
+        if bar is not None:
+            args = args[1:]
+        session = session_id(request)
+        directions_store.touch(session)
+        extra: dict[str, Any] = {}
+        if "request" in special:
+            extra["request"] = request
+        if "progress" in special:
+            cancellations.clear(session)
+            extra["progress"] = progress_callback(bar, session)
         try:
-            return fn(settings, *args, request=request) if wants_request else fn(settings, *args)
+            return fn(settings, *args, **extra)
         except gr.Error:
             raise
         except errors.SteeringError as exc:
@@ -73,14 +85,38 @@ def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> 
             log.exception("gan-steering handler %s failed", fn.__name__)
             raise gr.Error(user_message(exc, settings.public)) from exc
 
-    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    leading = [inspect.Parameter("request", positional, annotation=gr.Request)]
+    if "progress" in special:  # Gradio finds it by its default; the inputs after it then need defaults too
+        leading.append(inspect.Parameter("progress", positional, default=gr.Progress()))
+        inputs = [
+            p if p.kind is p.VAR_POSITIONAL or p.default is not p.empty else p.replace(default=None) for p in inputs
+        ]
     handler.__name__ = handler.__qualname__ = fn.__name__
     handler.__doc__ = fn.__doc__
-    handler.__signature__ = inspect.Signature([request, *inputs])  # type: ignore[attr-defined]
+    handler.__signature__ = inspect.Signature([*leading, *inputs])  # type: ignore[attr-defined]
     handler.__annotations__ = {"request": gr.Request}
     if gpu and settings.gpu is not None:
         return settings.gpu(handler)
     return handler
+
+
+def progress_callback(bar: Any, session: str) -> Callable[[int, int], None]:
+    """``progress(done, total)`` for the core: moves Gradio's bar (when there is one) and stops on Cancel."""
+
+    def progress(done: int, total: int) -> None:
+        if cancellations.requested(session):
+            raise errors.CancelledError("cancelled: nothing was kept")
+        if bar is not None:
+            bar((done, total))
+
+    return progress
+
+
+def cancel(settings: UISettings, *, request: Any = None) -> str:
+    """The Cancel button: the running computation of this session stops at its next progress step."""
+    cancellations.request(session_id(request))
+    return "cancelling…"
 
 
 def ok(text: str) -> str:

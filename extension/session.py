@@ -212,6 +212,29 @@ class Tokens:
 session_tokens = Tokens()
 
 
+class Cancellations:
+    """Per-session Cancel requests: a long computation checks them at each progress step."""
+
+    def __init__(self) -> None:
+        self._requested: set[str] = set()
+        self._lock = threading.Lock()
+
+    def request(self, session: str) -> None:
+        with self._lock:
+            self._requested.add(session)
+
+    def requested(self, session: str) -> bool:
+        with self._lock:
+            return session in self._requested
+
+    def clear(self, session: str) -> None:
+        with self._lock:
+            self._requested.discard(session)
+
+
+cancellations = Cancellations()
+
+
 def generator(settings: UISettings, spec: str | None, token: str | None = None, *, request: Any = None):
     """The loaded generator for ``spec`` on the settings' device (loaded once, shared by users).
 

@@ -14,7 +14,7 @@ from .feedback import bind
 from .session import directions_store, session_id, session_tokens
 from .settings import UISettings
 from .tabs import Shared
-from .tabs.discover import DiscoverTab, show_model
+from .tabs.discover import DiscoverTab, first_page, show_model
 from .tabs.edit import EditTab
 from .tabs.hub import HubTab
 
@@ -39,10 +39,11 @@ CSS = (Path(__file__).resolve().parent.parent / "style.css").read_text(encoding=
 __all__ = ["CSS", "ELEM_ID", "TITLE", "UISettings", "build_app", "build_content", "build_tabs"]
 
 
-def build_content(settings: UISettings) -> dict[str, Any]:
-    """Lay out the inner tabs inside the current Blocks context and wire them together; returns the tab objects."""
+def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
+    """Lay out the inner tabs inside ``blocks`` (the current Blocks context) and wire them together; returns the tab
+    objects. When a page opens, the default model's directions are ready in the Edit tab (shown first)."""
     shared = Shared(model=gr.State(settings.default_model), directions=gr.State(""))
-    with compat.component(gr.Tabs, elem_id="gan_steering_tabs"):
+    with compat.component(gr.Tabs, selected="gan_steering_edit_tab", elem_id="gan_steering_tabs"):
         with compat.component(
             gr.Tab, label="Discover", id="gan_steering_discover_tab", elem_id="gan_steering_discover_tab"
         ):
@@ -55,6 +56,14 @@ def build_content(settings: UISettings) -> dict[str, Any]:
     for event in (discover.load_event, discover.discover_event, hub.load_event, hub.pull_event):
         edit.refresh_after(event)
     compat.then(hub.load_event, bind(show_model, settings), [shared.model], [discover.model, discover.summary])
+    opened = compat.on_load(
+        blocks,
+        bind(first_page, settings, gpu=True),
+        [shared.model, shared.directions],
+        [shared.directions, discover.spectrum, discover.summary, discover.status],
+    )
+    if opened is not None:
+        edit.refresh_after(opened)
     return {"shared": shared, "discover": discover, "edit": edit, "hub": hub}
 
 
@@ -72,7 +81,7 @@ def build_tabs(settings: UISettings | None = None) -> list[tuple[gr.Blocks, str,
     Not queued here: the host owns ``queue()``."""
     settings = settings or UISettings()
     with compat.tab_blocks() as blocks:
-        build_content(settings)
+        build_content(settings, blocks)
         compat.on_unload(blocks, end_session)
     return [(blocks, TITLE, ELEM_ID)]
 
@@ -86,6 +95,6 @@ def build_app(settings: UISettings | None = None) -> gr.Blocks:
             f"## {TITLE}\nFind semantic directions in a pretrained GAN (**Discover**), move along them (**Edit**), "
             "share them (**Hub**)."
         )
-        build_content(settings)
+        build_content(settings, demo)
         compat.on_unload(demo, end_session)
     return demo

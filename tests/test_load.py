@@ -7,6 +7,7 @@ the server's memory stays flat after warm-up, Gradio's file cache stays bounded;
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import threading
@@ -35,7 +36,8 @@ def rss_mb(pid: int) -> float:
 
 
 def cache_files(folder: Path) -> int:
-    return sum(1 for p in folder.rglob("*") if p.is_file())
+    """Files under ``folder`` (``os.walk`` skips what the cleaner deletes while it counts)."""
+    return sum(len(files) for _, _, files in os.walk(folder))
 
 
 @pytest.fixture(scope="module")
@@ -69,17 +71,19 @@ def test_sixteen_clients_for_a_minute(space):
         rng = random.Random(index)
         session = uuid.uuid4().hex
         mark = f"c{index}-"
-        timed("discover", MODEL, "sefa", 4, "all", 100, "default", session=session)
-        timed("view", index, 1.0, session=session)
+        state = (index, 1.0, "const", False, index + 1, "slerp")  # seed, ψ, noise, great circle, target, path
+        timed("discover", MODEL, "sefa", 4, "all", 100, 0, "default", "0,1", 1.0, "slerp", session=session)
+        timed("view", *state, session=session)
         names = [f"sefa {i}" for i in range(4)]
         renamed = 0
         while time.monotonic() < stop:
             op = rng.choices(["render", "rename", "save", "discover"], weights=[6, 2, 2, 1])[0]
             if op == "render":
-                timed("render", index, 1.0, *(rng.uniform(-1, 1) for _ in range(10)), session=session)
+                sliders = [rng.uniform(-1, 1) for _ in range(10)]
+                timed("render", *state, rng.uniform(0, 1), *sliders, session=session)
             elif op == "rename":
                 slot, new = rng.randrange(len(names)), f"{mark}{renamed}"
-                event, _ = timed("rename_direction", f"{slot}: {names[slot]}", new, [], None, session=session)
+                event, _ = timed("rename_direction", f"{slot}: {names[slot]}", new, session=session)
                 if event == "complete":
                     names[slot] = new
                 renamed += 1
@@ -99,8 +103,8 @@ def test_sixteen_clients_for_a_minute(space):
                             leaks.append(f"client {index} saw {foreign}")
             else:
                 k = rng.choice([3, 4, 5])
-                timed("discover", MODEL, "sefa", k, "all", 100, "default", session=session)
-                timed("view", index, 1.0, session=session)
+                timed("discover", MODEL, "sefa", k, "all", 100, 0, "default", "0,1", 1.0, "slerp", session=session)
+                timed("view", *state, session=session)
                 names = [f"sefa {i}" for i in range(k)]
 
     memory: list[tuple[float, float]] = []

@@ -53,8 +53,8 @@ def test_the_model_field_takes_no_local_path_and_tells_nothing_about_one(public,
     handlers = {
         "load": lambda spec: bind(discover_tab.load_model, public)(spec),
         "discover": lambda spec: bind(discover_tab.discover, public)(spec, "sefa", 3, "all", 100),
-        "view": lambda spec: bind(edit_tab.view, public)(spec, "", 0, 1.0),
-        "render": lambda spec: bind(edit_tab.render, public)(spec, "", 0, 1.0),
+        "view": lambda spec: bind(edit_tab.view, public)(spec, "", "", 0, 1.0, "const", False, 1, "slerp"),
+        "render": lambda spec: bind(edit_tab.render, public)(spec, "", "", 0, 1.0, "const", False, 1, "slerp", 0.0),
         "hub load": lambda spec: bind(hub_tab.load_hub_model, public)(spec, ""),
     }
     for name, handler in handlers.items():
@@ -72,7 +72,7 @@ def test_a_local_webui_keeps_local_paths(public, tmp_path, dcgan):
     from steering.sources.embedded import embedded_weights_path
 
     local = dataclasses.replace(public, public=False)
-    _, summary, _ = discover_tab.load_model(local, str(embedded_weights_path()))
+    _, summary, *_ = discover_tab.load_model(local, str(embedded_weights_path()))
     assert "dcgan" in summary
     with pytest.raises(ModelNotFoundError, match="local paths are not accepted"):
         discover_tab.load_model(public, str(embedded_weights_path()))
@@ -107,7 +107,8 @@ def test_messages_show_no_server_paths(public):
 
 def test_public_outputs_live_in_a_private_session_folder(public, dcgan):
     _, key, *_ = discover_tab.discover(public, MODEL, "sefa", 3, "all", 0)
-    _, path, status = edit_tab.sweep(public, MODEL, key, 3, 1.0, ["0: sefa 0"], -2, 2, 3)
+    state = (key, "", 3, 1.0, "const", False, 1, "slerp")
+    _, path, status = edit_tab.sweep(public, MODEL, *state, ["0.0: sefa 0"], -2, 2, 3)
     assert Path(path).is_file() and not Path(path).is_relative_to(public.output_dir)
     assert Path(path).name in status and "/" not in status.replace("</code>", "")
     saved, status = edit_tab.save_directions(public, key)
@@ -125,9 +126,11 @@ def test_names_from_files_are_shown_escaped(public, dcgan):
         directions_store.get(key), names=["<img src=x onerror=alert(1)>", "[link](javascript:alert(1))"]
     )
     summary = directions_summary(hostile)
-    out = edit_tab.rename_direction(public, directions_store.put(hostile), "0: x", "<b>bold</b>", [], None)
+    out = edit_tab.rename_direction(public, directions_store.put(hostile), "0: x", "<b>bold</b>")
     assert "<img" not in summary and "<b>" not in out[-1] and "&lt;b&gt;" in out[-1]
-    assert "](javascript" not in edit_tab.usable_directions(dcgan, directions_store.put(hostile), 4)[1]
+    from extension.tabs.edit_state import current_set
+
+    assert "](javascript" not in current_set(dcgan, directions_store.put(hostile), 4, strict=False)[1]
 
 
 # ----- end to end: the Space in public mode -------------------------------------------------------------------
@@ -179,7 +182,7 @@ def test_server_paths_in_every_field_and_file_references_never_leak(space, tmp_p
         session = uuid.uuid4().hex
         for api, data in [
             ("load_model", [path]),
-            ("discover", [path, "sefa", 3, "all", 100, "default"]),
+            ("discover", [path, "sefa", 3, "all", 100, 0, "default", "0,1", 1.0, "slerp"]),
             ("load_hub_model", [path, ""]),
             ("pull", [path, ""]),
             ("push", [path, ""]),
@@ -202,10 +205,11 @@ def test_outputs_are_served_only_through_the_session_that_made_them(space):
     import httpx
 
     alice = uuid.uuid4().hex
-    event, _ = call(space, "discover", MODEL, "sefa", 3, "all", 100, "default", session=alice)
+    event, _ = call(space, "discover", MODEL, "sefa", 3, "all", 100, 0, "default", "0,1", 1.0, "slerp", session=alice)
     assert event == "complete"
-    assert call(space, "view", 3, 1.0, session=alice)[0] == "complete"  # what the page chains after a discovery
-    event, payload = call(space, "sweep", 3, 1.0, ["0: sefa 0"], -2, 2, 3, session=alice)
+    edit_state = (3, 1.0, "const", False, 1, "slerp")  # seed, ψ, noise, great circle, target seed, interpolation
+    assert call(space, "view", *edit_state, session=alice)[0] == "complete"  # what the page chains after a discovery
+    event, payload = call(space, "sweep", *edit_state, ["0.0: sefa 0"], -2, 2, 3, session=alice)
     assert event == "complete", payload
     _, file, status = json.loads(payload)
     assert "/" not in status.replace("</code>", "")  # the status line names the file, not where it lives

@@ -47,10 +47,19 @@ def pixels(image) -> np.ndarray:
     return np.asarray(opened(image).convert("RGB"), dtype=np.int16)
 
 
+def state(key, seed=3, truncation=1.0, start_key="", noise="const", great_circle=False, target=1, mode="slerp"):
+    """The Edit tab's state inputs after the model spec: set, start, seed, ψ, noise, walk, interpolation."""
+    return (key, start_key, seed, truncation, noise, great_circle, target, mode)
+
+
+def render(settings, key, seed=3, truncation=1.0, *sliders, towards=0.0, spec=MODEL, **options):
+    return edit_tab.render(settings, spec, *state(key, seed, truncation, **options), towards, *sliders)
+
+
 def view_parts(settings, key, seed=3, truncation=1.0, spec=MODEL):
-    out = edit_tab.view(settings, spec, key, seed, truncation)
+    out = edit_tab.view(settings, spec, *state(key, seed, truncation))
     sliders, rest = out[:MAX], out[MAX:]
-    image, info, sweep_pick, gif_pick, rename_pick, low, high = rest
+    _towards, image, info, sweep_pick, gif_pick, rename_pick, low, high, _great_circle, _noise = rest
     return sliders, image, info, sweep_pick, gif_pick, rename_pick, low, high
 
 
@@ -72,9 +81,10 @@ def test_discover_returns_directions_and_spectrum(settings):
     assert gfound.params["feature"] == "fc"  # the default for a z-only model: its first layer
 
     # GANSpace on a chosen layer: the picker lists the model's named features after a load
-    _, _, picker = discover_tab.load_model(settings, MODEL)
+    _, _, *pickers = discover_tab.load_model(settings, MODEL)
+    picker = pickers[list(discover_tab.PARAMETERS).index("feature")]
     assert "block2" in picker["choices"] or ["block2", "block2"] in picker["choices"]
-    _, bkey, _, _, _ = discover_tab.discover(settings, MODEL, "ganspace", 2, "all", 200, "block2")
+    _, bkey, _, _, _ = discover_tab.discover(settings, MODEL, "ganspace", 2, "all", 200, 0, "block2")
     assert directions_store.get(bkey).params["feature"] == "block2"
 
 
@@ -88,7 +98,7 @@ def bar_heights(chart, k: int) -> list[int]:
 
 
 def test_discover_refuses_bad_parameters(settings):
-    with pytest.raises(InvalidValueError, match="number of directions"):
+    with pytest.raises(InvalidValueError, match=r"[Nn]umber of directions"):
         discover_tab.discover(settings, MODEL, "sefa", 0, "all", 0)
     with pytest.raises(InvalidValueError, match="layer"):
         discover_tab.discover(settings, MODEL, "sefa", 3, "fine", 0)  # DCGAN's only layer is 4×4
@@ -106,57 +116,59 @@ def test_view_shows_one_slider_per_direction(settings, key):
     assert [s["label"] for s in sliders[:K]] == [found.label(i) for i in range(K)]
     assert all(s["value"] == 0.0 for s in sliders)
     assert sliders[0]["minimum"] == lo and sliders[0]["maximum"] == hi and 0 < sliders[0]["step"] < hi - lo
-    assert len(sweep_pick["choices"]) == K and gif_pick["value"] == "0: sefa 0"
+    assert len(sweep_pick["choices"]) == K + 1 and gif_pick["value"] == "0.0: sefa 0"  # + the interpolation
     assert low["value"] == lo and high["value"] == hi and f"{K} sefa directions" in info
 
 
 def test_moving_a_slider_changes_the_image_and_reset_restores_it(settings, key):
     _, base, *_ = view_parts(settings, key)
     hi = directions_store.get(key).strength_range[1]
-    same = edit_tab.render(settings, MODEL, key, 3, 1.0, *([0.0] * MAX))
-    moved = edit_tab.render(settings, MODEL, key, 3, 1.0, hi, *([0.0] * (MAX - 1)))
+    same = render(settings, key, 3, 1.0, *([0.0] * MAX))
+    moved = render(settings, key, 3, 1.0, hi, *([0.0] * (MAX - 1)))
     assert np.array_equal(pixels(same), pixels(base))
     assert np.abs(pixels(moved) - pixels(base)).mean() > 2.0
-    other = edit_tab.render(settings, MODEL, key, 3, 1.0, 0.0, hi, *([0.0] * (MAX - 2)))
+    other = render(settings, key, 3, 1.0, 0.0, hi, *([0.0] * (MAX - 2)))
     assert not np.array_equal(pixels(other), pixels(moved))  # each slider moves its own direction
 
-    out = edit_tab.reset(settings, MODEL, key, 3, 1.0)
-    assert [u["value"] for u in out[:MAX]] == [0.0] * MAX
-    assert np.array_equal(pixels(out[MAX]), pixels(base))
+    out = edit_tab.reset(settings, MODEL, *state(key))
+    assert [u["value"] for u in out[:MAX]] == [0.0] * MAX and out[MAX]["value"] == 0.0
+    assert np.array_equal(pixels(out[MAX + 1]), pixels(base))
 
 
 def test_seed_and_truncation_change_the_image(settings, key):
-    a = edit_tab.render(settings, MODEL, key, 1, 1.0)
-    b = edit_tab.render(settings, MODEL, key, 2, 1.0)
-    c = edit_tab.render(settings, MODEL, key, 1, 0.5)
+    a = render(settings, key, 1, 1.0)
+    b = render(settings, key, 2, 1.0)
+    c = render(settings, key, 1, 0.5)
     assert not np.array_equal(pixels(a), pixels(b)) and not np.array_equal(pixels(a), pixels(c))
-    assert 0 <= edit_tab.random_seed(settings) < 2**31
-    assert edit_tab.render(settings, MODEL, key, None, 1.0) == compat.unchanged()  # seed box being retyped
+    seed, start = edit_tab.random_seed(settings)
+    assert 0 <= seed < 2**31 and start == ""
+    assert render(settings, key, None, 1.0) == compat.unchanged()  # seed box being retyped
 
 
 def test_nan_strength_and_bad_seed_are_refused(settings, key):
     with pytest.raises(InvalidValueError, match="finite"):
-        edit_tab.render(settings, MODEL, key, 3, 1.0, math.nan)
+        render(settings, key, 3, 1.0, math.nan)
     with pytest.raises(gr.Error, match="finite"):
-        bind(edit_tab.render, settings)(MODEL, key, 3, 1.0, math.inf)
+        bind(edit_tab.render, settings)(MODEL, *state(key), 0.0, math.inf)
     with pytest.raises(gr.Error, match="seed"):
-        bind(edit_tab.render, settings)(MODEL, key, math.nan, 1.0)
+        bind(edit_tab.render, settings)(MODEL, *state(key, math.nan), 0.0)
     with pytest.raises(gr.Error, match="truncation"):
-        bind(edit_tab.render, settings)(MODEL, key, 3, 0.0)
+        bind(edit_tab.render, settings)(MODEL, *state(key, 3, 0.0), 0.0)
 
 
 def test_rename_persists_into_the_saved_file(settings, key):
-    out = edit_tab.rename_direction(settings, key, "1: sefa 1", "  smile ", ["0: sefa 0", "1: sefa 1"], "1: sefa 1")
-    sliders, (sweep_pick, gif_pick, rename_pick, path, status) = out[:MAX], out[MAX:]
+    out = edit_tab.rename_direction(settings, key, "1: sefa 1", "  smile ")
+    sliders, (rename_pick, path, status) = out[:MAX], out[MAX:]
     assert "smile" in sliders[1]["label"] and "label" not in sliders[0]
-    assert sweep_pick["value"] == ["0: sefa 0", "1: smile"] and gif_pick["value"] == "1: smile"
     assert rename_pick["value"] == "1: smile" and "smile" in status
+    _, _, _, sweep_pick, gif_pick, *_ = view_parts(settings, key)
+    assert "0.1: smile" in sweep_pick["choices"] and "0.1: smile" in gif_pick["choices"]
     assert directions_store.get(key).names[1] == "smile"
     assert Directions.load(path).names == ["sefa 0", "smile", "sefa 2", "sefa 3"]
     saved, _ = edit_tab.save_directions(settings, key)
     assert saved.startswith(str(settings.output_dir)) and Directions.load(saved).names[1] == "smile"
     with pytest.raises(InvalidValueError, match="empty"):
-        edit_tab.rename_direction(settings, key, "1: smile", "   ", [], None)
+        edit_tab.rename_direction(settings, key, "1: smile", "   ")
 
 
 def test_upload_round_trip(settings, key, tmp_path):
@@ -191,7 +203,7 @@ def test_corrupt_or_missing_upload_is_refused(settings, key, tmp_path):
 
 
 def test_sweep_and_gif_write_files_into_output_dir(settings, key):
-    grid, path, status = edit_tab.sweep(settings, MODEL, key, 3, 1.0, ["0: sefa 0", "2: sefa 2"], -2, 2, 5)
+    grid, path, status = edit_tab.sweep(settings, MODEL, *state(key), ["0.0: sefa 0", "0.2: sefa 2"], -2, 2, 5)
     assert path in status and grid == path
     from PIL import Image
 
@@ -200,12 +212,12 @@ def test_sweep_and_gif_write_files_into_output_dir(settings, key):
         assert saved.format == "PNG"
     assert path.startswith(str(settings.output_dir)) and grid.size[0] > 5 * 64 and grid.size[1] > 2 * 64
 
-    preview, gif, _ = edit_tab.export_gif(settings, MODEL, key, 3, 1.0, "1: sefa 1", -2, 2, 6, 10)
+    preview, gif, _ = edit_tab.export_animation(settings, MODEL, *state(key), "0.1: sefa 1", -2, 2, 6, 10, "GIF")
     assert gif == preview and gif.startswith(str(settings.output_dir)) and gif.endswith(".gif")
     with Image.open(gif) as anim:
         assert anim.is_animated and anim.n_frames == 2 * 6 - 2  # forward then back
     with pytest.raises(InvalidValueError, match="choose at least one"):
-        edit_tab.sweep(settings, MODEL, key, 3, 1.0, [], -2, 2, 5)
+        edit_tab.sweep(settings, MODEL, *state(key), [], -2, 2, 5)
 
 
 def test_no_or_expired_directions(settings):

@@ -1,4 +1,8 @@
-"""Discover tab: pick a model, run SeFa or GANSpace, see the spectrum; the result becomes the Edit tab's set."""
+"""Discover tab: pick a model and a method, set its parameters, see the values; the result is the Edit tab's set.
+
+Built from the method table (``steering.methods.METHODS``): one input per parameter of any method, shown for the
+methods that take it; the handler passes each method only its own parameters. A new method needs no change here.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from .. import compat, plot
-from ..core import catalog, errors, methods, values
-from ..feedback import bind, ok
+from ..core import catalog, methods
+from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from .common import md, model_summary
 
@@ -16,141 +20,162 @@ if TYPE_CHECKING:
     from ..settings import UISettings
     from . import Shared
 
-METHOD_CHOICES = ["sefa", "ganspace"]
-LAYER_CHOICES = ["all", "coarse", "middle", "fine"]
-DEFAULT_FEATURE = "default"
-SPECTRUM_TITLES = {"sefa": "SeFa eigenvalues", "ganspace": "GANSpace variances (PCA)"}
+PARAMETERS = methods.all_parameters(methods.METHODS)
+DEFAULT_METHOD = next(iter(methods.METHODS))
 
 
 # ----- handlers ---------------------------------------------------------------------------------------------------
-def feature_choices(model: Any) -> list[str]:
-    """What GANSpace can run PCA on: the default (w, or the first layer), or any named intermediate feature."""
-    return [DEFAULT_FEATURE, *(name for name in model.feature_names() if name != "image")]
+def method_choices() -> list[tuple[str, str]]:
+    return [(m.title, m.name) for m in methods.METHODS.values()]
 
 
-def load_model(settings: UISettings, spec: str, *, request: Any = None) -> tuple[str, str, dict[str, Any]]:
-    """Load (or reuse) the model; returns ``(model spec for the shared state, summary markdown, feature picker)``."""
+def load_model(settings: UISettings, spec: str, *, request: Any = None) -> list[Any]:
+    """Load (or reuse) the model: ``[model spec for the shared state, summary, then one update per parameter]``
+    (pickers whose choices depend on the model, such as features, list this model's)."""
     spec = (spec or settings.default_model).strip()
     with settings.lock:
         model = generator(settings, spec, request=request)
-    return spec, model_summary(model), compat.update(choices=feature_choices(model), value=DEFAULT_FEATURE)
+    updates = [
+        compat.update(choices=p.options(model)) if p.type == "feature" else compat.unchanged()
+        for p in PARAMETERS.values()
+    ]
+    return [spec, model_summary(model), *updates]
 
 
 def show_model(settings: UISettings, spec: str, *, request: Any = None) -> tuple[dict[str, Any], str]:
     """Reflect a model loaded elsewhere (Hub tab) in this tab's picker and summary."""
-    spec, summary, _ = load_model(settings, spec, request=request)
+    spec, summary, *_ = load_model(settings, spec, request=request)
     return compat.update(value=spec), summary
 
 
-def method_options(method: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The sample count and the feature only matter for GANSpace."""
-    return compat.update(visible=method == "ganspace"), compat.update(visible=method == "ganspace")
+def method_options(method: str) -> list[dict[str, Any]]:
+    """Show the inputs of the chosen method's parameters, hide the others."""
+    own = {p.name for p in methods.method(method).parameters}
+    return [compat.update(visible=name in own) for name in PARAMETERS]
 
 
 def discover(
-    settings: UISettings,
-    spec: str,
-    method: str,
-    num_directions: Any,
-    layers: Any,
-    num_samples: Any,
-    feature: Any = DEFAULT_FEATURE,
-    *,
-    request: Any = None,
+    settings: UISettings, spec: str, method: str, *values: Any, request: Any = None, progress: Any = None
 ) -> tuple[str, str, Any, str, str]:
-    """Run the method; returns ``(model spec, directions key, spectrum image, model summary, status)``.
-
-    Every value is checked by the core (the method itself), with the same limits as the CLI."""
-    if method not in methods.METHODS:
-        raise errors.InvalidValueError(f"unknown method {str(method)[:40]!r}; choose one of {sorted(methods.METHODS)}")
-    options: dict[str, Any] = {"num_directions": num_directions, "layers": values.parse_layers(layers)}
-    if method == "ganspace":
-        options["num_samples"] = num_samples
-        if feature and feature != DEFAULT_FEATURE:
-            options["feature"] = str(feature)
+    """Run the method with its own parameters (checked by the core, with the CLI's limits); returns
+    ``(model spec, controls key, values chart, model summary, status)``. Cancel stops it at its next progress step."""
+    chosen = methods.method(method)
+    own = {p.name for p in chosen.parameters}
+    options = {name: value for name, value in zip(PARAMETERS, values, strict=False) if name in own}
     spec = (spec or settings.default_model).strip()
     with settings.lock:
         model = generator(settings, spec, request=request)
-        found = methods.METHODS[method](model, **options)
+        found = chosen.run(model, options, progress=progress)
     key = directions_store.put(found, session_id(request))
-    spectrum = None
+    chart = None
     if found.values is not None:
-        spectrum = plot.bar_chart(found.values.tolist(), title=SPECTRUM_TITLES.get(method, method))
-    status = ok(f"{len(found)} {md(method)} directions for {md(found.model.name)}: move the sliders in the Edit tab")
-    return spec, key, spectrum, model_summary(model), status
+        chart = plot.bar_chart(found.values.tolist(), title=f"{chosen.title}: {chosen.value_label or 'values'}")
+    status = ok(
+        f"{len(found)} {md(chosen.name)} {found.noun} for {md(found.model.name)}: move the sliders in the Edit tab"
+    )
+    return spec, key, chart, model_summary(model), status
+
+
+def first_page(settings: UISettings, spec: str, key: str, *, request: Any = None) -> tuple[str, Any, str, str]:
+    """When a page opens: directions of the default method for the model shown (from the basis cache, or computed
+    once), so the Edit tab has an image and ready sliders before any click. Returns ``(key, chart, summary, status)``;
+    a page that already has a set keeps it."""
+    spec = (spec or settings.default_model).strip()
+    with settings.lock:
+        model = generator(settings, spec, request=request)
+        if key and directions_store.find(key) is not None:
+            return key, compat.unchanged(), model_summary(model), compat.unchanged()
+        chosen = methods.method(DEFAULT_METHOD)
+        found = chosen.run(model, {"num_directions": min(settings.max_sliders, model.space_dim(model.default_space))})
+    chart = None if found.values is None else plot.bar_chart(found.values.tolist(), title=chosen.title)
+    status = ok(f"{len(found)} {md(chosen.name)} {found.noun} ready: move the sliders in the Edit tab")
+    return directions_store.put(found, session_id(request)), chart, model_summary(model), status
 
 
 # ----- layout -----------------------------------------------------------------------------------------------------
+def parameter_input(parameter: methods.Parameter, settings: UISettings, visible: bool) -> Any:
+    """The input for one method parameter, by its type (one place: every method's inputs come from here)."""
+    C = compat.component
+    elem_id = f"gan_steering_param_{parameter.name}"
+    label = parameter.help
+    if parameter.type in ("choice", "layers", "feature"):
+        choices = parameter.options(None)
+        value = parameter.default if parameter.default is not None else choices[0]
+        custom = parameter.type == "layers"
+        return C(
+            gr.Dropdown,
+            choices=choices,
+            value=value,
+            allow_custom_value=custom,
+            label=label,
+            visible=visible,
+            elem_id=elem_id,
+        )
+    if parameter.type == "bool":
+        return C(gr.Checkbox, value=bool(parameter.default), label=label, visible=visible, elem_id=elem_id)
+    if parameter.type in ("int", "float"):
+        value = settings.max_sliders if parameter.name == "num_directions" else parameter.default
+        precision = 0 if parameter.type == "int" else None
+        return C(
+            gr.Number,
+            value=value,
+            precision=precision,
+            minimum=parameter.minimum,
+            maximum=parameter.maximum,
+            label=label,
+            visible=visible,
+            elem_id=elem_id,
+        )
+    return C(gr.Textbox, value=parameter.default or "", label=label, visible=visible, elem_id=elem_id)
+
+
 class DiscoverTab:
     """Components and events of the Discover tab (``ui.py`` chains the Edit tab's refresh to its events)."""
 
     def __init__(self, settings: UISettings, shared: Shared) -> None:
-        names = list(catalog.CATALOG)
+        C = compat.component
+        own = {p.name for p in methods.method(DEFAULT_METHOD).parameters}
+        model_label = "Model (catalog name or owner/repo[@rev]:file" + (")" if settings.public else " or local path)")
         with gr.Row():
             with gr.Column(scale=1):
-                self.model = compat.component(
+                self.model = C(
                     gr.Dropdown,
-                    choices=names,
+                    choices=list(catalog.CATALOG),
                     value=settings.default_model,
                     allow_custom_value=True,
-                    label="Model (catalog name, owner/repo[@rev]:file or local path)",
+                    label=model_label,
                     elem_id="gan_steering_model",
                 )
-                self.load_button = compat.component(gr.Button, value="Load model", elem_id="gan_steering_load_model")
-                self.method = compat.component(
-                    gr.Radio, choices=METHOD_CHOICES, value="sefa", label="Method", elem_id="gan_steering_method"
+                self.load_button = C(gr.Button, value="Load model", elem_id="gan_steering_load_model")
+                self.method = C(
+                    gr.Radio,
+                    choices=method_choices(),
+                    value=DEFAULT_METHOD,
+                    label="Method",
+                    elem_id="gan_steering_method",
                 )
-                self.num_directions = compat.component(
-                    gr.Slider,
-                    minimum=1,
-                    maximum=64,
-                    value=settings.max_sliders,
-                    step=1,
-                    label="Number of directions",
-                    elem_id="gan_steering_num_directions",
-                )
-                self.layers = compat.component(
-                    gr.Dropdown,
-                    choices=LAYER_CHOICES,
-                    value="all",
-                    allow_custom_value=True,
-                    label="Layers (all / coarse / middle / fine / lo:hi / 0,2,5)",
-                    elem_id="gan_steering_layers",
-                )
-                self.num_samples = compat.component(
-                    gr.Number,
-                    value=10_000,
-                    precision=0,
-                    label="GANSpace samples",
-                    visible=False,
-                    elem_id="gan_steering_num_samples",
-                )
-                self.feature = compat.component(
-                    gr.Dropdown,
-                    choices=[DEFAULT_FEATURE],
-                    value=DEFAULT_FEATURE,
-                    label="GANSpace: PCA on (default: w for style-based models, else the first layer)",
-                    visible=False,
-                    elem_id="gan_steering_feature",
-                )
-                self.discover_button = compat.component(
-                    gr.Button, value="Discover directions", variant="primary", elem_id="gan_steering_discover"
-                )
+                self.parameters = [parameter_input(p, settings, p.name in own) for p in PARAMETERS.values()]
+                with gr.Row():
+                    self.discover_button = C(
+                        gr.Button, value="Discover", variant="primary", elem_id="gan_steering_discover"
+                    )
+                    self.cancel_button = C(gr.Button, value="Cancel", elem_id="gan_steering_discover_cancel")
             with gr.Column(scale=1):
-                self.spectrum = compat.image_output(label="Spectrum", elem_id="gan_steering_spectrum")
-                self.summary = compat.component(gr.Markdown, value="", elem_id="gan_steering_model_summary")
-                self.status = compat.component(gr.Markdown, value="", elem_id="gan_steering_discover_status")
+                self.spectrum = compat.image_output(label="Values", elem_id="gan_steering_spectrum")
+                self.summary = C(gr.Markdown, value="", elem_id="gan_steering_model_summary")
+                self.status = C(gr.Markdown, value="", elem_id="gan_steering_discover_status")
 
         self.load_event = compat.listen(
             self.load_button.click,
             bind(load_model, settings, gpu=True),
             [self.model],
-            [shared.model, self.summary, self.feature],
+            [shared.model, self.summary, *self.parameters],
         )
-        compat.listen(self.method.change, method_options, [self.method], [self.num_samples, self.feature])
+        compat.listen(self.method.change, method_options, [self.method], self.parameters)
         self.discover_event = compat.listen(
             self.discover_button.click,
             bind(discover, settings, gpu=True),
-            [self.model, self.method, self.num_directions, self.layers, self.num_samples, self.feature],
+            [self.model, self.method, *self.parameters],
             [shared.model, shared.directions, self.spectrum, self.summary, self.status],
         )
+        compat.listen(self.cancel_button.click, bind(cancel, settings), [], [self.status], queue=False)

@@ -1,204 +1,243 @@
-"""Edit tab: a seed, a truncation and one slider per direction, live; sweep grids, GIFs, direction files."""
+"""Edit tab: a starting point, one slider per control (any kind), an interpolation towards another seed, live;
+sweep grids, GIF/MP4 animations, direction files, latents files and PNGs that carry their recipe."""
 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from .. import compat, outputs
-from ..core import Directions, errors, values
+from ..core import controls as core_controls
 from ..core import edit as core_edit
-from ..core import io as core_io
-from ..feedback import bind, ok
+from ..core import errors, recipe, values
+from ..core import start as core_start
+from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
-from .common import choice_index, choice_labels, code, directions_summary, for_display, md
+from . import edit_state as state
+from .common import choice_index, choice_labels, code, for_display, md
 
 if TYPE_CHECKING:
     from ..settings import UISettings
     from . import Shared
 
-NO_DIRECTIONS = (
-    "No directions yet: discover them in the Discover tab, load a direction file below or pull from the Hub."
-)
-DEFAULT_SWEEP_ROWS = 3
+NO_DIRECTIONS = state.NO_DIRECTIONS
+ANIMATION_FORMATS = ["GIF", "MP4"]
 
 
 # ----- helpers ----------------------------------------------------------------------------------------------------
-def usable_directions(model: Any, key: str | None, max_sliders: int) -> tuple[Directions | None, str]:
-    """The current directions if they fit ``model``, else ``None`` and why (shown instead of the sliders)."""
-    if not key:
-        return None, NO_DIRECTIONS
-    found = directions_store.find(key)
-    if found is None:
-        return None, "⚠️ The directions of this page are no longer in memory: discover or load them again."
-    try:
-        found.check_compatible(model)
-    except errors.DirectionsMismatchError as exc:
-        return None, f"⚠️ The current directions do not fit the loaded model: {md(exc)}"
-    shown = min(len(found), max_sliders)
-    more = f" (sliders for the first {shown})" if shown < len(found) else ""
-    return found, directions_summary(found) + more
+def _view(settings: UISettings, spec: str, inputs: tuple[Any, ...], request: Any, strict: bool) -> state.View:
+    model = generator(settings, spec, request=request)
+    return state.view_of(settings, model, *inputs, strict=strict)
 
 
-def current_directions(model: Any, key: str | None) -> Directions:
-    """The current directions, checked against ``model``; a clear error when there are none or they do not fit."""
-    found = directions_store.get(key)
-    found.check_compatible(model)
-    return found
+def _picture(view: state.View, strengths: list[list[float]]) -> str:
+    """The edited image as a preview PNG carrying its recipe (download it, replay it, drop it back in)."""
+    latents = core_edit.apply(view.model, view.start.latents(view.model), view.stack, strengths, walk=view.walk)
+    image = core_edit.render(view.model, latents)[0]
+    shown = for_display(image)
+    made = recipe.recipe_for(
+        view.model, view.start, view.stack, strengths, walk=view.walk, scale=shown.width // image.width
+    )
+    return outputs.preview(shown, pnginfo=recipe.png_info(made))
 
 
-def strengths_from(directions: Directions | None, values_: Sequence[Any]) -> list[float]:
-    """One strength per direction from the slider values (directions beyond the sliders stay at 0)."""
-    if directions is None:
-        return []
-    out = [0.0] * len(directions)
-    for i, value in enumerate(values_[: len(directions)]):
-        out[i] = 0.0 if value is None else values.check_strength(value, f"slider {i + 1}")
-    return out
-
-
-def base_latents(model: Any, seed: Any, truncation: Any):
-    return model.sample(1, seed=values.check_seed(seed), truncation=values.check_truncation(truncation))
-
-
-def edited_image(model: Any, directions: Directions | None, seed: Any, truncation: Any, strengths: Sequence[float]):
-    """The image for ``seed``/``truncation`` moved by ``strengths`` along ``directions``, as a fresh preview file."""
-    latents = base_latents(model, seed, truncation)
-    if directions is not None:
-        latents = core_edit.apply(model, latents, directions, strengths)
-    return outputs.preview(for_display(core_edit.render(model, latents)[0]))
-
-
-def slider_step(low: float, high: float) -> float:
-    return float(f"{(high - low) / 200:.2g}")
-
-
-def _picked(directions: Directions, labels: Any) -> list[int]:
-    labels = [labels] if isinstance(labels, str) else list(labels or [])
-    if not labels:
-        raise errors.InvalidValueError("choose at least one direction")
-    return [choice_index(label, directions) for label in labels]
+def _stack_pickers(view: state.View, keep_sweep: Any = None, keep_animate: Any = None) -> list[Any]:
+    labels = state.pickable(view)
+    own = labels[: len(view.current)] if view.current is not None else []
+    sweep_value = [x for x in (keep_sweep or []) if x in labels] or own[: state.DEFAULT_SWEEP_ROWS] or labels[:1]
+    animate_value = keep_animate if keep_animate in labels else labels[0]
+    return [compat.update(choices=labels, value=sweep_value), compat.update(choices=labels, value=animate_value)]
 
 
 # ----- handlers ---------------------------------------------------------------------------------------------------
-def view(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any, *, request: Any = None) -> list[Any]:
-    """Everything that follows the current directions: sliders (at their neutral value), image, pickers, range, info."""
+def view(
+    settings: UISettings,
+    spec: str,
+    key: str,
+    start_key: str,
+    seed: Any,
+    truncation: Any,
+    noise: Any,
+    great_circle: Any,
+    target: Any,
+    mode: Any,
+    *,
+    request: Any = None,
+) -> list[Any]:
+    """Everything that follows the current state: sliders (at their neutral values), image, pickers, walk, info."""
     with settings.lock:
-        model = generator(settings, spec, request=request)
-        found, info = usable_directions(model, key, settings.max_sliders)
-        k = len(found) if found is not None else 0
-        shown = min(k, settings.max_sliders)
-        low, high = found.strength_range if found is not None else (-3.0, 3.0)
-        neutral = values.neutral_strength((low, high))
-        image = edited_image(model, found, seed, truncation, [neutral] * shown + [0.0] * (k - shown))
-    sliders = [
-        compat.update(
-            visible=True, label=found.label(i), minimum=low, maximum=high, step=slider_step(low, high), value=neutral
+        current = _view(
+            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=False
         )
-        for i in range(shown)
-    ] + [compat.update(visible=False, value=0.0) for _ in range(settings.max_sliders - shown)]
-    labels = choice_labels(found) if found is not None else []
+        neutral = state.neutral_strengths(current)
+        image = _picture(current, neutral)
+    labels = choice_labels(current.current) if current.current is not None else []
+    low, high = current.current.range_of(0) if current.current is not None else (-3.0, 3.0)
+    has_noise = bool(current.model.noise_modes)
     return [
-        *sliders,
+        *state.slider_updates(current.current, settings.max_sliders),
+        compat.update(value=neutral[-1][0]),
         image,
-        info,
-        compat.update(choices=labels, value=labels[:DEFAULT_SWEEP_ROWS]),
-        compat.update(choices=labels, value=labels[0] if labels else None),
+        current.info + (f" · a unit of strength: {md(current.current.unit)}" if current.current is not None else ""),
+        *_stack_pickers(current),
         compat.update(choices=labels, value=labels[0] if labels else None),
         compat.update(value=low),
         compat.update(value=high),
+        compat.update(visible=state.great_circle_applies(current), value=False),
+        compat.update(visible=has_noise),
     ]
 
 
-def render(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any, *strengths: Any, request: Any = None):
+def render(
+    settings: UISettings,
+    spec: str,
+    key: str,
+    start_key: str,
+    seed: Any,
+    truncation: Any,
+    noise: Any,
+    great_circle: Any,
+    target: Any,
+    mode: Any,
+    towards: Any,
+    *sliders: Any,
+    request: Any = None,
+) -> Any:
     """The live image for the current slider values (unchanged while the seed box is being retyped).
 
-    Directions that are no longer in memory are an error the user sees, never an image that ignores the sliders."""
-    if seed is None or seed == "":
+    A set that is no longer in memory is an error the user sees, never an image that ignores the sliders."""
+    if (seed is None or seed == "") and not start_key:
         return compat.unchanged()
     with settings.lock:
-        model = generator(settings, spec, request=request)
-        found = current_directions(model, key) if key else None
-        return edited_image(model, found, seed, truncation, strengths_from(found, strengths))
+        current = _view(
+            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=True
+        )
+        return _picture(current, state.strengths_for(current, sliders, towards, settings.max_sliders))
 
 
-def reset(settings: UISettings, spec: str, key: str, seed: Any, truncation: Any, *, request: Any = None) -> list[Any]:
+def reset(
+    settings: UISettings,
+    spec: str,
+    key: str,
+    start_key: str,
+    seed: Any,
+    truncation: Any,
+    noise: Any,
+    great_circle: Any,
+    target: Any,
+    mode: Any,
+    *,
+    request: Any = None,
+) -> list[Any]:
     """Every slider back to its neutral value (the one ``view`` starts from) and the image at that point."""
     with settings.lock:
-        model = generator(settings, spec, request=request)
-        found, _ = usable_directions(model, key, settings.max_sliders)
-        neutral = values.neutral_strength(found.strength_range) if found is not None else 0.0
-        k = len(found) if found is not None else 0
-        image = edited_image(
-            model,
-            found,
-            seed,
-            truncation,
-            [neutral] * min(k, settings.max_sliders) + [0.0] * max(0, k - settings.max_sliders),
+        current = _view(
+            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=False
         )
-    return [compat.update(value=neutral) for _ in range(settings.max_sliders)] + [image]
+        neutral = state.neutral_strengths(current)
+        image = _picture(current, neutral)
+    sliders = neutral[0] if current.current is not None else []
+    shown = min(len(sliders), settings.max_sliders)
+    updates = [compat.update(value=v) for v in sliders[:shown]]
+    updates += [compat.update(value=0.0) for _ in range(settings.max_sliders - shown)]
+    return [*updates, compat.update(value=neutral[-1][0]), image]
 
 
-def random_seed(settings: UISettings) -> int:
-    return random.SystemRandom().randrange(0, 2**31)
+def random_seed(settings: UISettings) -> tuple[int, str]:
+    """A new seed (and back to starting from a seed)."""
+    return random.SystemRandom().randrange(0, 2**31), ""
+
+
+def use_seed(settings: UISettings) -> str:
+    """Typing a seed starts from it again (drops a loaded latents file)."""
+    return ""
 
 
 def sweep(
     settings: UISettings,
     spec: str,
     key: str,
+    start_key: str,
     seed: Any,
     truncation: Any,
-    picked: Any,
+    noise: Any,
+    great_circle: Any,
+    target: Any,
+    mode: Any,
+    picked_rows: Any,
     low: Any,
     high: Any,
     steps: Any,
     *,
     request: Any = None,
+    progress: Any = None,
 ) -> tuple[Any, str, str]:
-    """A grid (one row per chosen direction, one column per strength) from the unedited image; saved as PNG."""
+    """A grid (one row per chosen control, one column per strength) from the unedited start; saved as PNG."""
     strengths = core_edit.strengths_between(low, high, steps)
     with settings.lock:
-        model = generator(settings, spec, request=request)
-        found = current_directions(model, key)
-        indices = _picked(found, picked)
-        grid = core_edit.sweep(model, base_latents(model, seed, truncation), found, indices, strengths)
-    stem = f"{found.model.name}-seed{values.check_seed(seed)}"
-    path = core_io.save_image(grid, outputs.output_path(settings, "sweeps", stem, ".png", session_id(request)))
+        current = _view(
+            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=True
+        )
+        rows = state.picked(current, picked_rows)
+        control = rows[0][0]
+        if any(c is not control for c, _ in rows):
+            raise errors.InvalidValueError("a sweep grid shows directions of one set: pick rows from one set")
+        indices = [i for _, i in rows]
+        latents = current.start.latents(current.model)
+        grid = core_edit.sweep(current.model, latents, control, indices, strengths, progress, walk=current.walk)
+        layout = {"type": "sweep", "control": 0, "indices": indices, "strengths": strengths}
+        made = recipe.recipe_for(
+            current.model, current.start, [control], [[0.0] * len(control)], walk=current.walk, layout=layout
+        )
+    path = outputs.output_path(settings, "sweeps", f"{control.model.name}-sweep", ".png", session_id(request))
+    recipe.save_png(grid, path, made)
     return str(path), str(path), ok(f"sweep saved as {code(outputs.shown(settings, path))}")
 
 
-def export_gif(
+def export_animation(
     settings: UISettings,
     spec: str,
     key: str,
+    start_key: str,
     seed: Any,
     truncation: Any,
-    picked: Any,
+    noise: Any,
+    great_circle: Any,
+    target: Any,
+    mode: Any,
+    picked_control: Any,
     low: Any,
     high: Any,
     frames: Any,
     fps: Any,
+    fmt: Any,
     *,
     request: Any = None,
-) -> tuple[str, str, str]:
-    """An animated GIF along one direction from the unedited image; returns ``(preview, file, status)``."""
-    strengths = core_edit.strengths_between(low, high, frames)
+    progress: Any = None,
+) -> tuple[Any, str, str]:
+    """A GIF or MP4 along one control from the unedited start; returns ``(preview, file, status)``."""
     rate = values.check_number(fps, "frames per second", 0.1, 50)
+    suffix = ".mp4" if str(fmt).upper() == "MP4" else ".gif"
     with settings.lock:
-        model = generator(settings, spec, request=request)
-        found = current_directions(model, key)
-        index = _picked(found, picked)[0]
-        stem = f"{found.model.name}-seed{values.check_seed(seed)}-{found.names[index]}"
-        path = outputs.output_path(settings, "gifs", stem, ".gif", session_id(request))
-        core_edit.animate(model, base_latents(model, seed, truncation), found, index, strengths, path, fps=rate)
-    return str(path), str(path), ok(f"GIF saved as {code(outputs.shown(settings, path))}")
+        current = _view(
+            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=True
+        )
+        control, index = state.picked(current, picked_control)[0]
+        lo, hi = (low, high) if control is current.current else control.range_of(index)
+        strengths = core_edit.strengths_between(lo, hi, frames)
+        path = outputs.output_path(settings, "animations", f"{control.names[index]}", suffix, session_id(request))
+        latents = current.start.latents(current.model)
+        core_edit.animate(
+            current.model, latents, control, index, strengths, path, fps=rate, progress=progress, walk=current.walk
+        )
+    preview = str(path) if suffix == ".gif" else None
+    return preview, str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
 
 
 def save_directions(settings: UISettings, key: str, *, request: Any = None) -> tuple[str, str]:
-    """Write the current directions (with their names) to a new file for download."""
+    """Write the current set (with its names) to a new file for download."""
     found = directions_store.get(key)
     stem = f"{found.model.name}-{found.method}-{len(found)}"
     path = found.save(outputs.output_path(settings, "directions", stem, ".safetensors", session_id(request)))
@@ -208,34 +247,29 @@ def save_directions(settings: UISettings, key: str, *, request: Any = None) -> t
 def upload_directions(
     settings: UISettings, spec: str, key: str, upload: Any, *, request: Any = None
 ) -> tuple[str, str]:
-    """Load a direction file for the current model; a file that is corrupt or for another model is refused and
-    the current directions stay. In public mode only files uploaded through the app are read.
-    Returns ``(directions key, status)``."""
+    """Load a control file (any kind) for the current model; a file that is corrupt or for another model is refused
+    and the current set stays. In public mode only files uploaded through the app are read."""
     path = compat.uploaded_path(upload, confined=settings.public)
     if path is None:
         raise errors.InvalidValueError("choose a direction file (.safetensors) to upload first")
     with settings.lock:
         model = generator(settings, spec, request=request)
-        loaded = Directions.load(path, model)
+        loaded = core_controls.load_control(path, model)
     new_key = directions_store.put(loaded, session_id(request))
-    return new_key, ok(f"loaded {len(loaded)} {md(loaded.method)} directions from the file")
+    return new_key, ok(f"loaded {len(loaded)} {md(loaded.method)} {loaded.noun} from the file")
 
 
 def rename_direction(
     settings: UISettings,
     key: str,
-    picked: Any,
+    picked_name: Any,
     new_name: Any,
-    sweep_picked: Any,
-    gif_picked: Any,
     *,
     request: Any = None,
 ) -> list[Any]:
-    """Rename one direction: store, slider label, pickers and the downloadable file all follow."""
+    """Rename one control: store, slider label, pickers and the downloadable file all follow."""
     found = directions_store.get(key)
-    index = _picked(found, picked)[0]
-    keep_sweep = [choice_index(label, found) for label in (sweep_picked or [])]
-    keep_gif = choice_index(gif_picked, found) if gif_picked else None
+    index = choice_index(picked_name, found)
     renamed = found.renamed(index, str(new_name or ""))
     directions_store.replace(key, renamed)
     path, _ = save_directions(settings, key, request=request)
@@ -245,11 +279,82 @@ def rename_direction(
     sliders += [compat.unchanged() for _ in range(settings.max_sliders - shown)]
     return [
         *sliders,
-        compat.update(choices=labels, value=[labels[i] for i in keep_sweep]),
-        compat.update(choices=labels, value=labels[keep_gif] if keep_gif is not None else None),
         compat.update(choices=labels, value=labels[index]),
         path,
         ok(f"direction {index} is now {md(renamed.names[index])}; the file below has the new name"),
+    ]
+
+
+def upload_latents(settings: UISettings, spec: str, upload: Any, *, request: Any = None) -> tuple[str, str]:
+    """Start from a latents file (checked against the model); returns ``(start key, status)``."""
+    path = compat.uploaded_path(upload, confined=settings.public)
+    if path is None:
+        raise errors.InvalidValueError("choose a latents file (.safetensors) to upload first")
+    with settings.lock:
+        model = generator(settings, spec, request=request)
+        found = core_start.load_latents(path, model)
+    if len(found.stored) != 1:
+        raise errors.InvalidValueError(f"the file holds {len(found.stored)} latents; an edit starts from one")
+    return directions_store.put(found, session_id(request)), ok("starting from the latents file")
+
+
+def save_start(
+    settings: UISettings, spec: str, start_key: str, seed: Any, truncation: Any, noise: Any, *, request: Any = None
+) -> tuple[str, str]:
+    """The current starting point as a latents file (with the model identity) for download."""
+    with settings.lock:
+        model = generator(settings, spec, request=request)
+        start = state.starting_point(model, start_key, seed, truncation, noise)
+        latents = start.latents(model)
+    path = outputs.output_path(settings, "latents", f"{model.identity.name}-start", ".safetensors", session_id(request))
+    core_start.save_latents(latents, model, path, source=start.describe())
+    return str(path), ok(f"starting point saved as {code(outputs.shown(settings, path))}")
+
+
+def restore(settings: UISettings, spec: str, key: str, image: Any, *, request: Any = None) -> list[Any]:
+    """Read a PNG's recipe (PNG info) and restore its seed, truncation, noise, set, sliders and interpolation.
+
+    The recipe's set is the current one when its sha256 matches, else it is recomputed with the recorded method
+    and parameters (a cached basis: instant); an image without a recipe gets a clear message."""
+    path = compat.uploaded_path(image, confined=settings.public)
+    if path is None:
+        raise errors.InvalidValueError("drop a PNG saved by gan-steering first")
+    made = recipe.read_recipe(path)
+    with settings.lock:
+        model = generator(settings, spec, request=request)
+        if made.model.get("sha256") != model.identity.sha256:
+            raise errors.DirectionsMismatchError(
+                f"this image was made with {made.model.get('name')!r}; load that model ({made.model.get('spec')}) first"
+            )
+        start = made.start
+        if "seed" not in start:
+            raise errors.InvalidValueError("this image starts from a latents file: load that file below instead")
+        entries = [c for c in made.controls if c.get("method") != "interpolation"]
+        path_entry = next((c for c in made.controls if c.get("method") == "interpolation"), None)
+        current = directions_store.find(key)
+        new_key = key
+        if entries:
+            matched = current if current is not None and current.content_hash() == entries[0]["sha256"] else None
+            if matched is None:
+                matched = recipe.controls_of(recipe.Recipe(made.model, start, entries[:1]), model)[0]
+                new_key = directions_store.put(matched, session_id(request))
+    strengths = entries[0]["strengths"] if entries else []
+    noise = (start.get("noise") or {}).get("mode", "const")
+    target = path_entry["params"]["seeds"][-1] if path_entry else start["seed"] + 1
+    towards = path_entry["strengths"][0] if path_entry else 0.0
+    mode = path_entry["params"].get("interpolation", "slerp") if path_entry else "slerp"
+    restored = directions_store.find(new_key) if new_key else None
+    return [
+        new_key,
+        "",
+        start["seed"],
+        start.get("truncation", 1.0),
+        noise,
+        target,
+        mode,
+        towards,
+        *state.slider_updates(restored, settings.max_sliders, strengths if restored is not None else None),
+        ok(f"restored: {md(made.summary())}"),
     ]
 
 
@@ -260,6 +365,7 @@ class EditTab:
     def __init__(self, settings: UISettings, shared: Shared) -> None:
         self.settings, self.shared = settings, shared
         C = compat.component
+        self.start_key = gr.State("")
         with gr.Row():
             with gr.Column(scale=1):
                 with gr.Row():
@@ -274,6 +380,22 @@ class EditTab:
                     label="Truncation ψ",
                     elem_id="gan_steering_truncation",
                 )
+                with gr.Row():
+                    self.noise = C(
+                        gr.Dropdown,
+                        choices=["const", "random", "none"],
+                        value="const",
+                        label="Noise",
+                        visible=False,
+                        elem_id="gan_steering_noise",
+                    )
+                    self.great_circle = C(
+                        gr.Checkbox,
+                        value=False,
+                        label="Keep ‖z‖ (great-circle walk)",
+                        visible=False,
+                        elem_id="gan_steering_great_circle",
+                    )
                 self.reset_button = C(gr.Button, value="Reset sliders", elem_id="gan_steering_reset")
                 self.sliders = [
                     C(
@@ -288,16 +410,52 @@ class EditTab:
                     )
                     for i in range(settings.max_sliders)
                 ]
+                with C(
+                    gr.Accordion,
+                    label="Interpolation towards another seed",
+                    open=True,
+                    elem_id="gan_steering_interpolation_box",
+                ):
+                    with gr.Row():
+                        self.target = C(
+                            gr.Number, value=1, precision=0, label="Target seed", elem_id="gan_steering_target_seed"
+                        )
+                        self.mode = C(
+                            gr.Radio,
+                            choices=["slerp", "linear"],
+                            value="slerp",
+                            label="Interpolation",
+                            elem_id="gan_steering_interpolation",
+                        )
+                    self.towards = C(
+                        gr.Slider,
+                        minimum=0.0,
+                        maximum=1.0,
+                        value=0.0,
+                        step=0.01,
+                        label="Towards the target seed",
+                        elem_id="gan_steering_towards",
+                    )
             with gr.Column(scale=1):
-                self.image = compat.image_output(label="Edited image", height=400, elem_id="gan_steering_image")
+                self.image = compat.image_output(
+                    label="Edited image (the PNG carries its recipe)", height=400, elem_id="gan_steering_image"
+                )
                 self.info = C(gr.Markdown, value=NO_DIRECTIONS, elem_id="gan_steering_directions_info")
                 self.status = C(gr.Markdown, value="", elem_id="gan_steering_edit_status")
+                with C(
+                    gr.Accordion,
+                    label="PNG info: drop an image to restore its recipe",
+                    open=False,
+                    elem_id="gan_steering_png_info_box",
+                ):
+                    self.png = compat.file_input(
+                        file_types=[".png"], label="PNG saved by gan-steering", elem_id="gan_steering_png_info"
+                    )
 
         with C(gr.Accordion, label="Sweep grid", open=False, elem_id="gan_steering_sweep_box"):
-            with gr.Row():
-                self.sweep_pick = C(
-                    gr.CheckboxGroup, choices=[], label="Directions (rows)", elem_id="gan_steering_sweep_pick"
-                )
+            self.sweep_pick = C(
+                gr.CheckboxGroup, choices=[], label="Directions (rows)", elem_id="gan_steering_sweep_pick"
+            )
             with gr.Row():
                 self.low = C(gr.Number, value=-3.0, label="From strength", elem_id="gan_steering_sweep_low")
                 self.high = C(gr.Number, value=3.0, label="To strength", elem_id="gan_steering_sweep_high")
@@ -310,7 +468,7 @@ class EditTab:
             )
             self.sweep_file = C(gr.File, label="Sweep grid file", interactive=False, elem_id="gan_steering_sweep_file")
 
-        with C(gr.Accordion, label="Animated GIF", open=False, elem_id="gan_steering_gif_box"):
+        with C(gr.Accordion, label="Animation (GIF or MP4)", open=False, elem_id="gan_steering_gif_box"):
             with gr.Row():
                 self.gif_pick = C(
                     gr.Dropdown, choices=[], label="Direction to animate", elem_id="gan_steering_gif_pick"
@@ -327,7 +485,16 @@ class EditTab:
                 self.fps = C(
                     gr.Slider, minimum=1, maximum=30, value=12, step=1, label="FPS", elem_id="gan_steering_gif_fps"
                 )
-            self.gif_button = C(gr.Button, value="Export GIF", elem_id="gan_steering_gif")
+                self.format = C(
+                    gr.Radio,
+                    choices=ANIMATION_FORMATS,
+                    value="GIF",
+                    label="Format",
+                    elem_id="gan_steering_animation_format",
+                )
+            with gr.Row():
+                self.gif_button = C(gr.Button, value="Export animation", elem_id="gan_steering_gif")
+                self.cancel_button = C(gr.Button, value="Cancel", elem_id="gan_steering_edit_cancel")
             with gr.Row():
                 self.gif_preview = C(
                     gr.Image,
@@ -336,7 +503,24 @@ class EditTab:
                     label="GIF preview",
                     elem_id="gan_steering_gif_preview",
                 )
-                self.gif_file = C(gr.File, label="GIF file", interactive=False, elem_id="gan_steering_gif_file")
+                self.gif_file = C(gr.File, label="Animation file", interactive=False, elem_id="gan_steering_gif_file")
+
+        with C(gr.Accordion, label="Starting point (latents file)", open=False, elem_id="gan_steering_start_box"):
+            with gr.Row():
+                with gr.Column():
+                    self.save_start_button = C(
+                        gr.Button, value="Save starting point", elem_id="gan_steering_save_start"
+                    )
+                    self.start_file = C(
+                        gr.File, label="Latents file (download)", interactive=False, elem_id="gan_steering_start_file"
+                    )
+                with gr.Column():
+                    self.start_upload = compat.file_input(
+                        file_types=[".safetensors"], label="Latents file (upload)", elem_id="gan_steering_start_upload"
+                    )
+                    self.start_button = C(
+                        gr.Button, value="Start from the uploaded file", elem_id="gan_steering_load_start"
+                    )
 
         with C(gr.Accordion, label="Direction file", open=False, elem_id="gan_steering_file_box"):
             with gr.Row():
@@ -361,9 +545,25 @@ class EditTab:
 
     # The same lists are used to wire events and, in tests, to read handler results.
     @property
+    def state_inputs(self) -> list[Any]:
+        """What every handler reads: model, set, starting point and the walk settings."""
+        return [
+            self.shared.model,
+            self.shared.directions,
+            self.start_key,
+            self.seed,
+            self.truncation,
+            self.noise,
+            self.great_circle,
+            self.target,
+            self.mode,
+        ]
+
+    @property
     def view_outputs(self) -> list[Any]:
         return [
             *self.sliders,
+            self.towards,
             self.image,
             self.info,
             self.sweep_pick,
@@ -371,24 +571,29 @@ class EditTab:
             self.rename_pick,
             self.low,
             self.high,
+            self.great_circle,
+            self.noise,
         ]
 
-    @property
-    def view_inputs(self) -> list[Any]:
-        return [self.shared.model, self.shared.directions, self.seed, self.truncation]
-
     def refresh_after(self, dependency: Any) -> Any:
-        """After ``dependency`` succeeds (new model or directions), show the new state here."""
-        return compat.then(dependency, bind(view, self.settings, gpu=True), self.view_inputs, self.view_outputs)
+        """After ``dependency`` succeeds (new model, set or start), show the new state here."""
+        return compat.then(dependency, bind(view, self.settings, gpu=True), self.state_inputs, self.view_outputs)
 
     def _wire(self, settings: UISettings, shared: Shared) -> None:
-        base = [shared.model, shared.directions, self.seed, self.truncation]
+        base = self.state_inputs
         live = bind(render, settings, gpu=True)
-        for slider in [self.truncation, *self.sliders]:
-            compat.on_user_change(slider, live, base + self.sliders, [self.image], show_progress="hidden")
-        compat.listen(self.seed.change, live, base + self.sliders, [self.image], show_progress="minimal")
-        compat.listen(self.dice.click, bind(random_seed, settings), [], [self.seed])
-        compat.listen(self.reset_button.click, bind(reset, settings, gpu=True), base, [*self.sliders, self.image])
+        for slider in [self.truncation, self.towards, *self.sliders]:
+            compat.on_user_change(
+                slider, live, [*base, self.towards, *self.sliders], [self.image], show_progress="hidden"
+            )
+        typed = compat.listen(self.seed.change, bind(use_seed, settings), [], [self.start_key])
+        compat.then(typed, live, [*base, self.towards, *self.sliders], [self.image], show_progress="minimal")
+        for choice in (self.target, self.noise, self.great_circle, self.mode):
+            compat.listen(choice.change, live, [*base, self.towards, *self.sliders], [self.image])
+        compat.listen(self.dice.click, bind(random_seed, settings), [], [self.seed, self.start_key])
+        compat.listen(
+            self.reset_button.click, bind(reset, settings, gpu=True), base, [*self.sliders, self.towards, self.image]
+        )
         compat.listen(
             self.sweep_button.click,
             bind(sweep, settings, gpu=True),
@@ -397,10 +602,11 @@ class EditTab:
         )
         compat.listen(
             self.gif_button.click,
-            bind(export_gif, settings, gpu=True),
-            [*base, self.gif_pick, self.low, self.high, self.frames, self.fps],
+            bind(export_animation, settings, gpu=True),
+            [*base, self.gif_pick, self.low, self.high, self.frames, self.fps, self.format],
             [self.gif_preview, self.gif_file, self.status],
         )
+        compat.listen(self.cancel_button.click, bind(cancel, settings), [], [self.status], queue=False)
         compat.listen(
             self.save_button.click, bind(save_directions, settings), [shared.directions], [self.download, self.status]
         )
@@ -414,6 +620,37 @@ class EditTab:
         compat.listen(
             self.rename_button.click,
             bind(rename_direction, settings),
-            [shared.directions, self.rename_pick, self.new_name, self.sweep_pick, self.gif_pick],
-            [*self.sliders, self.sweep_pick, self.gif_pick, self.rename_pick, self.download, self.status],
+            [shared.directions, self.rename_pick, self.new_name],
+            [*self.sliders, self.rename_pick, self.download, self.status],
         )
+        started = compat.listen(
+            self.start_button.click,
+            bind(upload_latents, settings, gpu=True),
+            [shared.model, self.start_upload],
+            [self.start_key, self.status],
+        )
+        self.refresh_after(started)
+        compat.listen(
+            self.save_start_button.click,
+            bind(save_start, settings, gpu=True),
+            [shared.model, self.start_key, self.seed, self.truncation, self.noise],
+            [self.start_file, self.status],
+        )
+        restored = compat.listen(
+            self.png.upload,
+            bind(restore, settings, gpu=True),
+            [shared.model, shared.directions, self.png],
+            [
+                shared.directions,
+                self.start_key,
+                self.seed,
+                self.truncation,
+                self.noise,
+                self.target,
+                self.mode,
+                self.towards,
+                *self.sliders,
+                self.status,
+            ],
+        )
+        compat.then(restored, live, [*base, self.towards, *self.sliders], [self.image])
