@@ -20,7 +20,7 @@ import torch
 from . import metadata as meta
 from .errors import DirectionsMismatchError, InvalidValueError, LatentsFileError
 from .io import load_safetensors, save_safetensors
-from .models.base import Generator, Latents, ModelIdentity, Noise
+from .models.base import WPLUS, Generator, Latents, ModelIdentity, Noise
 from .values import check_count, check_seed, check_truncation
 
 LATENTS_FORMAT = "gan-steering.latents"
@@ -85,8 +85,25 @@ class LatentsFile:
                 f"these latents were made for model {self.model.name!r} (sha256 {self.model.sha256[:12]}…), not for "
                 f"{generator.identity.name!r} (sha256 {generator.identity.sha256[:12]}…)"
             )
-        generator.check_space(self.stored.space)
+        self.check_shapes(generator)
         return self.stored.to(generator.device)
+
+    def check_shapes(self, generator: Generator) -> None:
+        """``LatentsFileError`` unless the space, code shape and classes fit ``generator`` (a file that names this
+        model but holds latents it cannot render is corrupt or forged)."""
+        origin = self.path.name if self.path is not None else "the latents"
+        codes, classes, space = self.stored.codes, self.stored.classes, self.stored.space
+        if space not in generator.latent_spaces:
+            raise LatentsFileError(f"{origin}: {generator.identity.name} has no latent space {space!r}")
+        expected = [generator.num_layers] * (space == WPLUS) + [generator.space_dim(space)]
+        if list(codes.shape[1:]) != expected:
+            raise LatentsFileError(f"{origin}: codes of shape {list(codes.shape)} do not fit {space} {expected}")
+        wanted = generator.num_classes or None
+        found = None if classes is None else int(classes.shape[1])
+        if found != wanted:
+            raise LatentsFileError(
+                f"{origin}: {generator.identity.name} takes {wanted or 'no'} classes, the file holds {found or 'none'}"
+            )
 
     def describe(self) -> dict[str, Any]:
         return {"latents_sha256": latents_sha256(self.stored), "file": None if self.path is None else self.path.name}
@@ -131,7 +148,7 @@ def load_latents(path: str | os.PathLike[str], generator: Generator | None = Non
     ):
         raise error(f"{origin}: classes must be finite, [N, C] with the codes' N")
     space = meta.field(metadata, "space", str, origin, error, as_json=False)
-    expected_ndim = 3 if space == "w+" else 2
+    expected_ndim = 3 if space == WPLUS else 2
     if space not in ("z", "w", "w+") or codes.ndim != expected_ndim:
         raise error(f"{origin}: space {space[:10]!r} does not fit codes of shape {list(codes.shape)}")
     truncation = meta.field(metadata, "truncation", float, origin, error, default=1.0)
