@@ -15,16 +15,17 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from PIL import Image, PngImagePlugin
 
 from . import edit, metadata
-from .controls import Control, load_control
-from .errors import CorruptFileError, SteeringError
+from .controls import WALKS, Control, load_control
+from .errors import CorruptFileError, InvalidValueError, SteeringError
 from .io import save_image
 from .models.base import Generator, Latents, Noise
 from .start import LatentsFile, Seed, load_latents
+from .values import check_count, check_seed, check_strength, check_truncation
 
 KEY = "gan-steering"
 VERSION = 1
@@ -56,7 +57,7 @@ class Recipe:
     def summary(self) -> str:
         """One line, like a webui's "parameters"."""
         start = self.start
-        where = f"seed {start['seed']}, ψ {start['truncation']:g}" if "seed" in start else "latents file"
+        where = f"seed {start['seed']}, ψ {start.get('truncation', 1.0):g}" if "seed" in start else "latents file"
         moves = "; ".join(
             f"{c.get('method', '?')}[{', '.join(f'{i}={v:g}' for i, v in enumerate(c['strengths']) if v)}]"
             for c in self.controls
@@ -66,23 +67,131 @@ class Recipe:
 
     @classmethod
     def from_json(cls, text: str, origin: str = "image") -> Recipe:
+        """A recipe read from an image: every field checked (types, bounds), anything else is a ``RecipeError``."""
         data = metadata.check_json_object(metadata.parse_json(text, KEY, origin, RecipeError), KEY, origin, RecipeError)
         if data.get("version") != VERSION:
             raise RecipeError(
-                f"{origin} carries a recipe of version {data.get('version')!r}; this release reads {VERSION}"
+                f"{origin} carries a recipe of version {str(data.get('version'))[:20]!r}; this release reads {VERSION}"
             )
-        controls = data.get("controls", [])
-        if not isinstance(data.get("model"), dict) or not isinstance(data.get("start"), dict):
-            raise RecipeError(f"{origin}: the recipe has no model or starting point")
-        if not isinstance(controls, list) or not all(isinstance(c, dict) and "strengths" in c for c in controls):
-            raise RecipeError(f"{origin}: the recipe's controls are malformed")
-        scale = data.get("scale", 1)
-        if not isinstance(scale, int) or not 1 <= scale <= 64:
-            raise RecipeError(f"{origin}: the recipe's display scale is not a whole number in [1, 64]")
-        layout = data.get("layout")
-        if layout is not None and (not isinstance(layout, dict) or layout.get("type") not in LAYOUTS):
-            raise RecipeError(f"{origin}: the recipe's layout is not one of {', '.join(LAYOUTS)}")
-        return cls(data["model"], data["start"], controls, str(data.get("walk", "linear")), scale, layout)
+        where = _Where(origin)
+        controls = [_control_entry(entry, where) for entry in _items(data.get("controls", []), "controls", where)]
+        walk = where.typed(data, "walk", str, "linear")
+        if walk not in WALKS:
+            raise where.error(f"its walk must be one of {', '.join(WALKS)}")
+        scale = where.typed(data, "scale", int, 1)
+        if not 1 <= scale <= 64:
+            raise where.error("its display scale is not a whole number in [1, 64]")
+        layout = _layout(data.get("layout"), len(controls), where)
+        return cls(_model(data.get("model"), where), _start(data.get("start"), where), controls, walk, scale, layout)
+
+
+# ----- checking a recipe read from a file ---------------------------------------------------------------------------
+#: At most this many control files in one recipe, and this many numbers in one of its lists.
+MAX_CONTROLS = 64
+MAX_ITEMS = 4096
+
+
+@dataclass(frozen=True)
+class _Where:
+    """Where a recipe came from, for its errors."""
+
+    origin: str
+
+    def error(self, message: str) -> RecipeError:
+        return RecipeError(f"{self.origin}: the recipe is malformed: {message}")
+
+    def typed(self, data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        """``data[key]`` checked to be of ``kind`` (missing: ``default``, or an error when there is none)."""
+        if key not in data:
+            if default is ...:
+                raise self.error(f"{key!r} is missing")
+            return default
+        if not metadata.is_kind(data[key], kind):
+            raise self.error(f"{key!r} must be {metadata.describe(kind)}, got {type(data[key]).__name__}")
+        return data[key]
+
+    def value(self, check: Callable[[Any], Any], value: Any) -> Any:
+        """``check(value)`` with its ``InvalidValueError`` as a ``RecipeError``."""
+        try:
+            return check(value)
+        except InvalidValueError as exc:
+            raise self.error(str(exc)) from None
+
+
+def _object(value: Any, what: str, where: _Where) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise where.error(f"{what} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _items(value: Any, what: str, where: _Where, limit: int = MAX_CONTROLS) -> list[Any]:
+    if not isinstance(value, list) or len(value) > limit:
+        raise where.error(f"{what} must be a list of at most {limit} items")
+    return value
+
+
+def _numbers(value: Any, what: str, where: _Where, check: Callable[[Any], Any], kind: type = float) -> list[Any]:
+    """A list of JSON numbers (``kind``), each passed through one of the core's value checks."""
+    items = _items(value, what, where, MAX_ITEMS)
+    if not all(metadata.is_kind(item, kind) for item in items):
+        raise where.error(f"{what} must be a list of {metadata.describe(kind)}s")
+    return [where.value(check, item) for item in items]
+
+
+def _sweep_index(value: Any) -> int:
+    return check_count(value, "a sweep index", 0, MAX_ITEMS)
+
+
+def _model(value: Any, where: _Where) -> dict[str, Any]:
+    model = _object(value, "the model", where)
+    metadata.check_sha256(model.get("sha256"), "the model's sha256", where.origin, RecipeError)
+    where.typed(model, "name", str, None)
+    where.typed(model, "spec", (str, type(None)), None)
+    return model
+
+
+def _start(value: Any, where: _Where) -> dict[str, Any]:
+    start = _object(value, "the starting point", where)
+    if "seed" not in start:
+        metadata.check_sha256(start.get("latents_sha256"), "the latents file's sha256", where.origin, RecipeError)
+        where.typed(start, "file", (str, type(None)), None)
+        return start
+    where.value(check_seed, where.typed(start, "seed", int))
+    where.value(check_truncation, where.typed(start, "truncation", float, 1.0))
+    if where.typed(start, "class_index", (int, type(None)), None) is not None:
+        where.value(lambda index: check_count(index, "the class index", 0, 1 << 20), start["class_index"])
+    noise = _object(start.get("noise") or {}, "the noise", where)
+    where.value(Noise.from_description, noise)
+    return start
+
+
+def _control_entry(value: Any, where: _Where) -> dict[str, Any]:
+    entry = _object(value, "each control", where)
+    metadata.check_sha256(entry.get("sha256"), "a control's sha256", where.origin, RecipeError)
+    for key in ("kind", "method"):
+        where.typed(entry, key, str, None)
+    where.typed(entry, "file", (str, type(None)), None)
+    where.typed(entry, "params", dict, {})
+    _numbers(where.typed(entry, "strengths", list), "a control's strengths", where, check_strength)
+    return entry
+
+
+def _layout(value: Any, controls: int, where: _Where) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    layout = _object(value, "the layout", where)
+    if layout.get("type") not in LAYOUTS:
+        raise where.error(f"its layout is not one of {', '.join(LAYOUTS)}")
+    if layout["type"] == "seeds":
+        if not _numbers(where.typed(layout, "seeds", list), "the seeds", where, check_seed, int):
+            raise where.error("the seeds of its row are empty")
+        return layout
+    index = where.typed(layout, "control", int)
+    if not 0 <= index < controls:
+        raise where.error(f"its sweep shows control file {index}, not one of the {controls} it names")
+    _numbers(where.typed(layout, "indices", list), "the sweep's indices", where, _sweep_index, int)
+    _numbers(where.typed(layout, "strengths", list), "the sweep's strengths", where, check_strength)
+    return layout
 
 
 def recipe_for(
@@ -151,7 +260,7 @@ def start_of(recipe: Recipe, generator: Generator, folder: Path | None = None, l
             start["seed"], start.get("truncation", 1.0), start.get("class_index"), Noise.from_description(noise)
         )
     wanted = start.get("latents_sha256")
-    candidates = list(latents) + ([folder / start["file"]] if folder and start.get("file") else [])
+    candidates = list(latents) + ([folder / Path(start["file"]).name] if folder and start.get("file") else [])
     for path in candidates:
         if Path(path).is_file():
             found = load_latents(path, generator)
