@@ -82,7 +82,7 @@ def test_discover_returns_directions_and_spectrum(settings):
 
     # GANSpace on a chosen layer: the picker lists the model's named features after a load
     _, _, *pickers = discover_tab.load_model(settings, MODEL)
-    picker = pickers[list(discover_tab.PARAMETERS).index("feature")]
+    picker = pickers[list(discover_tab.parameters()).index("feature")]
     assert "block2" in picker["choices"] or ["block2", "block2"] in picker["choices"]
     _, bkey, _, _, _ = discover_tab.discover(settings, MODEL, "ganspace", 2, "all", 200, 0, "block2")
     assert directions_store.get(bkey).params["feature"] == "block2"

@@ -1,7 +1,8 @@
 """Discover tab: pick a model and a method, set its parameters, see the values; the result is the Edit tab's set.
 
-Built from the method table (``steering.methods.METHODS``): one input per parameter of any method, shown for the
-methods that take it; the handler passes each method only its own parameters. A new method needs no change here.
+Built from the method table (``steering.methods.METHODS``), read when the tab is built and when a handler runs (never
+copied at import): one input per parameter of any method, shown for the methods that take it; the handler passes each
+method only its own parameters. A new method needs no change here.
 """
 
 from __future__ import annotations
@@ -20,8 +21,16 @@ if TYPE_CHECKING:
     from ..settings import UISettings
     from . import Shared
 
-PARAMETERS = methods.all_parameters(methods.METHODS)
-DEFAULT_METHOD = next(iter(methods.METHODS))
+
+# ----- the method table, read when used ---------------------------------------------------------------------------
+def parameters() -> dict[str, methods.Parameter]:
+    """Every parameter of every registered method, in the order of the tab's inputs."""
+    return methods.all_parameters(methods.METHODS)
+
+
+def default_method() -> str:
+    """The method the tab starts with (the first registered one)."""
+    return next(iter(methods.METHODS))
 
 
 # ----- handlers ---------------------------------------------------------------------------------------------------
@@ -37,7 +46,7 @@ def load_model(settings: UISettings, spec: str, *, request: Any = None) -> list[
         model = generator(settings, spec, request=request)
     updates = [
         compat.update(choices=p.options(model)) if p.type == "feature" else compat.unchanged()
-        for p in PARAMETERS.values()
+        for p in parameters().values()
     ]
     return [spec, model_summary(model), *updates]
 
@@ -51,7 +60,7 @@ def show_model(settings: UISettings, spec: str, *, request: Any = None) -> tuple
 def method_options(method: str) -> list[dict[str, Any]]:
     """Show the inputs of the chosen method's parameters, hide the others."""
     own = {p.name for p in methods.method(method).parameters}
-    return [compat.update(visible=name in own) for name in PARAMETERS]
+    return [compat.update(visible=name in own) for name in parameters()]
 
 
 def discover(
@@ -61,7 +70,7 @@ def discover(
     ``(model spec, controls key, values chart, model summary, status)``. Cancel stops it at its next progress step."""
     chosen = methods.method(method)
     own = {p.name for p in chosen.parameters}
-    options = {name: value for name, value in zip(PARAMETERS, values, strict=False) if name in own}
+    options = {name: value for name, value in zip(parameters(), values, strict=False) if name in own}
     spec = (spec or settings.default_model).strip()
     with settings.lock:
         model = generator(settings, spec, request=request)
@@ -85,7 +94,7 @@ def first_page(settings: UISettings, spec: str, key: str, *, request: Any = None
         model = generator(settings, spec, request=request)
         if key and directions_store.find(key) is not None:
             return key, compat.unchanged(), model_summary(model), compat.unchanged()
-        chosen = methods.method(DEFAULT_METHOD)
+        chosen = methods.method(default_method())
         found = chosen.run(model, {"num_directions": min(settings.max_sliders, model.space_dim(model.default_space))})
     chart = None if found.values is None else plot.bar_chart(found.values.tolist(), title=chosen.title)
     status = ok(f"{len(found)} {md(chosen.name)} {found.noun} ready: move the sliders in the Edit tab")
@@ -134,7 +143,8 @@ class DiscoverTab:
 
     def __init__(self, settings: UISettings, shared: Shared) -> None:
         C = compat.component
-        own = {p.name for p in methods.method(DEFAULT_METHOD).parameters}
+        first = default_method()
+        own = {p.name for p in methods.method(first).parameters}
         model_label = "Model (catalog name or owner/repo[@rev]:file" + (")" if settings.public else " or local path)")
         with gr.Row():
             with gr.Column(scale=1):
@@ -150,11 +160,11 @@ class DiscoverTab:
                 self.method = C(
                     gr.Radio,
                     choices=method_choices(),
-                    value=DEFAULT_METHOD,
+                    value=first,
                     label="Method",
                     elem_id="gan_steering_method",
                 )
-                self.parameters = [parameter_input(p, settings, p.name in own) for p in PARAMETERS.values()]
+                self.parameters = [parameter_input(p, settings, p.name in own) for p in parameters().values()]
                 with gr.Row():
                     self.discover_button = C(
                         gr.Button, value="Discover", variant="primary", elem_id="gan_steering_discover"
