@@ -338,11 +338,9 @@ def restore(settings: UISettings, spec: str, key: str, image: Any, *, request: A
             if matched is None:
                 matched = recipe.controls_of(recipe.Recipe(made.model, start, entries[:1]), model)[0]
                 new_key = directions_store.put(matched, session_id(request))
-    strengths = entries[0]["strengths"] if entries else []
+    strengths = entries[0]["strengths"] if entries else None  # an image made without a set: sliders at neutral
     noise = (start.get("noise") or {}).get("mode", "const")
-    target = path_entry["params"]["seeds"][-1] if path_entry else start["seed"] + 1
-    towards = path_entry["strengths"][0] if path_entry else 0.0
-    mode = path_entry["params"].get("interpolation", "slerp") if path_entry else "slerp"
+    target, mode, towards = _interpolation_of(path_entry, start["seed"])
     restored = directions_store.find(new_key) if new_key else None
     return [
         new_key,
@@ -356,6 +354,17 @@ def restore(settings: UISettings, spec: str, key: str, image: Any, *, request: A
         *state.slider_updates(restored, settings.max_sliders, strengths if restored is not None else None),
         ok(f"restored: {md(made.summary())}"),
     ]
+
+
+def _interpolation_of(entry: dict[str, Any] | None, seed: int) -> tuple[int, str, float]:
+    """``(target seed, interpolation, amount)`` of a recipe's interpolation entry (none: towards the next seed)."""
+    if entry is None:
+        return seed + 1, "slerp", 0.0
+    params = entry.get("params") or {}
+    seeds, mode = params.get("seeds"), params.get("interpolation", "slerp")
+    if not isinstance(seeds, list) or not seeds or mode not in ("slerp", "linear") or len(entry["strengths"]) != 1:
+        raise recipe.RecipeError("the image's interpolation is malformed: it cannot be restored")
+    return values.check_seed(seeds[-1]), mode, values.check_strength(entry["strengths"][0], "the interpolation")
 
 
 # ----- layout -----------------------------------------------------------------------------------------------------
