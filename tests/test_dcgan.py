@@ -157,3 +157,15 @@ def test_features_stop_early_but_match_the_full_forward(dcgan):
     for name, tensor in some.items():
         assert torch.equal(tensor, every[name])
     torch.testing.assert_close(every["image"], dcgan.synthesize(latents))
+
+
+def test_one_converted_file_serves_every_spec_under_its_own_name(dcgan):
+    """The catalog name and a local path of the same weights share one converted file; each keeps its name."""
+    from steering.sources import load_generator
+    from steering.sources.embedded import embedded_weights_path
+
+    by_path = load_generator(str(embedded_weights_path()))
+    by_name = load_generator("dcgan-faces")
+    assert by_path.identity.sha256 == by_name.identity.sha256 == dcgan.identity.sha256
+    assert by_path.identity.source == "file" and by_path.identity.name == "weights"
+    assert by_name.identity.name == "dcgan-faces" and by_name.identity.source.startswith("pypi:")

@@ -138,16 +138,26 @@ def test_names_from_files_are_shown_escaped(public, dcgan):
 def space(tmp_path_factory):
     from appserver import running_app
 
+    if int(gr.__version__.split(".")[0]) < 4:
+        pytest.skip("Gradio 3.x has no HTTP /call API to send raw requests through")
     folder = tmp_path_factory.mktemp("public-space")
     with running_app(folder, env={"GAN_STEERING_PUBLIC": "1"}) as app:
         yield app
 
 
-def call(app, api_name: str, *data, session: str) -> tuple[str, str]:
-    """A raw ``/gradio_api/call`` request (no client-side uploads); returns ``(event, payload text)``."""
+def api_base(app) -> str:
+    """Where the app's HTTP API lives: ``/gradio_api`` from Gradio 5 on, the root before."""
     import httpx
 
-    base = app.url + "gradio_api"
+    probe = httpx.get(app.url + "gradio_api/info", timeout=10)
+    return app.url + ("gradio_api" if probe.status_code == 200 else "").rstrip("/")
+
+
+def call(app, api_name: str, *data, session: str) -> tuple[str, str]:
+    """A raw ``/call`` request (no client-side uploads); returns ``(event, payload text)``."""
+    import httpx
+
+    base = api_base(app)
     started = httpx.post(f"{base}/call/{api_name}", json={"data": list(data), "session_hash": session}, timeout=30)
     started.raise_for_status()
     event_id = started.json()["event_id"]
@@ -215,7 +225,7 @@ def test_outputs_are_served_only_through_the_session_that_made_them(space):
     assert "/" not in status.replace("</code>", "")  # the status line names the file, not where it lives
     saved = [p for p in (space.folder / "tmp").rglob("*.png") if "sessions" in p.parts]
     assert saved, "the sweep is kept in the private session folder"
-    served = httpx.get(space.url + "gradio_api/file=" + str(saved[0]), timeout=10)
+    served = httpx.get(api_base(space) + "/file=" + str(saved[0]), timeout=10)
     assert served.status_code in (403, 404)  # the private folder is not served by path, to anyone
     assert httpx.get(space.url + "file=" + str(saved[0]), timeout=10).status_code != 200
     mine = httpx.get(file["url"], timeout=10)  # what alice got: a copy in Gradio's cache under an unguessable name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from dataclasses import dataclass
@@ -219,7 +220,7 @@ def load_generator(
     converted_file = store.lookup(key)
     if converted_file is not None:
         try:
-            return store.build_generator(store.load_converted(converted_file), device)
+            return _named(store.build_generator(store.load_converted(converted_file), device), resolved)
         except CheckpointFormatError:
             converted_file.unlink(missing_ok=True)  # a broken cache entry is dropped and rebuilt
             store.forget(key)
@@ -245,6 +246,20 @@ def load_generator(
         store.record(key, path, {"sha256": sha256})
     except OSError:
         pass  # without an index entry the next load converts again: slower, never wrong
+    return generator
+
+
+def _named(generator: Generator, resolved: ResolvedFile) -> Generator:
+    """The generator named after the file it was loaded from. One converted file serves every spec of the same
+    weights (a catalog name, a Hub copy, a local path: same sha256), so its name and source come from the spec used
+    now, not from whichever spec converted it first."""
+    generator.identity = dataclasses.replace(
+        generator.identity,
+        name=resolved.name,
+        source=resolved.source,
+        revision=resolved.revision,
+        filename=resolved.filename,
+    )
     return generator
 
 
