@@ -49,6 +49,11 @@ KIND_ORDER = ("path", "affine", "field", "linear")
 def strength_vector(control: Control, strengths: Strengths) -> Tensor:
     """A dense [k] (or [N, k]) float tensor from a mapping ``{index: value}`` or a sequence, every value checked
     (finite, within ``±MAX_ABS_STRENGTH``)."""
+    return _strengths(control, strengths)[0]
+
+
+def _strengths(control: Control, strengths: Strengths) -> tuple[Tensor, bool]:
+    """``strength_vector`` and whether any strength is not 0 (known from the Python values on the slider path)."""
     k = len(control)
     if isinstance(strengths, Mapping):  # filled as a list: one tensor op, not one per slider (a hot path)
         values = [0.0] * k
@@ -56,13 +61,13 @@ def strength_vector(control: Control, strengths: Strengths) -> Tensor:
             if not 0 <= int(index) < k:
                 raise InvalidValueError(f"control index {index} is outside [0, {k})")
             values[int(index)] = check_strength(value)
-        return torch.tensor(values)
+        return torch.tensor(values), any(values)
     vector = strengths if isinstance(strengths, Tensor) else torch.as_tensor(strengths, dtype=torch.float64)
     if vector.ndim == 0 or vector.shape[-1] != k:
         raise InvalidValueError(f"{vector.shape[-1] if vector.ndim else 1} strengths for {k} controls")
     if not bool((vector.abs() <= MAX_ABS_STRENGTH).all()):  # NaN fails this too
         raise InvalidValueError(f"strengths must be finite numbers within ±{MAX_ABS_STRENGTH:g}")
-    return vector.float()
+    return vector.float(), bool(vector.any())
 
 
 def apply(
@@ -76,14 +81,13 @@ def apply(
 ) -> Latents:
     """``latents`` moved by ``controls`` (one control file, or several with one strengths entry each)."""
     for control, table in _plan(controls, strengths, len(latents)):
-        if not bool((table != 0).any()):
-            continue
         latents = control.advance(generator, latents, table, walk=walk, report=report)
     return latents
 
 
 def _plan(controls: Controls, strengths: Any, n: int) -> list[tuple[Control, Tensor]]:
-    """(control, [N, k] strengths) pairs in the order of the composition rule."""
+    """(control, [N, k] strengths) pairs in the order of the composition rule; controls with every strength at 0 are
+    left out (so a slider at 0 leaves the image bit-identical)."""
     if isinstance(controls, Control):
         pairs = [(controls, strengths)]
     else:
@@ -94,9 +98,12 @@ def _plan(controls: Controls, strengths: Any, n: int) -> list[tuple[Control, Ten
         pairs = list(zip(controls, strengths, strict=True))
     plan = []
     for control, values in pairs:
-        table = strength_vector(control, values)
-        plan.append((control, table.expand(n, -1) if table.ndim == 1 else table))
-    return sorted(plan, key=lambda pair: (SPACE_ORDER.index(pair[0].space), KIND_ORDER.index(pair[0].kind)))
+        table, moves = _strengths(control, values)
+        if moves:
+            plan.append((control, table.expand(n, -1) if table.ndim == 1 else table))
+    if len(plan) > 1:
+        plan.sort(key=lambda pair: (SPACE_ORDER.index(pair[0].space), KIND_ORDER.index(pair[0].kind)))
+    return plan
 
 
 def trajectory(
