@@ -27,9 +27,12 @@ ANIMATION_FORMATS = ["GIF", "MP4"]
 
 
 # ----- helpers ----------------------------------------------------------------------------------------------------
-def _view(settings: UISettings, spec: str, inputs: tuple[Any, ...], request: Any, strict: bool) -> state.View:
+def _read(settings: UISettings, inputs: tuple[Any, ...], request: Any, strict: bool) -> tuple[state.View, tuple]:
+    """The tab's state (the first ``state.STATE_INPUTS`` inputs: model, set, start, seed … interpolation) as a view of
+    core values, and the handler's own inputs after them."""
+    spec, *shared = inputs[: state.STATE_INPUTS]
     model = generator(settings, spec, request=request)
-    return state.view_of(settings, model, *inputs, strict=strict)
+    return state.view_of(settings, model, *shared, strict=strict), tuple(inputs[state.STATE_INPUTS :])
 
 
 def _picture(view: state.View, strengths: list[list[float]]) -> str:
@@ -43,99 +46,53 @@ def _picture(view: state.View, strengths: list[list[float]]) -> str:
     return outputs.preview(shown, pnginfo=recipe.png_info(made))
 
 
-def _stack_pickers(view: state.View, keep_sweep: Any = None, keep_animate: Any = None) -> list[Any]:
+def _stack_pickers(view: state.View) -> list[Any]:
     labels = state.pickable(view)
     own = labels[: len(view.current)] if view.current is not None else []
-    sweep_value = [x for x in (keep_sweep or []) if x in labels] or own[: state.DEFAULT_SWEEP_ROWS] or labels[:1]
-    animate_value = keep_animate if keep_animate in labels else labels[0]
-    return [compat.update(choices=labels, value=sweep_value), compat.update(choices=labels, value=animate_value)]
+    sweep_value = own[: state.DEFAULT_SWEEP_ROWS] or labels[:1]
+    return [compat.update(choices=labels, value=sweep_value), compat.update(choices=labels, value=labels[0])]
 
 
-# ----- handlers ---------------------------------------------------------------------------------------------------
-def view(
-    settings: UISettings,
-    spec: str,
-    key: str,
-    start_key: str,
-    seed: Any,
-    truncation: Any,
-    noise: Any,
-    great_circle: Any,
-    target: Any,
-    mode: Any,
-    *,
-    request: Any = None,
-) -> list[Any]:
+# ----- handlers: each takes the tab's state inputs first (``EditTab.state_inputs``), then its own ------------------
+def view(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
     """Everything that follows the current state: sliders (at their neutral values), image, pickers, walk, info."""
     with settings.lock:
-        current = _view(
-            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=False
-        )
+        current, _ = _read(settings, inputs, request, strict=False)
         neutral = state.neutral_strengths(current)
         image = _picture(current, neutral)
     labels = choice_labels(current.current) if current.current is not None else []
     low, high = current.current.range_of(0) if current.current is not None else (-3.0, 3.0)
-    has_noise = bool(current.model.noise_modes)
+    unit = f" · a unit of strength: {md(current.current.unit)}" if current.current is not None else ""
     return [
         *state.slider_updates(current.current, settings.max_sliders),
         compat.update(value=neutral[-1][0]),
         image,
-        current.info + (f" · a unit of strength: {md(current.current.unit)}" if current.current is not None else ""),
+        current.info + unit,
         *_stack_pickers(current),
         compat.update(choices=labels, value=labels[0] if labels else None),
         compat.update(value=low),
         compat.update(value=high),
         compat.update(visible=state.great_circle_applies(current), value=False),
-        compat.update(visible=has_noise),
+        compat.update(visible=bool(current.model.noise_modes)),
     ]
 
 
-def render(
-    settings: UISettings,
-    spec: str,
-    key: str,
-    start_key: str,
-    seed: Any,
-    truncation: Any,
-    noise: Any,
-    great_circle: Any,
-    target: Any,
-    mode: Any,
-    towards: Any,
-    *sliders: Any,
-    request: Any = None,
-) -> Any:
-    """The live image for the current slider values (unchanged while the seed box is being retyped).
-
-    A set that is no longer in memory is an error the user sees, never an image that ignores the sliders."""
+def render(settings: UISettings, *inputs: Any, request: Any = None) -> Any:
+    """The live image for the current slider values (inputs after the state: the interpolation, then the sliders);
+    unchanged while the seed box is being retyped. A set that is no longer in memory is an error the user sees,
+    never an image that ignores the sliders."""
+    start_key, seed = inputs[2], inputs[3]
     if (seed is None or seed == "") and not start_key:
         return compat.unchanged()
     with settings.lock:
-        current = _view(
-            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=True
-        )
+        current, (towards, *sliders) = _read(settings, inputs, request, strict=True)
         return _picture(current, state.strengths_for(current, sliders, towards, settings.max_sliders))
 
 
-def reset(
-    settings: UISettings,
-    spec: str,
-    key: str,
-    start_key: str,
-    seed: Any,
-    truncation: Any,
-    noise: Any,
-    great_circle: Any,
-    target: Any,
-    mode: Any,
-    *,
-    request: Any = None,
-) -> list[Any]:
+def reset(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
     """Every slider back to its neutral value (the one ``view`` starts from) and the image at that point."""
     with settings.lock:
-        current = _view(
-            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=False
-        )
+        current, _ = _read(settings, inputs, request, strict=False)
         neutral = state.neutral_strengths(current)
         image = _picture(current, neutral)
     sliders = neutral[0] if current.current is not None else []
@@ -155,31 +112,12 @@ def use_seed(settings: UISettings) -> str:
     return ""
 
 
-def sweep(
-    settings: UISettings,
-    spec: str,
-    key: str,
-    start_key: str,
-    seed: Any,
-    truncation: Any,
-    noise: Any,
-    great_circle: Any,
-    target: Any,
-    mode: Any,
-    picked_rows: Any,
-    low: Any,
-    high: Any,
-    steps: Any,
-    *,
-    request: Any = None,
-    progress: Any = None,
-) -> tuple[Any, str, str]:
-    """A grid (one row per chosen control, one column per strength) from the unedited start; saved as PNG."""
-    strengths = core_edit.strengths_between(low, high, steps)
+def sweep(settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None) -> tuple[Any, str, str]:
+    """A grid (inputs after the state: rows, from, to, steps; one row per chosen control, one column per strength)
+    from the unedited start; saved as a PNG with its recipe."""
     with settings.lock:
-        current = _view(
-            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=True
-        )
+        current, (picked_rows, low, high, steps) = _read(settings, inputs, request, strict=True)
+        strengths = core_edit.strengths_between(low, high, steps)
         rows = state.picked(current, picked_rows)
         control = rows[0][0]
         if any(c is not control for c, _ in rows):
@@ -197,33 +135,14 @@ def sweep(
 
 
 def export_animation(
-    settings: UISettings,
-    spec: str,
-    key: str,
-    start_key: str,
-    seed: Any,
-    truncation: Any,
-    noise: Any,
-    great_circle: Any,
-    target: Any,
-    mode: Any,
-    picked_control: Any,
-    low: Any,
-    high: Any,
-    frames: Any,
-    fps: Any,
-    fmt: Any,
-    *,
-    request: Any = None,
-    progress: Any = None,
+    settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None
 ) -> tuple[Any, str, str]:
-    """A GIF or MP4 along one control from the unedited start; returns ``(preview, file, status)``."""
-    rate = values.check_number(fps, "frames per second", 0.1, 50)
-    suffix = ".mp4" if str(fmt).upper() == "MP4" else ".gif"
+    """A GIF or MP4 (inputs after the state: control, from, to, frames, fps, format) along one control from the
+    unedited start; returns ``(preview, file, status)``."""
     with settings.lock:
-        current = _view(
-            settings, spec, (key, start_key, seed, truncation, noise, great_circle, target, mode), request, strict=True
-        )
+        current, (picked_control, low, high, frames, fps, fmt) = _read(settings, inputs, request, strict=True)
+        rate = values.check_number(fps, "frames per second", 0.1, 50)
+        suffix = ".mp4" if str(fmt).upper() == "MP4" else ".gif"
         control, index = state.picked(current, picked_control)[0]
         lo, hi = (low, high) if control is current.current else control.range_of(index)
         strengths = core_edit.strengths_between(lo, hi, frames)
@@ -590,6 +509,7 @@ class EditTab:
 
     def _wire(self, settings: UISettings, shared: Shared) -> None:
         base = self.state_inputs
+        assert len(base) == state.STATE_INPUTS, "the handlers read the state inputs by position"
         live = bind(render, settings, gpu=True)
         for slider in [self.truncation, self.towards, *self.sliders]:
             compat.on_user_change(

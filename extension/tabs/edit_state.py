@@ -20,6 +20,9 @@ from .common import directions_summary, md
 if TYPE_CHECKING:
     from ..settings import UISettings
 
+#: How many inputs the Edit tab's handlers read first: model, set, start, seed, ψ, noise, great circle, target, path.
+STATE_INPUTS = 9
+
 NO_DIRECTIONS = (
     "No directions yet: discover them in the Discover tab, load a direction file below or pull from the Hub."
 )

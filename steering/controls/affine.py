@@ -23,8 +23,8 @@ from torch import Tensor
 
 from ..errors import DirectionsFileError, InvalidValueError
 from ..models.base import Generator, Latents
-from . import spaces
-from .base import Control, finite
+from .base import finite
+from .stepwise import StepwiseControl
 
 #: ‖Mⁿ‖_F below this ends the range (the walk is then within this fraction of its fixed point).
 END_TOLERANCE = 1e-6
@@ -34,7 +34,7 @@ MAX_END_STEPS = 1000
 
 
 @dataclasses.dataclass(kw_only=True)
-class AffineControl(Control):
+class AffineControl(StepwiseControl):
     """k affine maps, each with an optional backward map for negative strengths."""
 
     kind: ClassVar[str] = "affine"
@@ -129,46 +129,32 @@ class AffineControl(Control):
         return self.matrices[index], self.offsets[index]
 
     # ----- moving latents ----------------------------------------------------------------------------------------
-    def advance(self, generator: Generator, latents: Latents, strengths: Tensor, **_: Any) -> Latents:
-        """Each control in turn (slider order) applied ``|s|`` times: forward for ``s > 0``, backward for ``s < 0``."""
-        mask = self.layer_mask_for(generator.num_layers)
-        for index in range(len(self)):
-            s = strengths[:, index].double()
-            if not bool((s != 0).any()):
-                continue
-            row = spaces.layer_row(mask, index)
-            latents = spaces.working(generator, latents, self.space, row)
-            start = spaces.vector(latents, row)
-            moved = start.clone()
-            for backward in (False, True):
-                side = s < 0 if backward else s > 0
-                if bool(side.any()):
-                    moved[side] = self._steps(index, start[side], s[side].abs(), latents, side, backward)
-            latents = spaces.put(latents, moved, row)
-        return latents
-
-    def walk(self, generator: Generator, latents: Latents, index: int, strengths: Sequence[float], **_: Any) -> Latents:
-        """Frames along control ``index``: each whole step advances the previous one (no restart from the start)."""
-        row = spaces.layer_row(self.layer_mask_for(generator.num_layers), index)
-        latents = spaces.working(generator, latents, self.space, row)
-        start = spaces.vector(latents, row)
-        frames: dict[float, Tensor] = {}
+    def move(
+        self, generator: Generator, start: Tensor, s: Tensor, index: int, latents: Latents, report: Any
+    ) -> tuple[Tensor, None]:
+        """``|s|`` applications of the map: forward for ``s > 0``, backward for ``s < 0``."""
+        moved = start.clone()
         for backward in (False, True):
-            wanted = sorted({abs(float(s)) for s in strengths if (s < 0 if backward else s > 0)})
-            if not wanted:
-                continue
-            matrix, offsets = self._map(index, backward)
-            q = _offset(offsets, latents.classes, len(latents)).to(start)
-            current, done = start, 0
-            for target in wanted:  # ascending: each frame continues from the last whole step
-                whole = math.floor(target)
-                for _ in range(whole - done):
-                    current = current @ matrix.to(start).T + q
-                done = max(done, whole)
-                frames[-target if backward else target] = _fraction(current, target - whole, matrix, q)
-        rows = [frames.get(float(s), start) if s != 0 else start for s in strengths]
-        batch = Latents.cat([latents] * len(strengths))
-        return spaces.put(batch, torch.cat(rows), row)
+            side = s < 0 if backward else s > 0
+            if bool(side.any()):
+                moved[side] = self._steps(index, start[side], s[side].abs(), latents, side, backward)
+        return moved, None
+
+    def frames(
+        self, generator: Generator, start: Tensor, index: int, targets: Sequence[float], latents: Latents
+    ) -> list[Tensor]:
+        """Each whole step continues from the previous frame's whole step (no restart from the start)."""
+        backward = targets[0] < 0
+        matrix, offsets = self._map(index, backward)
+        q = _offset(offsets, latents.classes, len(latents)).to(start)
+        current, done, out = start, 0, []
+        for target in (abs(t) for t in targets):
+            whole = math.floor(target)
+            for _ in range(whole - done):
+                current = current @ matrix.to(start).T + q
+            done = max(done, whole)
+            out.append(_fraction(current, target - whole, matrix, q))
+        return out
 
     def _steps(
         self, index: int, start: Tensor, amount: Tensor, latents: Latents, side: Tensor, backward: bool

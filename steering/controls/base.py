@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import os
 from abc import ABC, abstractmethod
@@ -34,6 +33,7 @@ from .. import metadata as meta
 from ..errors import DirectionsFileError, DirectionsMismatchError, InvalidValueError
 from ..io import load_safetensors, save_safetensors
 from ..models.base import WPLUS, Generator, Latents, ModelIdentity, W, Z
+from ..registry import registered
 from ..values import MAX_LAYERS, check_count, check_name, check_names, check_strength_range, neutral_strength
 
 FORMAT = "gan-steering.directions"
@@ -392,12 +392,7 @@ class Control(ABC):
 
 def control_class(kind: str) -> type[Control]:
     """The Control subclass registered under ``kind``."""
-    try:
-        module_name, class_name = KINDS[kind].split(":")
-    except KeyError:
-        raise InvalidValueError(f"unknown control kind {kind!r}; known: {', '.join(KINDS)}") from None
-    module = importlib.import_module(f"{__package__}.{module_name}")
-    return getattr(module, class_name)
+    return registered(KINDS, kind, __package__, InvalidValueError, "control kind")
 
 
 def load_control(path: str | os.PathLike[str], generator: Generator | None = None) -> Control:

@@ -27,8 +27,8 @@ from .. import metadata as meta
 from ..errors import DirectionsFileError, InvalidValueError
 from ..models.base import Generator, Latents
 from ..values import check_count, check_name, check_number
-from . import spaces
-from .base import Control, finite
+from .base import finite
+from .stepwise import Report, StepwiseControl
 
 TENSOR_PREFIX = "field."
 MAX_STEPS = 10_000
@@ -67,7 +67,7 @@ def field_function(name: str) -> FieldFunction:
 
 
 @dataclasses.dataclass(kw_only=True)
-class FieldControl(Control):
+class FieldControl(StepwiseControl):
     """k controls following one field function, each with its own index into the stored tensors."""
 
     kind: ClassVar[str] = "field"
@@ -163,30 +163,15 @@ class FieldControl(Control):
             f = f / f.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         return f
 
-    def advance(
-        self,
-        generator: Generator,
-        latents: Latents,
-        strengths: Tensor,
-        *,
-        report: Callable[[str, int, float], None] | None = None,
-        **_: Any,
-    ) -> Latents:
-        """Each control in turn (slider order), integrated with the step rule above."""
-        mask = self.layer_mask_for(generator.num_layers)
-        for index in range(len(self)):
-            s = strengths[:, index].double()
-            if not bool((s != 0).any()):
-                continue
-            row = spaces.layer_row(mask, index)
-            latents = spaces.working(generator, latents, self.space, row)
-            start = spaces.vector(latents, row)
-            began = time.perf_counter()
-            moved, steps = self._integrate(generator, start, s, index, latents.classes)
-            if report is not None:
-                report(self.names[index], steps, time.perf_counter() - began)
-            latents = spaces.put(latents, moved, row)
-        return latents
+    def move(
+        self, generator: Generator, start: Tensor, s: Tensor, index: int, latents: Latents, report: Report | None
+    ) -> tuple[Tensor, None]:
+        """``start`` integrated along the field by ``s`` (the step rule above); the cost goes to ``report``."""
+        began = time.perf_counter()
+        moved, steps = self._integrate(generator, start, s, index, latents.classes)
+        if report is not None:
+            report(self.names[index], steps, time.perf_counter() - began)
+        return moved, None
 
     def _integrate(
         self, generator: Generator, x: Tensor, s: Tensor, index: int, classes: Tensor | None
@@ -203,25 +188,18 @@ class FieldControl(Control):
             x = torch.where(active, x + sign * size[:, None] * self.direction(generator, x, index, classes), x)
         return x, int(n.max())
 
-    def walk(
-        self, generator: Generator, latents: Latents, index: int, strengths: Sequence[float], **options: Any
-    ) -> Latents:
-        """Frames along control ``index``; each continues from the previous frame (ascending |s| on each side)."""
-        row = spaces.layer_row(self.layer_mask_for(generator.num_layers), index)
-        latents = spaces.working(generator, latents, self.space, row)
-        start = spaces.vector(latents, row)
-        frames: dict[float, Tensor] = {}
-        for sign in (1.0, -1.0):
-            wanted = sorted({abs(float(s)) for s in strengths if s * sign > 0})
-            current, done = start, 0.0
-            for target in wanted:
-                step = torch.tensor([sign * (target - done)], dtype=torch.float64)
-                if target > done:
-                    current, _ = self._integrate(generator, current, step, index, latents.classes)
-                frames[sign * target] = current
-                done = target
-        rows = [frames.get(float(s), start) for s in strengths]
-        return spaces.put(Latents.cat([latents] * len(strengths)), torch.cat(rows), row)
+    def frames(
+        self, generator: Generator, start: Tensor, index: int, targets: Sequence[float], latents: Latents
+    ) -> list[Tensor]:
+        """Each frame is integrated on from the previous one (ascending |s|), not from the start."""
+        current, done, out = start, 0.0, []
+        for target in targets:
+            if abs(target) > done:
+                step = torch.tensor([target - (done if target > 0 else -done)], dtype=torch.float64)
+                current, _ = self._integrate(generator, current, step, index, latents.classes)
+            done = abs(target)
+            out.append(current)
+        return out
 
 
 __all__ = ["FIELDS", "FieldControl", "FieldInputs", "constant_field", "field_function"]

@@ -18,14 +18,14 @@ from torch import Tensor
 from .. import metadata as meta
 from ..errors import DirectionsFileError, InvalidValueError
 from ..models.base import Generator, Latents, ModelIdentity
-from . import spaces
 from .base import Control, finite
+from .stepwise import StepwiseControl
 
 INTERPOLATIONS = ("linear", "slerp")
 
 
 @dataclasses.dataclass(kw_only=True)
-class PathControl(Control):
+class PathControl(StepwiseControl):
     """k paths of T points each."""
 
     kind: ClassVar[str] = "path"
@@ -135,24 +135,18 @@ class PathControl(Control):
             classes = torch.where(exact[:, None], ca, ca + u * (cb - ca))
         return moved, classes
 
-    def advance(self, generator: Generator, latents: Latents, strengths: Tensor, **_: Any) -> Latents:
-        """Each path in turn (slider order) sets the latents whose strength is not 0 to its position."""
-        mask = self.layer_mask_for(generator.num_layers)
-        for index in range(len(self)):
-            s = strengths[:, index]
-            moving = s != 0
-            if not bool(moving.any()):
-                continue
-            row = spaces.layer_row(mask, index)
-            latents = spaces.working(generator, latents, self.space, row)
-            current = spaces.vector(latents, row)
-            at, classes = self.position(index, s)
-            latents = spaces.put(latents, torch.where(moving[:, None], at.to(current), current), row)
-            if classes is not None and latents.classes is not None:
-                latents = latents.replace(
-                    classes=torch.where(moving[:, None], classes.to(latents.classes), latents.classes)
-                )
-        return latents
+    def move(
+        self, generator: Generator, start: Tensor, s: Tensor, index: int, latents: Latents, report: Any
+    ) -> tuple[Tensor, Tensor | None]:
+        """The latents whose strength is not 0 go to their position on path ``index`` (with its class, if any)."""
+        moving = (s != 0)[:, None]
+        at, classes = self.position(index, s)
+        moved = torch.where(moving, at.to(start), start)
+        if classes is None or latents.classes is None:
+            return moved, None
+        return moved, torch.where(moving, classes.to(latents.classes), latents.classes)
+
+    walk = Control.walk  # closed form: each frame from the start, with its class
 
 
 def _slerp(a: Tensor, b: Tensor, u: Tensor) -> Tensor:

@@ -19,7 +19,7 @@ from ..errors import InvalidValueError
 from ..models.base import Generator, W, Z
 from ..values import MAX_SEED, check_count, layer_range
 from .common import canonical_signs, strength_range
-from .registry import Method, Parameter
+from .registry import LAYERS, NUM_DIRECTIONS, Method, Parameter
 
 
 def principal_components(x: Tensor, k: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
@@ -137,8 +137,8 @@ METHOD = Method(
     function=ganspace,
     kind="linear",
     parameters=(
-        Parameter("num_directions", "int", 10, "Number of directions", minimum=1, flags=("-k", "--num-directions")),
-        Parameter("layers", "layers", "all", "W+ layers: all, coarse, middle, fine, lo:hi or 0,2,5"),
+        NUM_DIRECTIONS,
+        LAYERS,
         Parameter("num_samples", "int", 10_000, "Number of samples", minimum=2, flags=("--samples",)),
         Parameter("seed", "int", 0, "Sampling seed", minimum=0),
         Parameter("feature", "feature", None, "PCA on this feature (default: w, or the first layer)"),

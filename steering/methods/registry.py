@@ -80,6 +80,12 @@ class Parameter:
 #: What a "feature" parameter shows for "the method's own default".
 FEATURE_DEFAULT = "default"
 
+#: Parameters several methods take (the same name means the same parameter everywhere).
+NUM_DIRECTIONS = Parameter(
+    "num_directions", "int", 10, "Number of directions", minimum=1, flags=("-k", "--num-directions")
+)
+LAYERS = Parameter("layers", "layers", "all", "W+ layers: all, coarse, middle, fine, lo:hi or 0,2,5")
+
 
 @dataclass(frozen=True)
 class Method:
@@ -142,4 +148,4 @@ def all_parameters(methods: Mapping[str, Method]) -> dict[str, Parameter]:
     return union
 
 
-__all__ = ["FEATURE_DEFAULT", "TYPES", "Method", "Parameter", "all_parameters"]
+__all__ = ["FEATURE_DEFAULT", "LAYERS", "NUM_DIRECTIONS", "TYPES", "Method", "Parameter", "all_parameters"]

@@ -18,7 +18,7 @@ from ..errors import InvalidValueError
 from ..models.base import Generator, Z
 from ..values import check_count, layer_range
 from .common import canonical_signs, latent_spread, strength_range
-from .registry import Method, Parameter
+from .registry import LAYERS, NUM_DIRECTIONS, Method
 
 
 def factorize(weight: Tensor) -> tuple[Tensor, Tensor]:
@@ -86,8 +86,8 @@ METHOD = Method(
     function=sefa,
     kind="linear",
     parameters=(
-        Parameter("num_directions", "int", 10, "Number of directions", minimum=1, flags=("-k", "--num-directions")),
-        Parameter("layers", "layers", "all", "W+ layers: all, coarse, middle, fine, lo:hi or 0,2,5"),
+        NUM_DIRECTIONS,
+        LAYERS,
     ),
     value_label="eigenvalues",
     description="eigenvectors of AᵀA for the row-normalised weights that read the latent; milliseconds, no sampling",

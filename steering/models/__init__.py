@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from ..errors import CheckpointFormatError
+from ..registry import registered
 from ..values import layer_range
 from .base import WPLUS, Generator, LatentProjection, Latents, ModelIdentity, Noise, W, Z
 
@@ -20,12 +19,7 @@ ARCHITECTURES: dict[str, str] = {
 
 def architecture_class(name: str) -> type[Generator]:
     """The Generator subclass registered under ``name``."""
-    try:
-        module_name, class_name = ARCHITECTURES[name].split(":")
-    except KeyError:
-        raise CheckpointFormatError(f"unknown architecture {name!r}; known: {sorted(ARCHITECTURES)}") from None
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    return getattr(module, class_name)
+    return registered(ARCHITECTURES, name, __name__, CheckpointFormatError, "architecture")
 
 
 __all__ = [
