@@ -13,8 +13,6 @@ Quick start::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .controls import AffineControl, Control, FieldControl, LinearControl, PathControl, load_control
 from .directions import Directions
 from .errors import (
@@ -29,6 +27,7 @@ from .errors import (
 )
 from .models import Generator, Latents
 from .sources import load_generator
+from .version import __version__
 
 __all__ = [
     "AffineControl",

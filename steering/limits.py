@@ -9,12 +9,18 @@ Absolute caps bound the time where memory would not. The UI shows these same lim
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from .errors import ResourceLimitError
 
-if TYPE_CHECKING:
-    from .models.base import Generator
+
+class Rendering(Protocol):
+    """What the image limits read of a generator (any ``steering.models.Generator``)."""
+
+    image_channels: int
+    resolution: int
+    identity: Any
+
 
 BUDGET_ENV = "GAN_STEERING_MAX_REQUEST_MB"
 DEFAULT_BUDGET_MB = 2048
@@ -47,18 +53,18 @@ def check_bytes(needed: int, what: str) -> None:
         )
 
 
-def image_bytes(generator: Generator) -> int:
+def image_bytes(generator: Rendering) -> int:
     """Memory one rendered image holds: the float image, its 8-bit copy and working space of the same size."""
     pixels = generator.image_channels * generator.resolution**2
     return 3 * pixels * _FLOAT
 
 
-def max_images(generator: Generator) -> int:
+def max_images(generator: Rendering) -> int:
     """How many images one request may render with ``generator``."""
     return max(1, min(MAX_IMAGES, request_budget() // image_bytes(generator)))
 
 
-def check_images(generator: Generator, count: int, what: str = "images") -> int:
+def check_images(generator: Rendering, count: int, what: str = "images") -> int:
     """``count`` if one request may render that many images, else a ``ResourceLimitError`` naming the limit."""
     limit = max_images(generator)
     if count > limit:

@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Protocol, Sequence
 
 from .errors import InvalidValueError
 
-if TYPE_CHECKING:
-    from .models.base import Generator
+
+class Layered(Protocol):
+    """What ``layer_range`` reads of a generator (any ``steering.models.Generator``)."""
+
+    @property
+    def num_layers(self) -> int: ...
+
+    @property
+    def layer_resolutions(self) -> list[int]: ...
+
 
 #: Seeds are whole numbers a torch generator accepts.
 MAX_SEED = 2**63 - 1
@@ -106,7 +114,7 @@ def parse_layers(value: Any) -> str | tuple[int, ...]:
     raise InvalidValueError(f"layer selection {_short(value)} is not one of: {LAYER_GRAMMAR}")
 
 
-def layer_range(generator: Generator, selection: Any) -> tuple[int, ...]:
+def layer_range(generator: Layered, selection: Any) -> tuple[int, ...]:
     """Resolve a W+ layer selection (see ``parse_layers``) to sorted layer indices of ``generator``.
 
     Groups: ``coarse`` ≤ 8 px, ``middle`` 16–32 px, ``fine`` ≥ 64 px; ``lo:hi`` is half-open."""

@@ -12,9 +12,10 @@ import argparse
 import sys
 from typing import Any, Callable, Sequence
 
-from .. import __version__, limits
+from .. import limits
 from ..errors import SteeringError
 from ..models.base import NOISE_MODES
+from ..version import __version__
 from . import arguments as arg
 from .console import PROG, Console, Parser, fail
 from .edit_commands import cmd_animate, cmd_edit, cmd_latents, cmd_replay, cmd_sweep

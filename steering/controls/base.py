@@ -35,6 +35,7 @@ from ..io import load_safetensors, save_safetensors
 from ..models.base import WPLUS, Generator, Latents, ModelIdentity, W, Z
 from ..registry import registered
 from ..values import MAX_LAYERS, check_count, check_name, check_names, check_strength_range, neutral_strength
+from ..version import __version__
 
 FORMAT = "gan-steering.directions"
 #: The newest file version this release reads and writes (linear files are still written as version 1).
@@ -421,6 +422,4 @@ def finite(tensor: Tensor, label: str) -> Tensor:
 
 
 def _package_version() -> str:
-    from .. import __version__
-
     return __version__
