@@ -157,6 +157,8 @@ def test_latent_projection_reproduces_first_layer(ours):
     assert torch.allclose(flat.reshape(-1, *projection.shape), feature, atol=1e-5)
     assert torch.allclose(ours.class_bias(torch.zeros(1, TINY["num_classes"]))[0], projection.bias)
     assert torch.allclose(ours.class_bias(torch.tensor([1, 3])), ours.class_bias(classes[:2]))
+    assert torch.equal(ours.first_layer_bias(classes), ours.class_bias(classes))
+    assert torch.equal(ours.first_layer_bias(), projection.bias[None])
 
 
 def test_features_have_block_resolutions(ours):

@@ -153,6 +153,11 @@ class LatentProjection:
     ``weight`` [m, d] and ``bias`` [m] are the *effective* weights (batch norm folded, spectral norm and
     equalised learning rate applied). ``shape`` is the spatial layout of ``y`` (e.g. ``(512, 4, 4)``, flat index
     channel-major) or ``None`` for a flat vector. ``layers`` are the W+ layer indices that feed this map.
+
+    ``class_bias`` [num_classes, m], for models whose map also reads the class vector ``c`` (``Latents.classes``)
+    linearly: ``y = A x + bias + class_bias[k]`` for the one-hot class ``k``, ``y = A x + bias + c @ class_bias`` for
+    soft classes. ``None`` when the map reads no class, or reads it otherwise (BigGAN: its ``class_bias(classes)``).
+    Methods that study the latent (SeFa, …) read ``weight`` alone.
     """
 
     name: str
@@ -162,6 +167,7 @@ class LatentProjection:
     layers: tuple[int, ...] = (0,)
     shape: tuple[int, ...] | None = None
     resolution: int | None = None
+    class_bias: Tensor | None = None
 
 
 class Generator(nn.Module, ABC):
@@ -229,6 +235,11 @@ class Generator(nn.Module, ABC):
     def default_space(self) -> str:
         """The space edits happen in by default: ``w`` for style-based models, ``z`` otherwise."""
         return W if W in self.latent_spaces else Z
+
+    @property
+    def class_names(self) -> list[str]:
+        """One label per class of a class-conditional model (``class i`` unless the model knows better)."""
+        return [f"class {i}" for i in range(self.num_classes)]
 
     @property
     def noise_modes(self) -> tuple[str, ...]:
@@ -328,6 +339,18 @@ class Generator(nn.Module, ABC):
     @abstractmethod
     def latent_projections(self) -> list[LatentProjection]:
         """The affine maps that read the latent, in layer order."""
+
+    def first_layer_bias(self, classes: Tensor | None = None) -> Tensor:
+        """The first projection's bias with the class part added, one row per row of ``classes`` ([K, num_classes],
+        one-hot or soft): [K, m]. ``None``: the class-free bias, [1, m]."""
+        projection = self.latent_projections()[0]
+        if classes is None:
+            return projection.bias[None]
+        if not self.num_classes or projection.class_bias is None:
+            raise InvalidValueError(f"{self.identity.name}'s first layer reads no classes")
+        if classes.ndim != 2 or classes.shape[1] != self.num_classes:
+            raise InvalidValueError(f"classes must be [K, {self.num_classes}], got {list(classes.shape)}")
+        return projection.bias + classes.to(projection.class_bias) @ projection.class_bias
 
     def feature_names(self) -> list[str]:
         """Names accepted by ``features`` (always includes ``"image"``)."""

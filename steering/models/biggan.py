@@ -458,6 +458,10 @@ class BigGANDeep(Generator):
                 )
             ]
 
+    def first_layer_bias(self, classes: Tensor | None = None) -> Tensor:
+        """``class_bias`` (through the class embedding: no ``LatentProjection.class_bias`` here)."""
+        return super().first_layer_bias() if classes is None else self.class_bias(classes)
+
     def class_bias(self, classes: Tensor) -> Tensor:
         """Class-dependent effective bias of ``gen_z``, b + W[:, z_dim:] E y, [N, 16·ch·16] in channel-major order.
 
