@@ -15,8 +15,9 @@ setup() {
     # torch first and pinned: an unpinned torch would pull several GB of CUDA wheels.
     pip install -q "torch==2.13.0"
     pip install -q -e ".[ui]"
-    # The embedded faces model; its declared dependencies (torchvision, wandb) are not needed.
-    pip install -q --no-deps "gan-face-generate==1.1.1"
+    # The embedded models' wheels (steering/sources/embedded.py), --no-deps: their declared dependencies (torchvision,
+    # wandb, …) are not needed. install.py, the webui hook, installs whichever are missing.
+    python install.py
 }
 
 setup_tests() {
@@ -38,7 +39,8 @@ compat_venv() {  # name, then pip requirements
     "$dir/bin/pip" install -q --upgrade pip
     "$dir/bin/pip" install -q "torch==2.13.0"
     "$dir/bin/pip" install -q "$@" safetensors tqdm imageio-ffmpeg "pytest>=8" "playwright>=1.40"
-    "$dir/bin/pip" install -q --no-deps -e . "gan-face-generate==1.1.1"
+    "$dir/bin/pip" install -q --no-deps -e .
+    "$dir/bin/python" install.py
 }
 
 test_compat() {

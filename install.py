@@ -14,14 +14,27 @@ import importlib.util
 import re
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
+
+
+def _embedded_table() -> Any:
+    """``steering/sources/embedded.py`` loaded from its file (standard library only; the package is not importable
+    here: the webui's path does not hold this folder)."""
+    path = Path(__file__).resolve().parent / "steering" / "sources" / "embedded.py"
+    spec = importlib.util.spec_from_file_location("_gan_steering_embedded", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
 
 #: (distribution, requirement passed to pip, minimum version, extra pip flags)
 REQUIREMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("safetensors", "safetensors>=0.4", "0.4", ()),
     ("tqdm", "tqdm>=4.60", "4.60", ()),
     ("imageio-ffmpeg", "imageio-ffmpeg>=0.5", "0.5", ()),  # MP4 export (a wheel with its own ffmpeg binary)
-    # the embedded faces model; its own dependencies (training stack) are not needed: only its weights file is read
-    ("gan-face-generate", "gan-face-generate==1.1.1", "1.1.1", ("--no-deps",)),
+    # the embedded models; their own dependencies (training stacks) are not needed: only their weights files are read
+    *((w.package, w.requirement, w.version, ("--no-deps",)) for w in _embedded_table().EMBEDDED),
 )
 
 

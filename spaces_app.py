@@ -6,8 +6,8 @@
 direction files go. On a Space (``SPACE_ID`` set) or with ``GAN_STEERING_PUBLIC=1`` the app runs in public mode (see
 the README's Security section). Importing this module builds ``demo`` without launching it.
 
-The Space installs only what ``requirements.txt`` lists; the embedded faces model's wheel declares training
-dependencies the app does not use (torchvision, wandb, an unpinned torch), so it is installed here without them.
+The Space installs only what ``requirements.txt`` lists; the embedded models' wheels declare dependencies the app does
+not use (torchvision, wandb, an unpinned torch), so they are installed here without them.
 """
 
 from __future__ import annotations
@@ -30,15 +30,18 @@ def _zero_gpu_decorator() -> Callable[[Callable[..., Any]], Callable[..., Any]] 
 
 
 def ensure_embedded_model() -> None:
-    """On a Space, install the embedded model's wheel without its declared dependencies if it is missing."""
-    import importlib.util
+    """On a Space, install every missing embedded model's wheel without its declared dependencies."""
+    import importlib
     import subprocess
     import sys
 
-    if importlib.util.find_spec("gan_face_generate") is None and os.environ.get("SPACE_ID"):
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "gan-face-generate==1.1.1"], check=False
-        )
+    from steering.sources.embedded import missing
+
+    wheels = missing() if os.environ.get("SPACE_ID") else []
+    if wheels:
+        requirements = [wheel.requirement for wheel in wheels]
+        subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", *requirements], check=False)
+        importlib.invalidate_caches()
 
 
 GPU = _zero_gpu_decorator()

@@ -91,7 +91,8 @@ def test_the_space_installs_only_what_the_app_needs():
     listed = {
         re.split(r"[<>=!\[ ;]", line.strip())[0].lower() for line in text.splitlines() if line.strip()[:1].isalnum()
     }
-    assert "gan-face-generate" not in listed and "torchvision" not in listed and "wandb" not in listed
+    assert "gan-face-generate" not in listed and "omniart-eye-generator" not in listed
+    assert "torchvision" not in listed and "wandb" not in listed
     distribution = {
         "PIL": "pillow",
         "yaml": "pyyaml",
@@ -116,4 +117,9 @@ def test_the_space_installs_the_embedded_wheel_without_its_dependencies(monkeypa
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
     spaces_app.ensure_embedded_model()
-    assert calls and "--no-deps" in calls[0] and "gan-face-generate==1.1.1" in calls[0]
+    (command,) = calls  # one pip call for every missing wheel
+    assert "--no-deps" in command and {"gan-face-generate==1.1.1", "omniart-eye-generator==0.1"} <= set(command)
+    calls.clear()
+    monkeypatch.delenv("SPACE_ID")
+    spaces_app.ensure_embedded_model()  # a local launch never installs anything
+    assert calls == []

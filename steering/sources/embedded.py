@@ -1,28 +1,87 @@
-"""The embedded default model: the DCGAN faces generator shipped in the ``gan-face-generate`` wheel.
+"""The embedded models: generators whose weights ship inside PyPI wheels, one row per wheel.
 
-The package itself is never imported (its ``__init__`` pulls training dependencies); we only locate its file.
+The packages themselves are never imported (``gan_face_generate`` pulls training dependencies, ``omniart_eye_generator``
+loads CUDA tensors in its ``__init__``); only the weights file is located. The module reads nothing but the standard
+library at import time, so ``install.py`` can load it from its file before anything is installed.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-
-from ..errors import ModelNotFoundError
-
-PACKAGE = "gan-face-generate"
-VERSION = "1.1.1"
-FILENAME = "weights.tar"
+from typing import NamedTuple
 
 
-def embedded_weights_path() -> Path:
-    """Path of ``gan_face_generate/weights.tar``, or a clear error telling how to install it."""
-    spec = importlib.util.find_spec("gan_face_generate")
+class EmbeddedWheel(NamedTuple):
+    """One embedded model: the catalog name it is served under and the wheel file that holds its weights."""
+
+    model: str  # catalog name
+    package: str  # PyPI distribution, installed with --no-deps (its declared dependencies are never needed)
+    version: str  # pinned: the weights' sha256 names the model, so another release is another model
+    module: str  # import name, only located
+    filename: str  # the weights file inside the package
+    license: str
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+
+EMBEDDED: tuple[EmbeddedWheel, ...] = (
+    EmbeddedWheel(
+        "dcgan-faces",
+        "gan-face-generate",
+        "1.1.1",
+        "gan_face_generate",
+        "weights.tar",
+        "code MIT; weights from DigiFace-1M, non-commercial research use only",
+    ),
+    EmbeddedWheel(
+        "dcgan-eyes",
+        "omniart-eye-generator",
+        "0.1",
+        "omniart_eye_generator",
+        "generator_model_state.pth",
+        "package metadata MIT; the OmniArt data's terms are not stated",
+    ),
+)
+
+
+def embedded_wheel(model: str) -> EmbeddedWheel:
+    """The row for catalog name ``model``; ``KeyError`` naming the embedded models if there is none."""
+    for wheel in EMBEDDED:
+        if wheel.model == model:
+            return wheel
+    raise KeyError(f"{model!r} is not an embedded model ({', '.join(w.model for w in EMBEDDED)})")
+
+
+def package_folder(wheel: EmbeddedWheel) -> Path | None:
+    """Where the wheel's package is installed (found without importing it), ``None`` if it is not."""
+    spec = importlib.util.find_spec(wheel.module)
     if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def missing() -> list[EmbeddedWheel]:
+    """The embedded wheels that are not installed."""
+    return [wheel for wheel in EMBEDDED if package_folder(wheel) is None]
+
+
+def embedded_weights_path(model: str = "dcgan-faces") -> Path:
+    """Path of the weights file of embedded model ``model``, or a clear error telling how to install its wheel."""
+    from ..errors import ModelNotFoundError  # here, not at the top: install.py loads this file on its own
+
+    try:
+        wheel = embedded_wheel(model)
+    except KeyError as exc:
+        raise ModelNotFoundError(exc.args[0]) from None
+    folder = package_folder(wheel)
+    if folder is None:
         raise ModelNotFoundError(
-            f"the embedded faces model needs the {PACKAGE} wheel: pip install --no-deps {PACKAGE}=={VERSION}"
+            f"the embedded model {model} needs its wheel: pip install --no-deps {wheel.requirement}"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / FILENAME
+    path = folder / wheel.filename
     if not path.is_file():
-        raise ModelNotFoundError(f"{PACKAGE} is installed but {path} is missing; reinstall it")
+        raise ModelNotFoundError(f"{wheel.package} is installed but {path} is missing; reinstall it")
     return path

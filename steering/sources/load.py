@@ -19,7 +19,7 @@ from ..models.checkpoint import Checkpoint
 from . import store
 from .access import AccessChecker
 from .catalog import CATALOG, DEFAULT_MODEL, CatalogEntry
-from .embedded import PACKAGE, VERSION, embedded_weights_path
+from .embedded import embedded_weights_path, embedded_wheel
 from .hub import is_offline
 from .readers import read_checkpoint
 from .spec import HubFile, looks_like_path, parse_hub_spec
@@ -53,12 +53,12 @@ def resolve(
     spec = (spec or DEFAULT_MODEL).strip()
     entry = CATALOG.get(spec)
     if entry is not None and entry.repo_id is None:
-        path = embedded_weights_path()
+        path = embedded_weights_path(entry.name)
         stat = path.stat()
         return ResolvedFile(
             path=path,
             name=entry.name,
-            source=f"pypi:{PACKAGE}=={VERSION}",
+            source=f"pypi:{embedded_wheel(entry.name).requirement}",
             source_key=f"embedded:{path}:{stat.st_size}:{stat.st_mtime_ns}",
             filename=path.name,
         ), entry
