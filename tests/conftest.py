@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated gan-steering home per test session, the real embedded DCGAN."""
+"""Shared fixtures: an isolated gan-steering home per test session, the real embedded DCGANs."""
 
 from __future__ import annotations
 
@@ -19,6 +19,14 @@ def dcgan():
     from steering.sources import load_generator
 
     return load_generator("dcgan-faces")
+
+
+@pytest.fixture(scope="session")
+def eyes():
+    """The real embedded class-conditional eyes DCGAN (8 colour classes), loaded once per session."""
+    from steering.sources import load_generator
+
+    return load_generator("dcgan-eyes")
 
 
 @pytest.fixture()
