@@ -45,7 +45,7 @@ def load_model(settings: UISettings, spec: str, *, request: Any = None) -> list[
     with settings.lock:
         model = generator(settings, spec, request=request)
     updates = [
-        compat.update(choices=p.options(model)) if p.type == "feature" else compat.unchanged()
+        compat.update(choices=p.options(model)) if p.depends_on_model else compat.unchanged()
         for p in parameters().values()
     ]
     return [spec, model_summary(model), *updates]
@@ -107,14 +107,17 @@ def parameter_input(parameter: methods.Parameter, settings: UISettings, visible:
     C = compat.component
     elem_id = f"gan_steering_param_{parameter.name}"
     label = parameter.help
-    if parameter.type in ("choice", "layers", "feature"):
+    if parameter.type in ("choice", "choices", "layers", "feature"):
         choices = parameter.options(None)
-        value = parameter.default if parameter.default is not None else choices[0]
-        custom = parameter.type == "layers"
+        several = parameter.type == "choices"
+        value = parameter.default if parameter.default is not None or several else choices[0]
+        # Layer ranges, compositions ("a∘b") and model-dependent choices are typed as well as picked.
+        custom = parameter.type in ("layers", "choices") or parameter.depends_on_model
         return C(
             gr.Dropdown,
             choices=choices,
-            value=value,
+            value=list(value) if several else value,
+            multiselect=several,
             allow_custom_value=custom,
             label=label,
             visible=visible,

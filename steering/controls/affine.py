@@ -15,12 +15,14 @@ times them (``q`` follows the class, ``M`` does not).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
+from .. import metadata as meta
 from ..errors import DirectionsFileError, InvalidValueError
 from ..models.base import Generator, Latents
 from .base import finite
@@ -31,6 +33,9 @@ END_TOLERANCE = 1e-6
 #: Where no natural end-point exists (spectral radius ≥ 1, or slower than this many steps), the range ends here.
 DEFAULT_STEPS = 10
 MAX_END_STEPS = 1000
+#: With ``keep_norm`` the walk ends when a step moves the latent by less than this share of its first step (the steps
+#: shrink geometrically towards the limit direction; its image then changes little from step to step).
+SETTLE_TOLERANCE = 0.1
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -46,6 +51,7 @@ class AffineControl(StepwiseControl):
     offsets: Tensor  # [k, d] or [k, C, d]
     backward_matrices: Tensor | None = None
     backward_offsets: Tensor | None = None
+    keep_norm: bool = False  # every step rescaled to the latent's norm before the walk
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -82,11 +88,18 @@ class AffineControl(StepwiseControl):
             tensors.update(backward_matrices=self.backward_matrices, backward_offsets=self.backward_offsets)
         return tensors
 
+    def kind_metadata(self) -> dict[str, str]:
+        return {"affine": json.dumps({"keep_norm": self.keep_norm})}
+
     @classmethod
     def kind_fields(cls, tensors: Mapping[str, Tensor], metadata: Mapping[str, str], origin: str) -> dict[str, Any]:
         if "matrices" not in tensors or "offsets" not in tensors:
             raise DirectionsFileError(f"{origin} has no 'matrices' and 'offsets' tensors")
-        return {name: tensors.get(name) for name in cls.tensor_names}
+        options = meta.field(metadata, "affine", dict, origin, DirectionsFileError, default={})
+        keep_norm = options.get("keep_norm", False)
+        if not isinstance(keep_norm, bool):
+            raise DirectionsFileError(f"{origin}: affine keep_norm must be true or false")
+        return {**{name: tensors.get(name) for name in cls.tensor_names}, "keep_norm": keep_norm}
 
     def select_tensors(self, index: Tensor) -> dict[str, Any]:
         return {name: None if t is None else t[index] for name, t in self._maps().items()}
@@ -112,13 +125,19 @@ class AffineControl(StepwiseControl):
 
     def end_point(self, index: int) -> float | None:
         """Steps to the natural end-point (``None`` where the walk has none)."""
-        steps = _end_steps(self.matrices[index])
+        steps = self._end_steps(index, backward=False)
         return None if steps is None else float(steps)
+
+    def _end_steps(self, index: int, backward: bool) -> int | None:
+        matrix, offsets = self._map(index, backward)
+        if self.keep_norm:
+            return _settling_steps(matrix, offsets.reshape(-1, self.dim).mean(0))
+        return _end_steps(matrix)
 
     def _extent(self, index: int, backward: bool) -> float:
         if backward and self.backward_matrices is None:
             return 0.0
-        steps = _end_steps(self._map(index, backward)[0])
+        steps = self._end_steps(index, backward)
         return float(steps if steps is not None else DEFAULT_STEPS)
 
     def _map(self, index: int, backward: bool) -> tuple[Tensor, Tensor]:
@@ -151,9 +170,9 @@ class AffineControl(StepwiseControl):
         for target in (abs(t) for t in targets):
             whole = math.floor(target)
             for _ in range(whole - done):
-                current = current @ matrix.to(start).T + q
+                current = self._apply(current, matrix, q, start)
             done = max(done, whole)
-            out.append(_fraction(current, target - whole, matrix, q))
+            out.append(self._fraction(current, target - whole, matrix, q, start))
         return out
 
     def _steps(
@@ -166,17 +185,50 @@ class AffineControl(StepwiseControl):
         whole = amount.floor()
         current = start
         for step in range(int(whole.max())):
-            current = torch.where((whole > step)[:, None], current @ matrix.T + q, current)
+            current = torch.where((whole > step)[:, None], self._apply(current, matrix, q, start), current)
         fraction = (amount - whole).to(start)[:, None]
         if bool((fraction > 0).any()):
-            current = torch.where(fraction > 0, current + fraction * (current @ matrix.T + q - current), current)
+            current = torch.where(fraction > 0, self._fraction(current, fraction, matrix, q, start), current)
         return current
 
+    def _apply(self, current: Tensor, matrix: Tensor, q: Tensor, start: Tensor) -> Tensor:
+        """One step ``M z + q`` (rescaled to ``start``'s norm with ``keep_norm``)."""
+        moved = current @ matrix.to(current).T + q
+        return _rescaled(moved, start) if self.keep_norm else moved
 
-def _fraction(current: Tensor, fraction: float, matrix: Tensor, q: Tensor) -> Tensor:
-    if fraction <= 0:
-        return current
-    return current + fraction * (current @ matrix.to(current).T + q - current)
+    def _fraction(self, current: Tensor, fraction: Any, matrix: Tensor, q: Tensor, start: Tensor) -> Tensor:
+        """Part of the next step: linear between the whole steps (on the sphere's chord, rescaled, with
+        ``keep_norm``)."""
+        if not torch.is_tensor(fraction) and fraction <= 0:
+            return current
+        moved = current + fraction * (self._apply(current, matrix, q, start) - current)
+        return _rescaled(moved, start) if self.keep_norm else moved
+
+
+def _rescaled(moved: Tensor, start: Tensor) -> Tensor:
+    return moved * (start.norm(dim=-1, keepdim=True) / moved.norm(dim=-1, keepdim=True).clamp_min(1e-12))
+
+
+def _settling_steps(matrix: Tensor, q: Tensor, probes: int = 64) -> int | None:
+    """With the norm kept, the steps after which the walk of seeded Gaussian latents has settled (``settled_after``)."""
+    d = matrix.shape[0]
+    start = torch.randn(probes, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    m, q = matrix.double(), q.double()
+    return settled_after(lambda z: _rescaled(z @ m.T + q, start) - z, start, MAX_END_STEPS)
+
+
+def settled_after(step: Callable[[Tensor], Tensor], start: Tensor, limit: int) -> int | None:
+    """The first step whose size (median over the rows of ``start``) is at most ``SETTLE_TOLERANCE`` of the first
+    step's; ``None`` within ``limit`` steps."""
+    current, first = start, None
+    for n in range(1, limit + 1):
+        move = step(current)
+        size = float(move.norm(dim=1).median())
+        first = size if first is None else first
+        if n > 1 and size <= SETTLE_TOLERANCE * first:
+            return n
+        current = current + move
+    return None
 
 
 def _offset(offsets: Tensor, classes: Tensor | None, n: int) -> Tensor:

@@ -52,9 +52,12 @@ def constant_field(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tens
     return inputs.tensors["directions"][inputs.index].to(x).expand_as(x)
 
 
-#: Field name -> "module:function" (imported on first use).
+_CORE = __name__.rsplit(".", 2)[0]  # ``steering`` (or the name a webui loads the core under)
+
+#: Field name -> "module:function" (imported on first use; our own code only).
 FIELDS: dict[str, str] = {
     "constant": f"{__name__}:constant_field",
+    "steerability": f"{_CORE}.methods.steerability:forbidden_step",
 }
 
 

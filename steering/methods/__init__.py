@@ -6,14 +6,27 @@ value label); adding a method adds an entry here and nothing to either of them.
 
 from . import ganspace as _ganspace
 from . import interpolation as _interpolation
+from . import principal as _principal
 from . import sefa as _sefa
+from . import steerability as _steerability
+from . import transfer as _transfer
 from .ganspace import ganspace
 from .interpolation import interpolation
 from .registry import Method, Parameter, all_parameters
 from .sefa import sefa
 
 #: Method name -> its entry, in the order the UI lists them.
-METHODS: dict[str, Method] = {m.name: m for m in (_sefa.METHOD, _ganspace.METHOD, _interpolation.METHOD)}
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        _sefa.METHOD,
+        _ganspace.METHOD,
+        _steerability.METHOD,
+        _principal.METHOD,
+        _transfer.METHOD,
+        _interpolation.METHOD,
+    )
+}
 
 
 def method(name: str) -> Method:

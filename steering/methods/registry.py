@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..models.base import Generator
 
 #: Parameter types: how a value typed in the CLI or the UI is read.
-TYPES = ("int", "float", "bool", "text", "choice", "layers", "feature", "seeds")
+TYPES = ("int", "float", "bool", "text", "choice", "choices", "layers", "feature", "seeds")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,8 @@ class Parameter:
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()  # CLI spellings; default ``--name-with-dashes``
+    #: Choices that depend on the model (a "choice" read from the generator, e.g. its scales); checked by the method.
+    model_options: Callable[[Generator], list[str]] | None = None
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -39,6 +41,11 @@ class Parameter:
     @property
     def cli_flags(self) -> tuple[str, ...]:
         return self.flags or ("--" + self.name.replace("_", "-"),)
+
+    @property
+    def depends_on_model(self) -> bool:
+        """Whether ``options`` changes with the model (the UI refreshes those pickers when a model loads)."""
+        return self.model_options is not None or self.type == "feature"
 
     def parse(self, value: Any) -> Any:
         """The value checked by the core's value checks (``None`` or ``""``: the default)."""
@@ -55,19 +62,28 @@ class Parameter:
             return _boolean(value, what)
         if self.type == "layers":
             return parse_layers(value)
+        if self.type == "choices":
+            items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+            chosen = [str(item).strip() for item in items if str(item).strip()]
+            unknown = [item for item in chosen if item not in self.choices and not _composed(item, self.choices)]
+            if unknown:
+                raise InvalidValueError(f"{what}: {', '.join(unknown)[:80]} not among {', '.join(self.choices)}")
+            return chosen
         if self.type == "seeds":
             items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
             return [check_seed(item) for item in items if str(item).strip()]
         text = check_name(str(value), what)
         if self.type == "feature":
             return None if text == FEATURE_DEFAULT else text
-        if self.type == "choice" and text not in self.choices:
+        if self.type == "choice" and self.model_options is None and text not in self.choices:
             raise InvalidValueError(f"{what} must be one of {', '.join(self.choices)}, got {text[:40]!r}")
         return text
 
     def options(self, generator: Generator | None) -> list[str]:
-        """Model-dependent choices (a feature picker lists the model's named features)."""
-        if self.type == "choice":
+        """The choices to offer (a feature picker lists the model's named features)."""
+        if self.model_options is not None:
+            return [str(self.default)] if generator is None else self.model_options(generator) or [str(self.default)]
+        if self.type in ("choice", "choices"):
             return list(self.choices)
         if self.type == "feature":
             names = [] if generator is None else [n for n in generator.feature_names() if n != "image"]
@@ -124,6 +140,12 @@ class Method:
         if "use_cache" in accepted:
             kwargs["use_cache"] = use_cache
         return self.function(generator, **kwargs)
+
+
+def _composed(item: str, choices: tuple[str, ...]) -> bool:
+    """A composition of choices written ``a∘b`` or ``a*b``."""
+    parts = item.replace("*", "∘").split("∘")
+    return len(parts) > 1 and all(part.strip() in choices for part in parts)
 
 
 def _boolean(value: Any, what: str) -> bool:

@@ -340,6 +340,12 @@ class Generator(nn.Module, ABC):
     def latent_projections(self) -> list[LatentProjection]:
         """The affine maps that read the latent, in layer order."""
 
+    def scale_projections(self) -> list[LatentProjection]:
+        """The affine maps through which z reaches each scale beyond the first layer (BigGAN-deep: every block's
+        conditional batch-norm gains), coarse to fine. Empty where only the first layer reads z (DCGAN, PGGAN);
+        style-based models read w per layer: their per-scale maps are ``latent_projections`` by layer range."""
+        return []
+
     def first_layer_bias(self, classes: Tensor | None = None) -> Tensor:
         """The first projection's bias with the class part added, one row per row of ``classes`` ([K, num_classes],
         one-hot or soft): [K, m]. ``None``: the class-free bias, [1, m]."""

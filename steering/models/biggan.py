@@ -462,6 +462,35 @@ class BigGANDeep(Generator):
         """``class_bias`` (through the class embedding: no ``LatentProjection.class_bias`` here)."""
         return super().first_layer_bias() if classes is None else self.class_bias(classes)
 
+    def scale_projections(self) -> list[LatentProjection]:
+        """Per block, the z part of its four conditional batch norms' gains (``gain = 1 + W [z; e]``), stacked:
+        weight [Σ C, z_dim]. BigGAN-deep feeds the same z to every block, so moving z along a block's principal
+        directions changes that scale most, not that scale only."""
+        projections = []
+        with torch.no_grad():
+            for number, index in enumerate(self._blocks):
+                block = self.generator.layers[index]
+                norms = [getattr(block, f"bn_{i}") for i in range(4)]
+                weight = torch.cat([bn.scale.weight()[:, : self.z_dim] for bn in norms])
+                projections.append(
+                    LatentProjection(
+                        name=f"block{number} gains",
+                        weight=weight.detach().clone(),
+                        bias=torch.ones(len(weight)),
+                        space=Z,
+                        layers=(0,),
+                        resolution=self.block_resolution(number),
+                    )
+                )
+        return projections
+
+    def block_resolution(self, number: int) -> int:
+        """The output resolution of block ``number``."""
+        resolution = 4
+        for up, _, _ in self._config["layers"][: number + 1]:
+            resolution *= 2 if up else 1
+        return resolution
+
     def class_bias(self, classes: Tensor) -> Tensor:
         """Class-dependent effective bias of ``gen_z``, b + W[:, z_dim:] E y, [N, 16·ch·16] in channel-major order.
 

@@ -1,0 +1,404 @@
+"""GAN steerability without optimization (Spingarn-Eliezer, Banner & Michaeli, ICLR 2021): geometric controls in
+closed form from the weights of the first layer, ``y = A z + b(class)`` with ``y`` a C×H×W map.
+
+For a transformation ``(P, D)`` on the map's grid (``spatial``), the new latent must satisfy
+``D (A z' + b) ≈ P (A z + b)``:
+
+* **linear** — one direction for every latent: ``q = (DA)⁺ (P − D) b`` (unit direction, ``‖q‖`` kept as its scale);
+  zero when the mean map has no structure the transformation moves (then it says so: use the nonlinear walk);
+* **nonlinear** — solved exactly for each latent at each step: ``z ← M z + q`` with ``M = (DA)⁺ P A`` (an affine-map
+  control: the slider ends at the natural end-point, the fixed point ``z* = (I − M)⁻¹ q`` when ``M``'s spectral
+  radius is below 1); negative strengths apply the inverse transformation (zoom-out for zoom-in, …);
+  ``keep_norm`` (the default) holds ‖z‖ at every step, so the walk stays among typical latents (without it, on a model
+  whose mean map has no structure, such as the embedded faces, ``z*`` is the mean image);
+* **other transformations forbidden** — each step is projected off the latent subspace along which the forbidden
+  transformations move (their linear directions, and the principal directions of ``M_j − I``), so e.g. a zoom
+  brings no translation; **allowed** (the default) — the least squares over the whole latent, so whatever other
+  transformation helps reach the target comes along.
+
+The effective weights are read (batch norm folded, spectral norm applied); only H·W-square grid operators are built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from ..controls import AffineControl, FieldControl, FieldInputs, LinearControl
+from ..controls.affine import DEFAULT_STEPS, settled_after
+from ..errors import InvalidValueError
+from ..models.base import Generator, Z
+from ..values import check_number
+from .registry import Method, Parameter
+from .spatial import INVERSES, TRANSFORMS, Transform, on_channels, transform
+
+WALKS = ("nonlinear", "linear")
+OTHERS = ("allow", "forbid")
+#: A transformation whose change of the mean map is below this share of it "does not change the mean map".
+MEAN_CHANGE_ZERO = 1e-6
+#: The families a "forbid" removes by default: every family but the transformation's own.
+FAMILIES = {"shift-x": "shift", "shift-y": "shift", "zoom": "zoom", "rotate": "rotate", "flip": "flip"}
+
+
+@dataclass(frozen=True)
+class FirstLayer:
+    """``y = A z + b`` with ``y`` a C×H×W map (flat index channel-major); ``biases`` one row per class mix."""
+
+    weight: Tensor  # A [C·H·W, d], float64
+    biases: Tensor  # [K, C·H·W], float64 (K = 1 without classes)
+    channels: int
+    height: int
+    width: int
+
+
+def first_layer(generator: Generator, classes: Tensor | None = None) -> FirstLayer:
+    """The first layer of ``generator`` as an affine map of z with a spatial layout (``classes`` [K, num_classes]:
+    the biases of those class mixes; default the mean class). Style-based models read w through per-layer styles:
+    this map does not exist there, and the error says what applies instead."""
+    projections = [p for p in generator.latent_projections() if p.space == Z and p.shape is not None]
+    if not projections or len(projections[0].shape or ()) != 3:
+        raise InvalidValueError(
+            f"{generator.identity.name} has no first layer that maps z to a spatial grid (style-based models read w "
+            "through per-layer styles): geometric steering applies to DCGAN, BigGAN-deep and PGGAN models; for "
+            "style-based models use SeFa or GANSpace on a layer range"
+        )
+    projection = projections[0]
+    channels, height, width = projection.shape  # type: ignore[misc]
+    if generator.num_classes and classes is None:
+        classes = torch.full((1, generator.num_classes), 1.0 / generator.num_classes)
+    biases = generator.first_layer_bias(classes).double()
+    return FirstLayer(projection.weight.double(), biases, channels, height, width)
+
+
+@dataclass(frozen=True)
+class Solution:
+    """One transformation solved on a first layer: the linear direction(s) and the nonlinear map."""
+
+    name: str
+    linear: Tensor  # q [K, d], one per class mix
+    matrix: Tensor  # M [d, d]
+    offsets: Tensor  # q [K, d] (the same q: the affine offset)
+    mean_change: float  # ‖(P − D) b‖ / ‖b‖: how much the transformation changes the mean map
+
+
+def solve(layer: FirstLayer, step: Transform, forbidden: Tensor | None = None, damping: float = 0.0) -> Solution:
+    """Least squares ``D (A z' + b) ≈ P (A z + b)`` in closed form, through the normal equations
+    ``G = (DA)ᵀDA`` (d × d). ``forbidden`` [d, r]: an orthonormal basis the move must stay off (``z' − z ⊥`` it);
+    ``damping`` λ (a share of G's largest eigenvalue) adds ``λ‖z' − z‖²``: shorter steps towards the same end-point."""
+    gram, coupling, change = _normal_equations(layer, step)
+    d = gram.shape[0]
+    eye = torch.eye(d, dtype=torch.float64)
+    basis = eye if forbidden is None else _complement(forbidden)
+    inverse = basis @ _damped_pinv(basis.T @ gram @ basis, damping) @ basis.T
+    matrix = eye + inverse @ coupling
+    offsets = change @ inverse.T
+    bias_change = on_channels(
+        step.target[step.constrained] - step.constraint[step.constrained], layer.biases.T, layer.channels
+    )
+    mean_change = float(bias_change.norm() / layer.biases.norm().clamp_min(1e-300))
+    return Solution(step.name, offsets, matrix, offsets, mean_change)
+
+
+def _normal_equations(layer: FirstLayer, step: Transform) -> tuple[Tensor, Tensor, Tensor]:
+    """``(G, K, h)`` with ``G = (DA)ᵀDA``, ``K = (DA)ᵀ(PA − DA)``, ``h = (DA)ᵀ(P − D)b`` [K, d]: the step from ``z`` is
+    ``G⁺ (K z + h)`` (``M z + q − z``)."""
+    rows = step.constrained
+    d_rows, p_rows = step.constraint[rows], step.target[rows]
+    da = on_channels(d_rows, layer.weight, layer.channels)
+    pa = on_channels(p_rows, layer.weight, layer.channels)
+    change = on_channels(p_rows - d_rows, layer.biases.T, layer.channels).T
+    return da.T @ da, da.T @ (pa - da), change @ da
+
+
+def _complement(basis: Tensor) -> Tensor:
+    """An orthonormal basis of the orthogonal complement of ``basis`` [d, r] (orthonormal columns)."""
+    d = basis.shape[0]
+    projector = torch.eye(d, dtype=torch.float64) - basis @ basis.T
+    u, s, _ = torch.linalg.svd(projector)
+    return u[:, s > 0.5]
+
+
+def family(name: str) -> str:
+    base = name.split("∘")[0].rstrip("+-")
+    return next((f for prefix, f in FAMILIES.items() if base.startswith(prefix)), base)
+
+
+def steerability(
+    generator: Generator,
+    transformations: Sequence[str] = ("shift-x+", "shift-y+", "zoom-in"),
+    walk: str = "nonlinear",
+    others: str = "allow",
+    forbid: Sequence[str] = (),
+    keep_norm: bool = True,
+    damping: float = 0.0,
+    class_index: int | None = None,
+) -> AffineControl | FieldControl | LinearControl:
+    """One control per transformation (see the module docstring). ``forbid``: which transformations ``others=
+    "forbid"`` keeps out (default: every other family's shifts, zooms, turns and flips). ``keep_norm`` (the default)
+    holds ‖z‖ at every nonlinear step, so the walk stays among typical latents; without it the walk is the paper's
+    plain affine map, which ends at its fixed point (the mean image where the transformation does not change the
+    mean map: the embedded faces). ``damping``: shorter nonlinear steps towards the same end-point (0: the paper's
+    exact least squares)."""
+    names = [str(n).strip() for n in transformations if str(n).strip()]
+    if not names:
+        raise InvalidValueError("choose at least one transformation")
+    if walk not in WALKS or others not in OTHERS:
+        raise InvalidValueError(f"walk must be one of {WALKS} and others one of {OTHERS}")
+    classes = _classes(generator, class_index)
+    layer = first_layer(generator, classes)
+    damping = check_number(damping, "the damping", 0.0, 1e6)
+    solved = {n: solve(layer, transform(n, layer.height, layer.width), damping=damping) for n in names}
+    keep = bool(keep_norm)
+    params = {
+        "transformations": names,
+        "walk": walk,
+        "others": others,
+        "forbid": list(forbid),
+        "keep_norm": keep,
+        "damping": damping,
+        "class_index": class_index,
+    }
+    common = {"space": Z, "method": "steerability", "model": generator.identity, "params": params}
+    names_shown = [_label(n) for n in names]
+    values = torch.tensor([s.mean_change for s in solved.values()])
+    if walk == "linear":
+        if others == "forbid":
+            solved = {
+                n: solve(layer, transform(n, layer.height, layer.width), _linear_forbidden(layer, n, forbid))
+                for n in names
+            }
+        return _linear_controls(solved, common)
+    backward = _backward(layer, names, damping)
+    if others == "forbid":
+        return forbidding_field(layer, names, list(forbid), keep, damping, common, names_shown, values)
+    return AffineControl(
+        matrices=torch.stack([solved[n].matrix for n in names]).float(),
+        offsets=torch.stack([_offsets(solved[n]) for n in names]).float(),
+        backward_matrices=None if backward is None else torch.stack([b.matrix for b in backward]).float(),
+        backward_offsets=None if backward is None else torch.stack([_offsets(b) for b in backward]).float(),
+        keep_norm=keep,
+        names=names_shown,
+        values=values,
+        **common,
+    )
+
+
+def _backward(layer: FirstLayer, names: list[str], damping: float) -> list[Solution] | None:
+    """The inverse transformation of each (negative strengths); compositions have none: their range starts at 0."""
+    inverses = [INVERSES.get(n) for n in names]
+    if not all(inverses):
+        return None
+    return [solve(layer, transform(i, layer.height, layer.width), damping=damping) for i in inverses]  # type: ignore[arg-type]
+
+
+def _classes(generator: Generator, class_index: int | None) -> Tensor | None:
+    """One-hot for the chosen class, every class (class-conditional offsets) when none is chosen, else ``None``."""
+    if not generator.num_classes:
+        if class_index is not None:
+            raise InvalidValueError(f"{generator.identity.name} is not class-conditional: it takes no class")
+        return None
+    eye = torch.eye(generator.num_classes)
+    if class_index is None:
+        return eye
+    if not 0 <= int(class_index) < generator.num_classes:
+        raise InvalidValueError(f"class index must be in [0, {generator.num_classes}), got {class_index}")
+    return eye[int(class_index) : int(class_index) + 1]
+
+
+def _offsets(solution: Solution) -> Tensor:
+    """[d], or [C, d] per class when the model is class-conditional and every class was solved."""
+    return solution.offsets[0] if len(solution.offsets) == 1 else solution.offsets
+
+
+def _forbidden_names(name: str, forbid: Sequence[str]) -> list[str]:
+    """The transformations ``name`` must not bring along (default: every other family's)."""
+    own = family(name)
+    chosen = list(forbid) or [t for t in TRANSFORMS if family(t) != own and t != "zoom-in-mask"]
+    if any(family(t) == own for t in chosen):
+        raise InvalidValueError(f"{name} cannot forbid its own kind of motion ({', '.join(chosen)})")
+    return chosen
+
+
+def _linear_forbidden(layer: FirstLayer, name: str, forbid: Sequence[str]) -> Tensor | None:
+    """An orthonormal basis of the forbidden transformations' linear directions (those that are not zero)."""
+    found = [solve(layer, transform(t, layer.height, layer.width)).linear for t in _forbidden_names(name, forbid)]
+    rows = torch.cat(found)
+    rows = rows[rows.norm(dim=1) > 1e-9]
+    if not len(rows):
+        return None
+    q, r = torch.linalg.qr(rows.T)
+    return q[:, r.diagonal().abs() > 1e-9]
+
+
+def _linear_controls(solved: dict[str, Solution], common: dict) -> LinearControl:
+    vectors, scales = [], []
+    for name, solution in solved.items():
+        q = solution.linear.mean(dim=0)
+        if float(q.norm()) <= 1e-9 or solution.mean_change <= MEAN_CHANGE_ZERO:
+            raise InvalidValueError(
+                f"the linear direction of {name} is zero for this model: its first layer's mean map has no spatial "
+                f"structure that {name} moves (the change (P − D)·b is {solution.mean_change:.1e} of b), so no "
+                f"constant move of z does it; use walk='nonlinear', which solves for each latent"
+            )
+        vectors.append(q / q.norm())
+        scales.append(float(q.norm()))
+    scale = torch.tensor(scales)
+    reach = float(3 * scale.max())
+    return LinearControl(
+        vectors=torch.stack(vectors).float(),
+        scales=scale,
+        names=[_label(n) for n in solved],
+        values=torch.tensor([s.mean_change for s in solved.values()]),
+        strength_range=(-reach, reach),
+        **common,
+    )
+
+
+LABELS = {
+    "shift-x+": "shift x (content left)",
+    "shift-x-": "shift x (content right)",
+    "shift-y+": "shift y (content up)",
+    "shift-y-": "shift y (content down)",
+    "zoom-in": "zoom in",
+    "zoom-out": "zoom out",
+    "zoom-in-mask": "zoom in (mask)",
+    "rotate+": "turn counter-clockwise",
+    "rotate-": "turn clockwise",
+    "flip-x": "mirror left-right",
+    "flip-y": "mirror top-bottom",
+}
+
+
+def _label(name: str) -> str:
+    return " then ".join(LABELS.get(part, part) for part in reversed(name.split("∘")))
+
+
+METHOD = Method(
+    name="steerability",
+    title="Steerability (geometric, closed form)",
+    function=steerability,
+    kind="affine",
+    parameters=(
+        Parameter(
+            "transformations", "choices", ["shift-x+", "shift-y+", "zoom-in"], "Transformations", choices=TRANSFORMS
+        ),
+        Parameter(
+            "walk",
+            "choice",
+            "nonlinear",
+            "Walk (nonlinear: solved at every step; linear: one direction)",
+            choices=WALKS,
+        ),
+        Parameter("others", "choice", "allow", "Other transformations (forbid: projected out)", choices=OTHERS),
+        Parameter("forbid", "choices", [], "Which to forbid (default: all other kinds)", choices=TRANSFORMS),
+        Parameter("keep_norm", "bool", True, "Keep ‖z‖ at every nonlinear step"),
+        Parameter("damping", "float", 0.0, "Damping (shorter nonlinear steps, same end-point)", minimum=0, maximum=1e6),
+        Parameter(
+            "class_index", "int", None, "Class (class-conditional models; default: per latent's class)", minimum=0
+        ),
+    ),
+    value_label="change of the mean map",
+    description="closed-form shift, zoom, turn and flip controls from the first layer's weights, linear or nonlinear",
+)
+
+
+# ----- nonlinear walk with other transformations forbidden: a field, solved per latent at every step ---------------
+def forbidding_field(
+    layer: FirstLayer,
+    names: list[str],
+    forbid: list[str],
+    keep_norm: bool,
+    damping: float,
+    common: dict,
+    names_shown: list[str],
+    values: Tensor,
+) -> FieldControl:
+    """The nonlinear walk whose every step is the least squares with the forbidden transformations' moves at the
+    current latent (``M_j z + q_j − z``) held out: ``δ ⊥ t_j(z)``. One unit of strength is one such step."""
+    blocked = [_forbidden_names(n, forbid) for n in names]
+    union = sorted({t for ts in blocked for t in ts})
+    equations = [_normal_equations(layer, transform(n, layer.height, layer.width)) for n in names]
+    others = [solve(layer, transform(t, layer.height, layer.width)) for t in union]
+    tensors = {
+        "gram_pinv": torch.stack([_damped_pinv(g, damping) for g, _, _ in equations]).float(),
+        "coupling": torch.stack([k for _, k, _ in equations]).float(),
+        "change": torch.stack([_offsets_of(h) for _, _, h in equations]).float(),
+        "forbid_matrices": torch.stack([o.matrix for o in others]).float(),
+        "forbid_offsets": torch.stack([_offsets(o) for o in others]).float(),
+        "forbid_mask": torch.tensor([[float(t in ts) for t in union] for ts in blocked]),
+    }
+    params = {**common.pop("params"), "keep_norm_applied": keep_norm, "forbidden": union}
+    control = FieldControl(
+        field="steerability",
+        tensors=tensors,
+        count=len(names),
+        latent_dim=layer.weight.shape[1],
+        step_size=1.0,
+        normalise=False,
+        names=names_shown,
+        values=values,
+        params=params,
+        **common,
+    )
+    ranges = [[-_settling(control, i, -1.0), _settling(control, i, 1.0)] for i in range(len(names))]
+    return dataclasses.replace(control, ranges=torch.tensor(ranges))
+
+
+def _damped_pinv(gram: Tensor, damping: float) -> Tensor:
+    extra = damping * float(torch.linalg.eigvalsh(gram).max()) if damping else 0.0
+    return torch.linalg.pinv(gram + extra * torch.eye(len(gram), dtype=torch.float64), hermitian=True)
+
+
+def _offsets_of(rows: Tensor) -> Tensor:
+    return rows[0] if len(rows) == 1 else rows
+
+
+def forbidden_step(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tensor:
+    """The field of ``forbidding_field``: one constrained least-squares step from each latent of ``x`` [N, d]."""
+    t, i = inputs.tensors, inputs.index
+    z = x.double()
+    n = len(z)
+    gram = t["gram_pinv"][i].double()
+    g = z @ t["coupling"][i].double().T + _per_latent(t["change"][i], inputs.classes, n)
+    free = g @ gram.T  # δ0 = G⁺ g, the unconstrained step
+    mask = t["forbid_mask"][i] > 0
+    moves = [
+        z @ m.double().T + _per_latent(q, inputs.classes, n) - z
+        for m, q, on in zip(t["forbid_matrices"], t["forbid_offsets"], mask, strict=True)
+        if on
+    ]
+    step = free
+    if moves:
+        held = torch.stack(moves, dim=2)  # [N, d, J]
+        system = held.transpose(1, 2) @ (gram @ held)  # Tᵀ G⁺ T
+        rhs = held.transpose(1, 2) @ free[:, :, None]
+        lam = torch.linalg.lstsq(system, rhs).solution
+        step = free - (gram @ held @ lam)[:, :, 0]
+    if inputs.params.get("keep_norm_applied"):
+        moved = z + step
+        step = moved * (z.norm(dim=1, keepdim=True) / moved.norm(dim=1, keepdim=True).clamp_min(1e-12)) - z
+    return step.to(x)
+
+
+def _per_latent(offsets: Tensor, classes: Tensor | None, n: int) -> Tensor:
+    """[n, d] offsets: shared, or each latent's class mixture of per-class ones [C, d]."""
+    offsets = offsets.double()
+    if offsets.ndim == 1:
+        return offsets.expand(n, -1)
+    if classes is None:
+        raise InvalidValueError("this control's offset depends on the class: the latents carry no class")
+    return classes.double() @ offsets
+
+
+def _settling(control: FieldControl, index: int, sign: float, probes: int = 32) -> float:
+    """Steps until the walk of seeded Gaussian latents has settled (``settled_after``; at most 2·DEFAULT_STEPS)."""
+    z = torch.randn(probes, control.dim, generator=torch.Generator().manual_seed(0))
+    change = control.tensors["change"][index]
+    classes = torch.full((probes, change.shape[0]), 1.0 / change.shape[0]) if change.ndim == 2 else None
+    inputs = FieldInputs(index, control.tensors, control.params, classes)
+    steps = settled_after(lambda x: sign * forbidden_step(None, x, inputs), z, 2 * DEFAULT_STEPS)  # type: ignore[arg-type]
+    return float(steps or 2 * DEFAULT_STEPS)
