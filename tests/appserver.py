@@ -85,3 +85,23 @@ def running_app(folder: Path, env: Mapping[str, str] | None = None, timeout: flo
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def discover_data(method: str, **values: object) -> list[object]:
+    """The Discover event's data through the raw API: model spec, method, then one value per parameter of every
+    registered method in the tab's order (each method's default unless given), so the call follows the registry."""
+    from extension.tabs.discover import parameters
+
+    data: list[object] = []
+    for name, parameter in parameters().items():
+        value = values.get(name, parameter.default)
+        data.append(list(value) if isinstance(value, (list, tuple)) else value)
+    return [method, *data]
+
+
+def edit_state(seed: int, truncation: float = 1.0, target: int | None = None) -> tuple[object, ...]:
+    """The Edit tab's state inputs after the model, set and start (a raw API call's data): seed, ψ, class, noise,
+    great circle, target seed, interpolation."""
+    from extension.tabs.edit_state import SEED_CLASS
+
+    return (seed, truncation, SEED_CLASS, "const", False, seed + 1 if target is None else target, "slerp")

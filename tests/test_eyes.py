@@ -225,3 +225,43 @@ def test_every_installer_pins_the_embedded_table():
     pins = ", ".join(json.dumps(w.requirement) for w in EMBEDDED)
     assert f"\nmodels = [{pins}]\n" in (ROOT / "pyproject.toml").read_text()
     assert "python install.py" in (ROOT / "dev.sh").read_text()  # the webui hook installs them, --no-deps
+
+
+def test_the_edit_tab_picks_the_class_and_restores_it(eyes, tmp_path):
+    """The class picker: shown for this model with its colour names; the picked class is the one rendered (pixel for
+    pixel against the library) and the interpolation keeps it; a saved PNG restores it."""
+    from extension.session import directions_store
+    from extension.settings import UISettings
+    from extension.tabs import edit as edit_tab
+    from extension.tabs.common import for_display
+    from extension.tabs.edit_state import SEED_CLASS
+
+    def px(image):
+        return np.asarray(Image.open(image).convert("RGB") if isinstance(image, str) else image, dtype=np.int16)
+
+    def library(latents):
+        return px(for_display(edit.render(eyes, latents)[0]).convert("RGB"))
+
+    settings = UISettings(output_dir=tmp_path)
+    found = sefa(eyes, 3, use_cache=False)
+    key = directions_store.put(found)
+    picked = f"3 {eyes.class_names[3]}"
+
+    def state(klass):
+        return (MODEL, key, "", 5, 1.0, klass, "const", False, 6, "slerp")
+
+    picker = edit_tab.view(settings, *state(picked))[-1]
+    assert picker["visible"] and picker["choices"] == [SEED_CLASS, *(f"{i} {n}" for i, n in enumerate(EYE_COLOURS))]
+    assert picker["value"] == picked
+    shown = edit_tab.render(settings, *state(picked), 0.0, 2.0)
+    latents = edit.apply(eyes, eyes.sample(1, seed=5, class_index=3), found, {0: 2.0})
+    expected = library(latents)
+    assert np.abs(px(shown) - expected).max() <= 1
+    towards = edit_tab.render(settings, *state(picked), 1.0, 0.0)  # all the way to the target seed: same class
+    assert np.abs(px(towards) - library(eyes.sample(1, seed=6, class_index=3))).max() <= 1
+    own = edit_tab.render(settings, *state(SEED_CLASS), 0.0, 2.0)  # the seed's own class is another image
+    assert np.abs(px(own) - expected).max() > 10
+    restored = edit_tab.restore(settings, MODEL, key, shown)
+    assert restored[4] == picked and restored[2] == 5
+    with pytest.raises(InvalidValueError):
+        edit_tab.render(settings, *state("9 nothing"), 0.0, 0.0)

@@ -51,6 +51,7 @@ def space(tmp_path_factory):
 
 def test_sixteen_clients_for_a_minute(space):
     import httpx
+    from appserver import discover_data, edit_state
 
     latencies: dict[str, list[float]] = defaultdict(list)
     failures: list[str] = []
@@ -71,8 +72,8 @@ def test_sixteen_clients_for_a_minute(space):
         rng = random.Random(index)
         session = uuid.uuid4().hex
         mark = f"c{index}-"
-        state = (index, 1.0, "const", False, index + 1, "slerp")  # seed, ψ, noise, great circle, target, path
-        timed("discover", MODEL, "sefa", 4, "all", 100, 0, "default", "0,1", 1.0, "slerp", session=session)
+        state = edit_state(index)
+        timed("discover", MODEL, *discover_data("sefa", num_directions=4), session=session)
         timed("view", *state, session=session)
         names = [f"sefa {i}" for i in range(4)]
         renamed = 0
@@ -103,7 +104,7 @@ def test_sixteen_clients_for_a_minute(space):
                             leaks.append(f"client {index} saw {foreign}")
             else:
                 k = rng.choice([3, 4, 5])
-                timed("discover", MODEL, "sefa", k, "all", 100, 0, "default", "0,1", 1.0, "slerp", session=session)
+                timed("discover", MODEL, *discover_data("sefa", num_directions=k), session=session)
                 timed("view", *state, session=session)
                 names = [f"sefa {i}" for i in range(k)]
 

@@ -53,8 +53,10 @@ def test_the_model_field_takes_no_local_path_and_tells_nothing_about_one(public,
     handlers = {
         "load": lambda spec: bind(discover_tab.load_model, public)(spec),
         "discover": lambda spec: bind(discover_tab.discover, public)(spec, "sefa", 3, "all", 100),
-        "view": lambda spec: bind(edit_tab.view, public)(spec, "", "", 0, 1.0, "const", False, 1, "slerp"),
-        "render": lambda spec: bind(edit_tab.render, public)(spec, "", "", 0, 1.0, "const", False, 1, "slerp", 0.0),
+        "view": lambda spec: bind(edit_tab.view, public)(spec, "", "", 0, 1.0, None, "const", False, 1, "slerp"),
+        "render": lambda spec: bind(edit_tab.render, public)(
+            spec, "", "", 0, 1.0, None, "const", False, 1, "slerp", 0.0
+        ),
         "hub load": lambda spec: bind(hub_tab.load_hub_model, public)(spec, ""),
     }
     for name, handler in handlers.items():
@@ -107,7 +109,7 @@ def test_messages_show_no_server_paths(public):
 
 def test_public_outputs_live_in_a_private_session_folder(public, dcgan):
     _, key, *_ = discover_tab.discover(public, MODEL, "sefa", 3, "all", 0)
-    state = (key, "", 3, 1.0, "const", False, 1, "slerp")
+    state = (key, "", 3, 1.0, None, "const", False, 1, "slerp")
     _, path, status = edit_tab.sweep(public, MODEL, *state, ["0.0: sefa 0"], -2, 2, 3)
     assert Path(path).is_file() and not Path(path).is_relative_to(public.output_dir)
     assert Path(path).name in status and "/" not in status.replace("</code>", "")
@@ -175,6 +177,8 @@ def call(app, api_name: str, *data, session: str) -> tuple[str, str]:
 
 @pytest.mark.slow
 def test_server_paths_in_every_field_and_file_references_never_leak(space, tmp_path):
+    from appserver import discover_data
+
     secret = f"CANARY-{uuid.uuid4().hex}"
     canary = tmp_path / "canary.pt"
     canary.write_bytes(secret.encode() * 100)
@@ -192,7 +196,7 @@ def test_server_paths_in_every_field_and_file_references_never_leak(space, tmp_p
         session = uuid.uuid4().hex
         for api, data in [
             ("load_model", [path]),
-            ("discover", [path, "sefa", 3, "all", 100, 0, "default", "0,1", 1.0, "slerp"]),
+            ("discover", [path, *discover_data("sefa", num_directions=3)]),
             ("load_hub_model", [path, ""]),
             ("pull", [path, ""]),
             ("push", [path, ""]),
@@ -213,13 +217,14 @@ def test_server_paths_in_every_field_and_file_references_never_leak(space, tmp_p
 @pytest.mark.slow
 def test_outputs_are_served_only_through_the_session_that_made_them(space):
     import httpx
+    from appserver import discover_data, edit_state
 
     alice = uuid.uuid4().hex
-    event, _ = call(space, "discover", MODEL, "sefa", 3, "all", 100, 0, "default", "0,1", 1.0, "slerp", session=alice)
+    event, _ = call(space, "discover", MODEL, *discover_data("sefa", num_directions=3), session=alice)
     assert event == "complete"
-    edit_state = (3, 1.0, "const", False, 1, "slerp")  # seed, ψ, noise, great circle, target seed, interpolation
-    assert call(space, "view", *edit_state, session=alice)[0] == "complete"  # what the page chains after a discovery
-    event, payload = call(space, "sweep", *edit_state, ["0.0: sefa 0"], -2, 2, 3, session=alice)
+    state = edit_state(3, target=1)
+    assert call(space, "view", *state, session=alice)[0] == "complete"  # what the page chains after a discovery
+    event, payload = call(space, "sweep", *state, ["0.0: sefa 0"], -2, 2, 3, session=alice)
     assert event == "complete", payload
     _, file, status = json.loads(payload)
     assert "/" not in status.replace("</code>", "")  # the status line names the file, not where it lives

@@ -494,9 +494,9 @@ def key(ui, settings):
     return ui.discover.discover(settings, MODEL, "sefa", 4, "all", 0)[1]
 
 
-def ui_state(key, seed=3, truncation=1.0, start_key="", target=1, mode="slerp"):
+def ui_state(key, seed=3, truncation=1.0, start_key="", target=1, mode="slerp", klass=None):
     """The Edit tab's state inputs after the model spec (noise const, straight walk)."""
-    return (key, start_key, seed, truncation, "const", False, target, mode)
+    return (key, start_key, seed, truncation, klass, "const", False, target, mode)
 
 
 def test_a_registered_method_works_through_the_discover_tab(ui, registered, settings, dcgan):
@@ -523,8 +523,9 @@ def test_restore_brings_back_a_previews_seed_sliders_and_interpolation(ui, setti
     png = ui.edit.render(settings, MODEL, *state, 0.3, *sliders, 0.0, 0.0)
     for current in (key, ""):  # the set on the page, or none: then it is recomputed from the recipe
         out = ui.edit.restore(settings, MODEL, current, png)
-        new_key, start_key, seed, truncation, noise, target, mode, towards = out[:8]
-        restored, status = out[8 : 8 + MAX], out[-1]
+        new_key, start_key, seed, truncation, klass, noise, target, mode, towards = out[:9]
+        restored, status = out[9 : 9 + MAX], out[-1]
+        assert klass == "from the seed"  # the faces model has no classes: the hidden picker keeps its default
         assert (start_key, seed, truncation, noise, target, mode, towards) == ("", 11, 0.8, "const", 42, "linear", 0.3)
         assert [u["value"] for u in restored] == [*sliders, 0.0, 0.0] and "restored" in status
         if current:
@@ -556,8 +557,8 @@ def test_restore_refuses_images_for_another_model_or_without_a_recipe(ui, settin
 def test_restore_of_an_image_made_without_a_set_keeps_the_current_set_at_neutral(ui, settings, key):
     png = ui.edit.render(settings, MODEL, *ui_state("", seed=5, target=9), 0.4)  # only the interpolation
     out = ui.edit.restore(settings, MODEL, key, png)
-    assert out[0] == key and out[2] == 5 and out[5] == 9 and out[7] == 0.4
-    assert [u["value"] for u in out[8 : 8 + MAX]] == [0.0] * MAX
+    assert out[0] == key and out[2] == 5 and out[6] == 9 and out[8] == 0.4
+    assert [u["value"] for u in out[9 : 9 + MAX]] == [0.0] * MAX
     again = ui.edit.render(settings, MODEL, *ui_state(key, seed=5, target=9), 0.4, *([0.0] * MAX))
     np.testing.assert_array_equal(pixels(again), pixels(png))
 
@@ -584,7 +585,7 @@ def test_a_latents_file_is_a_starting_point_in_the_edit_tab(ui, settings, key, f
 
 
 def test_save_start_writes_a_latents_file_that_loads_back(ui, settings, key, dcgan):
-    path, status = ui.edit.save_start(settings, MODEL, "", 9, 0.6, "const")
+    path, status = ui.edit.save_start(settings, MODEL, "", 9, 0.6, None, "const")
     assert path.startswith(str(settings.output_dir)) and "saved" in status
     found = load_latents(path, dcgan)
     assert torch.equal(found.stored.codes, dcgan.sample(1, seed=9, truncation=0.6).codes)
@@ -594,7 +595,7 @@ def test_save_start_writes_a_latents_file_that_loads_back(ui, settings, key, dcg
     from_file = ui.edit.view(settings, MODEL, *ui_state(key, start_key=start_key))[image]
     from_seed = ui.edit.view(settings, MODEL, *ui_state(key, seed=9, truncation=0.6))[image]
     np.testing.assert_array_equal(pixels(from_file), pixels(from_seed))
-    again, _ = ui.edit.save_start(settings, MODEL, start_key, 0, 1.0, "const")  # saving a loaded file keeps it
+    again, _ = ui.edit.save_start(settings, MODEL, start_key, 0, 1.0, None, "const")  # saving a loaded file keeps it
     assert torch.equal(load_latents(again, dcgan).stored.codes, found.stored.codes)
 
 

@@ -51,7 +51,9 @@ def model_summary(generator: Any) -> str:
         ("W+ layers", md(f"{info['num_layers']} ({layers})" if info["num_layers"] > 1 else layers)),
     ]
     if info["num_classes"]:
-        rows.append(("classes", str(info["num_classes"])))
+        names = generator.class_names
+        listed = ", ".join(names[:16]) + (f", … ({len(names)})" if len(names) > 16 else "")
+        rows.append(("classes", md(f"{info['num_classes']}: {listed}")))
     rows.append(("weights sha256", code(info["sha256"][:16] + "…") if info["sha256"] else "—"))
     if info["source"]:
         rows.append(("source", code(info["source"])))

@@ -74,7 +74,17 @@ def view(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
         compat.update(value=high),
         compat.update(visible=state.great_circle_applies(current), value=False),
         compat.update(visible=bool(current.model.noise_modes)),
+        _class_picker(current),
     ]
+
+
+def _class_picker(current: state.View) -> dict[str, Any]:
+    """The class picker for the model shown (hidden for models without classes)."""
+    index = getattr(current.start, "class_index", None)
+    fits = index is not None and index < current.model.num_classes
+    value = state.class_choice(current.model, index if fits else None)
+    choices = state.class_choices(current.model)
+    return compat.update(visible=bool(current.model.num_classes), choices=choices, value=value)
 
 
 def render(settings: UISettings, *inputs: Any, request: Any = None) -> Any:
@@ -218,12 +228,20 @@ def upload_latents(settings: UISettings, spec: str, upload: Any, *, request: Any
 
 
 def save_start(
-    settings: UISettings, spec: str, start_key: str, seed: Any, truncation: Any, noise: Any, *, request: Any = None
+    settings: UISettings,
+    spec: str,
+    start_key: str,
+    seed: Any,
+    truncation: Any,
+    klass: Any,
+    noise: Any,
+    *,
+    request: Any = None,
 ) -> tuple[str, str]:
     """The current starting point as a latents file (with the model identity) for download."""
     with settings.lock:
         model = generator(settings, spec, request=request)
-        start = state.starting_point(model, start_key, seed, truncation, noise)
+        start = state.starting_point(model, start_key, seed, truncation, klass, noise)
         latents = start.latents(model)
     path = outputs.output_path(settings, "latents", f"{model.identity.name}-start", ".safetensors", session_id(request))
     core_start.save_latents(latents, model, path, source=start.describe())
@@ -231,7 +249,7 @@ def save_start(
 
 
 def restore(settings: UISettings, spec: str, key: str, image: Any, *, request: Any = None) -> list[Any]:
-    """Read a PNG's recipe (PNG info) and restore its seed, truncation, noise, set, sliders and interpolation.
+    """Read a PNG's recipe (PNG info) and restore its seed, truncation, class, noise, set, sliders and interpolation.
 
     The recipe's set is the current one when its sha256 matches, else it is recomputed with the recorded method
     and parameters (a cached basis: instant); an image without a recipe gets a clear message."""
@@ -266,6 +284,7 @@ def restore(settings: UISettings, spec: str, key: str, image: Any, *, request: A
         "",
         start["seed"],
         start.get("truncation", 1.0),
+        state.class_choice(model, start.get("class_index") if model.num_classes else None),
         noise,
         target,
         mode,
@@ -307,6 +326,14 @@ class EditTab:
                     step=0.05,
                     label="Truncation ψ",
                     elem_id="gan_steering_truncation",
+                )
+                self.klass = C(
+                    gr.Dropdown,
+                    choices=[state.SEED_CLASS],
+                    value=state.SEED_CLASS,
+                    label="Class",
+                    visible=False,
+                    elem_id="gan_steering_class",
                 )
                 with gr.Row():
                     self.noise = C(
@@ -481,6 +508,7 @@ class EditTab:
             self.start_key,
             self.seed,
             self.truncation,
+            self.klass,
             self.noise,
             self.great_circle,
             self.target,
@@ -501,6 +529,7 @@ class EditTab:
             self.high,
             self.great_circle,
             self.noise,
+            self.klass,
         ]
 
     def refresh_after(self, dependency: Any) -> Any:
@@ -517,7 +546,7 @@ class EditTab:
             )
         typed = compat.listen(self.seed.change, bind(use_seed, settings), [], [self.start_key])
         compat.then(typed, live, [*base, self.towards, *self.sliders], [self.image], show_progress="minimal")
-        for choice in (self.target, self.noise, self.great_circle, self.mode):
+        for choice in (self.target, self.klass, self.noise, self.great_circle, self.mode):
             compat.listen(choice.change, live, [*base, self.towards, *self.sliders], [self.image])
         compat.listen(self.dice.click, bind(random_seed, settings), [], [self.seed, self.start_key])
         compat.listen(
@@ -562,7 +591,7 @@ class EditTab:
         compat.listen(
             self.save_start_button.click,
             bind(save_start, settings, gpu=True),
-            [shared.model, self.start_key, self.seed, self.truncation, self.noise],
+            [shared.model, self.start_key, self.seed, self.truncation, self.klass, self.noise],
             [self.start_file, self.status],
         )
         restored = compat.listen(
@@ -574,6 +603,7 @@ class EditTab:
                 self.start_key,
                 self.seed,
                 self.truncation,
+                self.klass,
                 self.noise,
                 self.target,
                 self.mode,

@@ -20,8 +20,12 @@ from .common import directions_summary, md
 if TYPE_CHECKING:
     from ..settings import UISettings
 
-#: How many inputs the Edit tab's handlers read first: model, set, start, seed, ψ, noise, great circle, target, path.
-STATE_INPUTS = 9
+#: How many inputs the Edit tab's handlers read first: model, set, start, seed, ψ, class, noise, great circle, target,
+#: path.
+STATE_INPUTS = 10
+
+#: The class picker's choice for "the class the seed draws" (class-conditional models).
+SEED_CLASS = "from the seed"
 
 NO_DIRECTIONS = (
     "No directions yet: discover them in the Discover tab, load a direction file below or pull from the Hub."
@@ -45,14 +49,34 @@ class View:
         return [c for c in (self.current, self.interpolation) if c is not None]
 
 
-def starting_point(model: Any, start_key: str | None, seed: Any, truncation: Any, noise: Any) -> Any:
-    """A latents file the user loaded (its key in the store), else the seed with its truncation and noise."""
+def class_choices(model: Any) -> list[str]:
+    """The class picker's choices: the seed's own class, then ``"index name"`` per class (the picker is hidden for a
+    model without classes; its one choice keeps any value a page sends valid)."""
+    return [SEED_CLASS, *(f"{i} {name}" for i, name in enumerate(model.class_names if model.num_classes else []))]
+
+
+def class_index_of(choice: Any) -> int | None:
+    """The class index behind a picker choice (``None``: the seed's own class)."""
+    text = str(choice or "").strip()
+    if not text or text == SEED_CLASS:
+        return None
+    return values.check_count(text.split()[0], "the class", 0, 1 << 20)
+
+
+def class_choice(model: Any, class_index: int | None) -> str:
+    """The picker choice for ``class_index`` (what a restored recipe shows)."""
+    return SEED_CLASS if class_index is None else class_choices(model)[1 + int(class_index)]
+
+
+def starting_point(model: Any, start_key: str | None, seed: Any, truncation: Any, klass: Any, noise: Any) -> Any:
+    """A latents file the user loaded (its key in the store), else the seed with its truncation, class and noise."""
     if start_key:
         found = directions_store.get(start_key)
         found.latents(model)  # the model check: a file for another model is refused
         return found
+    class_index = class_index_of(klass) if model.num_classes else None
     return start_module.Seed(
-        values.check_seed(seed), values.check_truncation(truncation), None, core_models.Noise(noise or "const")
+        values.check_seed(seed), values.check_truncation(truncation), class_index, core_models.Noise(noise or "const")
     )
 
 
@@ -81,9 +105,8 @@ def interpolation_towards(model: Any, start: Any, target: Any, mode: Any) -> Any
     mode = str(mode or "slerp")
     if isinstance(start, start_module.Seed):
         seeds = [start.seed, target_seed]
-        return methods.method("interpolation").run(
-            model, {"seeds": seeds, "truncation": start.truncation, "interpolation": mode}
-        )
+        options = {"seeds": seeds, "truncation": start.truncation, "interpolation": mode}
+        return methods.method("interpolation").run(model, {**options, "class_index": start.class_index})
     end = model.sample(1, seed=target_seed, truncation=start.stored.truncation)
     return controls.PathControl.between(
         start.latents(model),
@@ -102,6 +125,7 @@ def view_of(
     start_key: str | None,
     seed: Any,
     truncation: Any,
+    klass: Any,
     noise: Any,
     great_circle: Any,
     target: Any,
@@ -109,7 +133,7 @@ def view_of(
     *,
     strict: bool,
 ) -> View:
-    start = starting_point(model, start_key, seed, truncation, noise)
+    start = starting_point(model, start_key, seed, truncation, klass, noise)
     current, info = current_set(model, key, settings.max_sliders, strict)
     walk = "great-circle" if great_circle else "linear"
     return View(model, start, current, info, interpolation_towards(model, start, target, mode), walk)

@@ -100,6 +100,9 @@ FEATURE_DEFAULT = "default"
 NUM_DIRECTIONS = Parameter(
     "num_directions", "int", 10, "Number of directions", minimum=1, flags=("-k", "--num-directions")
 )
+CLASS_INDEX = Parameter(
+    "class_index", "int", None, "Class index (class-conditional models; empty: each seed's own)", minimum=0
+)
 LAYERS = Parameter("layers", "layers", "all", "W+ layers: all, coarse, middle, fine, lo:hi or 0,2,5")
 
 
@@ -170,4 +173,13 @@ def all_parameters(methods: Mapping[str, Method]) -> dict[str, Parameter]:
     return union
 
 
-__all__ = ["FEATURE_DEFAULT", "LAYERS", "NUM_DIRECTIONS", "TYPES", "Method", "Parameter", "all_parameters"]
+__all__ = [
+    "CLASS_INDEX",
+    "FEATURE_DEFAULT",
+    "LAYERS",
+    "NUM_DIRECTIONS",
+    "TYPES",
+    "Method",
+    "Parameter",
+    "all_parameters",
+]

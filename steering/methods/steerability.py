@@ -33,7 +33,7 @@ from ..controls.affine import DEFAULT_STEPS, settled_after
 from ..errors import InvalidValueError
 from ..models.base import Generator, Z
 from ..values import check_number
-from .registry import Method, Parameter
+from .registry import CLASS_INDEX, Method, Parameter
 from .spatial import INVERSES, TRANSFORMS, Transform, on_channels, transform
 
 WALKS = ("nonlinear", "linear")
@@ -297,9 +297,7 @@ METHOD = Method(
         Parameter("forbid", "choices", [], "Which to forbid (default: all other kinds)", choices=TRANSFORMS),
         Parameter("keep_norm", "bool", True, "Keep ‖z‖ at every nonlinear step"),
         Parameter("damping", "float", 0.0, "Damping (shorter nonlinear steps, same end-point)", minimum=0, maximum=1e6),
-        Parameter(
-            "class_index", "int", None, "Class (class-conditional models; default: per latent's class)", minimum=0
-        ),
+        CLASS_INDEX,
     ),
     value_label="change of the mean map",
     description="closed-form shift, zoom, turn and flip controls from the first layer's weights, linear or nonlinear",
