@@ -7,12 +7,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from .. import limits
+from ..batch import Engine, Features, Job, SeededLatents, run
+from ..batch.job import LATENTS
 from ..cache import cached
 from ..directions import Directions
 from ..errors import InvalidValueError
@@ -37,7 +40,22 @@ def principal_components(x: Tensor, k: int, seed: int = 0) -> tuple[Tensor, Tens
     return mean, v[:, :k].T, (s[:k] ** 2) / (x.shape[0] - 1)
 
 
-@torch.no_grad()
+#: Rows per stored shard of the sampling job (a whole number of batches).
+SHARD_ROWS = 8192
+
+
+def sampling_job(space: str, feature: str | None, n: int, seed: int, batch: int) -> Job:
+    """The batch job GANSpace samples with: blocks of ``batch`` latents per seed (``seed + start``, as GANSpace has
+    always drawn them), the latents and, with ``feature``, its flattened activations."""
+    measures = (Features((feature,)),) if feature is not None else ()
+    return Job(
+        SeededLatents(n, seed=seed, block=batch, space=space),
+        measures=measures,
+        batch_size=batch,
+        shard_size=batch * max(1, SHARD_ROWS // batch),
+    )
+
+
 def _samples(
     generator: Generator,
     space: str,
@@ -46,18 +64,17 @@ def _samples(
     seed: int,
     batch: int,
     progress: Callable[[int, int], None] | None = None,
+    engine: str | Engine | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Latents [n, d] in ``space`` and the PCA inputs [n, F]; ``progress(done, total)`` after each batch."""
-    latents, inputs = [], []
-    for start in range(0, n, batch):
-        lat = generator.sample(min(batch, n - start), seed=seed + start, space=space)
-        latents.append(lat.codes.cpu())
-        if feature is not None:
-            inputs.append(generator.features(lat, [feature])[feature].flatten(1).cpu())
-        if progress is not None:
-            progress(start + len(lat), n)
-    codes = torch.cat(latents)
-    return codes, (torch.cat(inputs) if feature is not None else codes)
+    job = sampling_job(space, feature, n, seed, batch)
+    result = run(job, generator, engine=engine, store=store, progress=progress)
+    if feature is None:
+        codes = result.column(LATENTS)
+        return codes, codes
+    columns = result.columns(LATENTS, f"feature.{feature}")
+    return columns[LATENTS], columns[f"feature.{feature}"]
 
 
 @torch.no_grad()
@@ -79,10 +96,14 @@ def ganspace(
     batch_size: int = 500,
     use_cache: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    engine: str | Engine | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> Directions:
     """Principal directions; ``feature=None`` means PCA on ``w`` (style models) or on the first layer otherwise.
 
-    ``progress(done, total)`` reports the samples drawn (not called on a cache hit).
+    ``progress(done, total)`` reports the samples drawn (not called on a cache hit). The samples are a batch job
+    (``steering.batch``): ``engine="ray"`` draws them on a Ray cluster, ``store`` keeps them as shards in a folder
+    (a killed run resumes; the directions are the same either way).
     """
     space = W if W in generator.latent_spaces else Z
     if feature is None and space == Z:
@@ -105,7 +126,8 @@ def ganspace(
 
     def compute() -> Directions:
         limits.check_samples(num_samples, dim + _values_per_sample(generator, space, feature), "GANSpace samples")
-        codes, inputs = _samples(generator, space, feature, num_samples, seed, min(batch_size, num_samples), progress)
+        batch = min(batch_size, num_samples)
+        codes, inputs = _samples(generator, space, feature, num_samples, seed, batch, progress, engine, store)
         mean, components, variances = principal_components(inputs, num_directions, seed)
         if feature is None:
             vectors = components

@@ -1,0 +1,105 @@
+"""Where a job's results live: a folder of atomic safetensors shards, or memory.
+
+A folder holds ``job.json`` (what the job is: its description and fingerprint, written first) and one
+``shard-NNNNN.safetensors`` per shard, each written atomically (a killed job leaves whole shards and at most a
+temporary, cleaned on the next run). A shard counts as done when its header names this job's fingerprint and its
+index; anything else (a damaged file, a shard of another job) is computed again. A folder that holds another job is
+refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from safetensors.torch import load as load_bytes
+from torch import Tensor
+
+from ..errors import CorruptFileError, InvalidValueError
+from ..io import atomic_path, load_safetensors, read_safetensors_metadata, tidy
+
+JOB_FILE = "job.json"
+
+
+class JobFolderError(InvalidValueError):
+    """A job folder that holds another job's results."""
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.safetensors"
+
+
+class ShardStore:
+    """Shards of one job in ``folder`` (``None``: in memory, nothing survives the process)."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None, fingerprint: str, description: dict[str, Any]) -> None:
+        self.folder = None if folder is None else Path(folder)
+        self.fingerprint, self.description = fingerprint, description
+        self._memory: dict[int, bytes] = {}
+        if self.folder is not None:
+            self._claim()
+
+    def _claim(self) -> None:
+        assert self.folder is not None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tidy(self.folder)
+        path = self.folder / JOB_FILE
+        if path.is_file():
+            try:
+                found = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+            except (OSError, ValueError, AttributeError):
+                found = None
+            if found is not None and found != self.fingerprint:
+                raise JobFolderError(
+                    f"{self.folder} holds the results of another job (another model, latents, measure or grouping): "
+                    "choose another folder, or empty this one"
+                )
+            if found == self.fingerprint:
+                return
+        text = json.dumps({"fingerprint": self.fingerprint, "job": self.description}, indent=1, sort_keys=True)
+        with atomic_path(path, follow_symlinks=False) as tmp:
+            tmp.write_text(text + "\n", encoding="utf-8")
+
+    # ----- state ---------------------------------------------------------------------------------------------------
+    def done(self, num_shards: int) -> set[int]:
+        """Indices of the shards already stored for this job."""
+        if self.folder is None:
+            return set(self._memory)
+        return {i for i in range(num_shards) if self._valid(i)}
+
+    def _valid(self, index: int) -> bool:
+        assert self.folder is not None
+        path = self.folder / shard_name(index)
+        if not path.is_file():
+            return False
+        try:
+            meta = read_safetensors_metadata(path)
+        except CorruptFileError:
+            return False
+        return meta.get("fingerprint") == self.fingerprint and meta.get("index") == str(index)
+
+    # ----- writing and reading -------------------------------------------------------------------------------------
+    def write(self, index: int, payload: bytes) -> None:
+        """Store one shard's safetensors bytes (atomically, in a folder)."""
+        if self.folder is None:
+            self._memory[index] = payload
+            return
+        with atomic_path(self.folder / shard_name(index), follow_symlinks=False) as tmp:
+            tmp.write_bytes(payload)
+
+    def read(self, index: int) -> dict[str, Tensor]:
+        if self.folder is None:
+            return load_bytes(self._memory[index])
+        tensors, meta = load_safetensors(self.folder / shard_name(index))
+        if meta.get("fingerprint") != self.fingerprint:
+            raise JobFolderError(f"shard {index} in {self.folder} belongs to another job")
+        return tensors
+
+    def shards(self, num_shards: int) -> Iterator[dict[str, Tensor]]:
+        for index in range(num_shards):
+            yield self.read(index)
+
+
+__all__ = ["JOB_FILE", "JobFolderError", "ShardStore", "shard_name"]
