@@ -115,9 +115,8 @@ def test_a_finished_job_is_served_from_its_shards(dcgan, tmp_path):
     assert torch.equal(again.column("scores.brightness"), first.column("scores.brightness"))
 
 
-def test_a_killed_job_resumes_to_the_same_result(dcgan, tmp_path):
-    """A real SIGKILL in the middle of shard 2 (of 3): shards 0 and 1 stay, the rerun computes only shard 2."""
-    folder = tmp_path / "job"
+def kill_midway(folder: Path) -> None:
+    """Run ``scoring_job()`` into ``folder`` in another process and SIGKILL it in the middle of shard 2 (of 3)."""
     script = textwrap.dedent(f"""
         import os, signal, sys
         sys.path.insert(0, {str(ROOT / "tests")!r})
@@ -135,6 +134,11 @@ def test_a_killed_job_resumes_to_the_same_result(dcgan, tmp_path):
     assert done.returncode == -9, done.stderr[-2000:]
     assert sorted(p.name for p in folder.iterdir()) == ["job.json", shard_name(0), shard_name(1)]
 
+
+def test_a_killed_job_resumes_to_the_same_result(dcgan, tmp_path):
+    """A real SIGKILL in the middle of shard 2: shards 0 and 1 stay, the rerun computes only shard 2."""
+    folder = tmp_path / "job"
+    kill_midway(folder)
     resumed = run(scoring_job(), dcgan, store=folder)
     assert (resumed.computed, resumed.reused) == (1, 2)
     whole = run(scoring_job(), dcgan).columns()

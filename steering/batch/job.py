@@ -27,6 +27,7 @@ from .measures import Batch, Measure
 #: Bumped when the shard layout or the meaning of a column changes: old shards are then recomputed.
 JOB_FORMAT = 1
 LATENTS, CLASSES = "latents", "classes"
+SHARD_KEY, SHARD_FORMAT = "gan-steering.shard", 1
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,20 @@ def compute_shard(
 
 
 def shard_bytes(columns: dict[str, Tensor], fingerprint: str, index: int, rows: Sequence[int]) -> bytes:
-    """A shard as safetensors bytes (the same bytes whichever engine made them)."""
-    metadata = {"format": "gan-steering.shard", "fingerprint": fingerprint, "index": str(index)}
-    metadata["rows"] = f"{rows[0]}:{rows[1]}"
+    """A shard as safetensors bytes, the same bytes whichever engine made them (the header's metadata is one key:
+    safetensors writes several keys in a per-process hash order)."""
+    header = {"format": SHARD_FORMAT, "fingerprint": fingerprint, "index": index, "rows": [rows[0], rows[1]]}
     clean = {name: value.contiguous() for name, value in sorted(columns.items())}
-    return safetensors_bytes(clean, metadata=metadata)
+    return safetensors_bytes(clean, metadata={SHARD_KEY: json.dumps(header, sort_keys=True)})
 
 
-__all__ = ["CLASSES", "JOB_FORMAT", "LATENTS", "Job", "compute_rows", "compute_shard", "shard_bytes"]
+def shard_header(metadata: dict[str, str]) -> dict[str, Any]:
+    """What ``shard_bytes`` put in a shard's metadata (empty when it is not a shard)."""
+    try:
+        header = json.loads(metadata.get(SHARD_KEY, "{}"))
+    except ValueError:
+        return {}
+    return header if isinstance(header, dict) and header.get("format") == SHARD_FORMAT else {}
+
+
+__all__ = ["CLASSES", "JOB_FORMAT", "LATENTS", "Job", "compute_rows", "compute_shard", "shard_bytes", "shard_header"]

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from ..errors import CorruptFileError, InvalidValueError
 from ..io import atomic_path, load_safetensors, read_safetensors_metadata, tidy
+from .job import shard_header
 
 JOB_FILE = "job.json"
 
@@ -78,7 +79,8 @@ class ShardStore:
             meta = read_safetensors_metadata(path)
         except CorruptFileError:
             return False
-        return meta.get("fingerprint") == self.fingerprint and meta.get("index") == str(index)
+        header = shard_header(meta)
+        return header.get("fingerprint") == self.fingerprint and header.get("index") == index
 
     # ----- writing and reading -------------------------------------------------------------------------------------
     def write(self, index: int, payload: bytes) -> None:
@@ -93,7 +95,7 @@ class ShardStore:
         if self.folder is None:
             return load_bytes(self._memory[index])
         tensors, meta = load_safetensors(self.folder / shard_name(index))
-        if meta.get("fingerprint") != self.fingerprint:
+        if shard_header(meta).get("fingerprint") != self.fingerprint:
             raise JobFolderError(f"shard {index} in {self.folder} belongs to another job")
         return tensors
 
