@@ -22,8 +22,9 @@ setup() {
 
 setup_tests() {
     pip install -q "pytest>=8" "ruff>=0.5" "playwright>=1.40" "olah>=0.5"
-    # Batch jobs on Ray (a local 2-CPU instance in the tests) and the Parquet dataset export (pyarrow comes with it).
-    pip install -q "ray[data]==2.60.*"
+    # Batch jobs on Ray (a local 2-CPU instance in the tests), the Parquet dataset export (pyarrow comes with Ray) and
+    # the `datasets` library, which must read the export by its own conventions.
+    pip install -q "ray[data]==2.60.*" "datasets==5.2.0"
     # Reference implementations used as test oracles, without their heavy dependencies.
     pip install -q --no-deps --no-build-isolation "basicsr==1.4.2"
     pip install -q --no-deps "pytorch-pretrained-biggan==0.1.1"

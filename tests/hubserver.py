@@ -92,17 +92,24 @@ class HubServer:
         return self.process is not None and self.process.poll() is None
 
     # ----- repos ---------------------------------------------------------------------------------
-    def repo_path(self, repo_id: str) -> Path:
-        return self.mirrors / "models" / repo_id
+    def repo_path(self, repo_id: str, repo_type: str = "models") -> Path:
+        return self.mirrors / repo_type / repo_id
 
     def new_repo_id(self, prefix: str = "gan") -> str:
         """A repo id no other test uses."""
         return f"tests/{prefix}-{uuid.uuid4().hex[:10]}"
 
-    def commit(self, repo_id: str, files: Mapping[str, bytes | str | Path], message: str = "add files") -> str:
+    def commit(
+        self,
+        repo_id: str,
+        files: Mapping[str, bytes | str | Path],
+        message: str = "add files",
+        repo_type: str = "models",
+    ) -> str:
         """Write ``files`` (path in repo -> content or a file to copy) into ``repo_id`` on ``main``, commit them with
-        the git CLI and return the commit hash. The repo is created on first use."""
-        repo = self.repo_path(repo_id)
+        the git CLI and return the commit hash. The repo (``repo_type`` ``models`` or ``datasets``) is created on
+        first use."""
+        repo = self.repo_path(repo_id, repo_type)
         if not (repo / ".git").is_dir():
             repo.mkdir(parents=True, exist_ok=True)
             _git(repo, "init", "--quiet", "--initial-branch=main")

@@ -17,6 +17,7 @@ from .job import Job, compute_rows, compute_shard
 from .latents import GivenLatents, LatentSource, SeededLatents
 from .measures import Batch, Features, Measure, Scores, Thumbnails
 from .run import JobResult, run
+from .scoring import score, scoring_job
 from .store import JobFolderError, ShardStore
 
 __all__ = [
@@ -39,4 +40,6 @@ __all__ = [
     "compute_shard",
     "engine_named",
     "run",
+    "score",
+    "scoring_job",
 ]

@@ -67,11 +67,15 @@ class Job:
         return start, min(start + self.shard_size, self.count)
 
     def describe(self, generator: Generator) -> dict[str, Any]:
-        """Everything the results depend on (JSON-able): the model, the latents, the measures and the grouping."""
+        """Everything the results depend on (JSON-able): the model, the latents (a default space resolved for this
+        model), the measures and the grouping."""
+        latents = dict(self.latents.describe())
+        if "space" in latents and latents["space"] is None:
+            latents["space"] = generator.default_space
         return {
             "format": JOB_FORMAT,
             "model": {"architecture": generator.architecture, "sha256": generator.identity.sha256},
-            "latents": self.latents.describe(),
+            "latents": latents,
             "measures": [m.describe() for m in self.measures],
             "batch_size": self.batch_size,
             "shard_size": self.shard_size,

@@ -71,20 +71,25 @@ class Features:
 
 
 class Scores:
-    """Scores of the batch's images by ``scorer`` (images in [-1, 1] -> [N] or [N, C]); column ``scores.<name>``.
+    """Scores of the batch's images (clamped to [-1, 1]) by ``scorer`` -> [N] or [N, C]; column ``scores.<name>``.
 
-    ``name`` defaults to the scorer's own (``scorer.name``, else its function name); ``identity`` (JSON-able) says
-    which scorer this is in the fingerprint: by default ``scorer.identity()`` when it has one, else its qualified
-    name plus the sha256 of its weights when it is a torch module. ``classes`` names the columns (default: the
-    scorer's ``classes``)."""
+    ``scorer``: a ``steering.scorers`` scorer or its registered name (``"brightness"``, ``"fer-emotion"``), or any
+    callable. ``name`` defaults to the scorer's own (``scorer.name``, else its function name); ``identity``
+    (JSON-able) says which scorer this is in the fingerprint: by default ``scorer.identity()`` when it has one, else
+    its qualified name plus the sha256 of its weights when it is a torch module (give a version in ``identity`` when
+    a plain function changes). ``classes`` names the columns (default: the scorer's ``classes``)."""
 
     def __init__(
         self,
-        scorer: Callable[[Tensor], Tensor],
+        scorer: Callable[[Tensor], Tensor] | str,
         name: str | None = None,
         identity: dict[str, Any] | None = None,
         classes: Sequence[str] | None = None,
     ) -> None:
+        if isinstance(scorer, str):
+            from ..scorers import scorer as registered
+
+            scorer = registered(scorer)
         self.scorer = scorer
         self.name = check_name(name or getattr(scorer, "name", None) or _qualname(scorer), "the score name")
         self.classes = list(classes if classes is not None else getattr(scorer, "classes", ()) or ())
@@ -94,10 +99,11 @@ class Scores:
         return {"measure": "scores", "name": self.name, "classes": self.classes, "scorer": self.identity}
 
     def __call__(self, batch: Batch) -> dict[str, Tensor]:
+        images = batch.images.clamp(-1, 1).float()
         if isinstance(self.scorer, torch.nn.Module):
-            self.scorer.to(batch.images.device)
+            self.scorer.to(images.device)
         with torch.no_grad():
-            scores = self.scorer(batch.images)
+            scores = self.scorer(images)
         if not isinstance(scores, Tensor) or scores.ndim not in (1, 2) or scores.shape[0] != len(batch.latents):
             shape = list(scores.shape) if isinstance(scores, Tensor) else type(scores).__name__
             raise InvalidValueError(f"scorer {self.name!r} returned {shape} for {len(batch.latents)} images")
