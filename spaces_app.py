@@ -48,11 +48,14 @@ GPU = _zero_gpu_decorator()
 ensure_embedded_model()
 
 from extension import compat, outputs  # noqa: E402  (after the optional `spaces` import, as ZeroGPU requires)
+from extension.settings import live_concurrency  # noqa: E402
 from extension.ui import CSS, UISettings, build_app, cache_cleanup  # noqa: E402
 
 
 def make_settings() -> UISettings:
-    settings = UISettings(gpu=GPU)
+    """Public mode on a Space; live renders of all users (up to ``GAN_STEERING_LIVE_CONCURRENCY``, default 16) run
+    together, their syntheses coalesced into batches (``GAN_STEERING_BATCHING=0`` turns that off)."""
+    settings = UISettings(gpu=GPU, live_concurrency=live_concurrency())
     if GPU is not None:
         settings.device = "cuda"  # ZeroGPU: CUDA is attached inside the decorated handlers
     return settings

@@ -128,6 +128,7 @@ def _listener_kwargs(
     *,
     show_progress: str | None = None,
     concurrency_limit: int | None = None,
+    concurrency_id: str | None = None,
     trigger_mode: str | None = None,
     js: str | None = None,
     queue: bool | None = None,
@@ -138,6 +139,8 @@ def _listener_kwargs(
         out["show_progress"] = show_progress
     if concurrency_limit is not None and "concurrency_limit" in names:
         out["concurrency_limit"] = concurrency_limit
+    if concurrency_id is not None and "concurrency_id" in names:  # 4.x+: listeners sharing one limit
+        out["concurrency_id"] = concurrency_id
     if trigger_mode is not None and "trigger_mode" in names:
         out["trigger_mode"] = trigger_mode
     if js is not None:

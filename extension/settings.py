@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager
 
 PUBLIC_ENV = "GAN_STEERING_PUBLIC"
+BATCHING_ENV = "GAN_STEERING_BATCHING"
+LIVE_ENV = "GAN_STEERING_LIVE_CONCURRENCY"
 
 
 def default_output_dir() -> Path:
@@ -26,6 +28,27 @@ def default_model() -> str:
     from .core import catalog
 
     return catalog.DEFAULT_MODEL
+
+
+def default_batcher() -> Any:
+    """A ``SynthesisBatcher`` (concurrent live renders of one model share a batch) unless ``GAN_STEERING_BATCHING``
+    is ``0``/``false``."""
+    import importlib
+
+    from .core import CORE
+
+    if os.environ.get(BATCHING_ENV, "").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    return importlib.import_module(CORE + ".coalesce").SynthesisBatcher()
+
+
+def live_concurrency(default: int = 16) -> int:
+    """How many live renders an app serves at once: ``GAN_STEERING_LIVE_CONCURRENCY`` (1 … 64), else ``default``."""
+    try:
+        value = int(os.environ.get(LIVE_ENV, "").strip() or default)
+    except ValueError:
+        value = default
+    return max(1, min(64, value))
 
 
 def default_public() -> bool:
@@ -54,6 +77,11 @@ class UISettings:
     lock: ContextManager[Any] = field(default_factory=contextlib.nullcontext)
     #: Optional decorator for GPU-bound handlers (a Space on ZeroGPU passes ``spaces.GPU``).
     gpu: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
+    #: Coalesces concurrent live renders of one model into one batch (``steering.coalesce``); ``None``: each alone.
+    batcher: Any = field(default_factory=default_batcher)
+    #: How many live renders (slider moves of every user, all sliders together) run at once; ``None``: the host's
+    #: queue decides (a webui).
+    live_concurrency: int | None = None
 
     def __post_init__(self) -> None:
         self.output_dir = Path(self.output_dir)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import torch
 from PIL import Image
@@ -33,6 +33,9 @@ from .controls import Control
 from .errors import InvalidValueError
 from .models.base import Generator, Latents, W, Z
 from .values import MAX_ABS_STRENGTH, check_count, check_strength
+
+if TYPE_CHECKING:
+    from .coalesce import SynthesisBatcher
 
 Strengths = Mapping[int, float] | Sequence[float] | Tensor
 Controls = Control | Sequence[Control]
@@ -134,14 +137,20 @@ def strengths_between(low: float, high: float, steps: int) -> list[float]:
 
 @torch.no_grad()
 def synthesize(
-    generator: Generator, latents: Latents, batch_size: int = 16, progress: Progress | None = None
+    generator: Generator,
+    latents: Latents,
+    batch_size: int = 16,
+    progress: Progress | None = None,
+    *,
+    batcher: SynthesisBatcher | None = None,
 ) -> Tensor:
     """Images for any number of latents, in batches (no autograd); ``progress(done, total)`` after each batch.
 
-    One request renders at most ``limits.max_images(generator)`` images."""
+    One request renders at most ``limits.max_images(generator)`` images. A ``batcher`` (``steering.coalesce``) lets
+    a small request share one batch with other users' concurrent requests of the same model."""
     limits.check_images(generator, len(latents))
     if len(latents) <= batch_size:  # the slider path: one batch, no slicing or concatenation
-        images = generator.synthesize(latents)
+        images = generator.synthesize(latents) if batcher is None else batcher.synthesize(generator, latents)
         if progress is not None:
             progress(len(latents), len(latents))
         return images
@@ -154,10 +163,15 @@ def synthesize(
 
 
 def render(
-    generator: Generator, latents: Latents, batch_size: int = 16, progress: Progress | None = None
+    generator: Generator,
+    latents: Latents,
+    batch_size: int = 16,
+    progress: Progress | None = None,
+    *,
+    batcher: SynthesisBatcher | None = None,
 ) -> list[Image.Image]:
-    """PIL images for latents."""
-    return _render.to_pil(synthesize(generator, latents, batch_size, progress))
+    """PIL images for latents (``batcher``: see ``synthesize``)."""
+    return _render.to_pil(synthesize(generator, latents, batch_size, progress, batcher=batcher))
 
 
 def sweep(

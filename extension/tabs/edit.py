@@ -35,10 +35,11 @@ def _read(settings: UISettings, inputs: tuple[Any, ...], request: Any, strict: b
     return state.view_of(settings, model, *shared, strict=strict), tuple(inputs[state.STATE_INPUTS :])
 
 
-def _picture(view: state.View, strengths: list[list[float]]) -> str:
-    """The edited image as a preview PNG carrying its recipe (download it, replay it, drop it back in)."""
+def _picture(view: state.View, strengths: list[list[float]], batcher: Any = None) -> str:
+    """The edited image as a preview PNG carrying its recipe (download it, replay it, drop it back in); ``batcher``
+    lets concurrent live renders of one model share a batch."""
     latents = core_edit.apply(view.model, view.start.latents(view.model), view.stack, strengths, walk=view.walk)
-    image = core_edit.render(view.model, latents)[0]
+    image = core_edit.render(view.model, latents, batcher=batcher)[0]
     shown = for_display(image)
     made = recipe.recipe_for(
         view.model, view.start, view.stack, strengths, walk=view.walk, scale=shown.width // image.width
@@ -96,7 +97,8 @@ def render(settings: UISettings, *inputs: Any, request: Any = None) -> Any:
         return compat.unchanged()
     with settings.lock:
         current, (towards, *sliders) = _read(settings, inputs, request, strict=True)
-        return _picture(current, state.strengths_for(current, sliders, towards, settings.max_sliders))
+        strengths = state.strengths_for(current, sliders, towards, settings.max_sliders)
+        return _picture(current, strengths, settings.batcher)
 
 
 def reset(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
@@ -542,7 +544,13 @@ class EditTab:
         live = bind(render, settings, gpu=True)
         for slider in [self.truncation, self.towards, *self.sliders]:
             compat.on_user_change(
-                slider, live, [*base, self.towards, *self.sliders], [self.image], show_progress="hidden"
+                slider,
+                live,
+                [*base, self.towards, *self.sliders],
+                [self.image],
+                show_progress="hidden",
+                concurrency_limit=settings.live_concurrency,  # all users' slider moves share this limit
+                concurrency_id="gan_steering_live" if settings.live_concurrency else None,
             )
         typed = compat.listen(self.seed.change, bind(use_seed, settings), [], [self.start_key])
         compat.then(typed, live, [*base, self.towards, *self.sliders], [self.image], show_progress="minimal")
