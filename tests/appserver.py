@@ -104,4 +104,4 @@ def edit_state(seed: int, truncation: float = 1.0, target: int | None = None) ->
     great circle, target seed, interpolation."""
     from extension.tabs.edit_state import SEED_CLASS
 
-    return (seed, truncation, SEED_CLASS, "const", False, seed + 1 if target is None else target, "slerp")
+    return (seed, truncation, SEED_CLASS, "const", "linear", seed + 1 if target is None else target, "slerp")

@@ -98,3 +98,65 @@ def load_biggan_oracle() -> tuple[type, type]:
             else:
                 sys.modules[name] = module
     return package.BigGAN, package.BigGANConfig
+
+
+# Two blocks per resolution (plain, then upsampling), like the released models; attention at 16×16 on 32 channels.
+TINY = {
+    "attention_layer_position": 4,
+    "channel_width": 8,
+    "class_embed_dim": 20,
+    "eps": 1e-4,
+    "layers": [
+        [False, 16, 16],
+        [True, 16, 8],
+        [False, 8, 8],
+        [True, 8, 4],
+        [False, 4, 4],
+        [True, 4, 2],
+        [False, 2, 2],
+        [True, 2, 1],
+    ],
+    "n_stats": 51,
+    "num_classes": 10,
+    "output_dim": 64,
+    "z_dim": 20,
+}
+
+
+def random_biggan_deep():
+    """pytorch-pretrained-biggan's BigGAN-deep in the ``TINY`` layout with random weights, fixed up so every part of
+    the network matters."""
+    import copy
+
+    import torch
+
+    big_gan, big_gan_config = load_biggan_oracle()
+    torch.manual_seed(0)
+    model = big_gan(big_gan_config.from_dict(copy.deepcopy(TINY)))
+    with torch.no_grad():
+        for name, buffer in model.named_buffers():
+            if name.endswith("running_means"):
+                buffer.copy_(0.2 * torch.randn_like(buffer))
+            elif name.endswith("running_vars"):
+                buffer.copy_(0.5 + torch.rand_like(buffer))
+        bn = model.generator.bn  # created from uninitialised memory
+        bn.weight.copy_(1 + 0.2 * torch.randn_like(bn.weight))
+        bn.bias.copy_(0.2 * torch.randn_like(bn.bias))
+        model.generator.layers[TINY["attention_layer_position"]].gamma.fill_(0.8)  # 0 would make attention a no-op
+        model.train()  # one power iteration makes the random weight_u / weight_v consistent
+        model(torch.randn(2, TINY["z_dim"]), torch.eye(TINY["num_classes"])[:2], 1.0)
+    return model.eval()
+
+
+def our_biggan_deep(oracle):
+    """Our BigGAN-deep loaded from ``oracle``'s weights (its config in the ``TINY`` layout)."""
+    import copy
+
+    from steering.models.biggan import BigGANDeep
+    from steering.models.checkpoint import Checkpoint
+
+    state = {k: v.clone() for k, v in oracle.state_dict().items()}
+    config, weights = BigGANDeep.match_checkpoint(Checkpoint(state, {"config.json": copy.deepcopy(TINY)}))
+    model = BigGANDeep.from_config(config)
+    model.load_state_dict(weights, strict=True)
+    return model.eval()

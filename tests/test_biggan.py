@@ -7,7 +7,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
-from oracles import load_biggan_oracle
+from oracles import TINY, random_biggan_deep
 
 from steering.errors import CheckpointFormatError, InvalidValueError
 from steering.models import Latents
@@ -17,50 +17,13 @@ from steering.sources import load_generator
 from steering.sources.load import ResolvedFile, convert, detect
 from steering.sources.store import build_generator
 
-# Two blocks per resolution (plain, then upsampling), like the released models; attention at 16×16 on 32 channels.
-TINY = {
-    "attention_layer_position": 4,
-    "channel_width": 8,
-    "class_embed_dim": 20,
-    "eps": 1e-4,
-    "layers": [
-        [False, 16, 16],
-        [True, 16, 8],
-        [False, 8, 8],
-        [True, 8, 4],
-        [False, 4, 4],
-        [True, 4, 2],
-        [False, 2, 2],
-        [True, 2, 1],
-    ],
-    "n_stats": 51,
-    "num_classes": 10,
-    "output_dim": 64,
-    "z_dim": 20,
-}
 # 0.333 falls between two statistics rows with coef ≈ 0.65 (≠ 0.5, so the reversed weighting matters).
 TRUNCATIONS = (0.333, 0.4, 0.7, 1.0)
 
 
 @pytest.fixture(scope="module")
 def oracle():
-    """The reference model with random weights, fixed up so every part of the network matters."""
-    big_gan, big_gan_config = load_biggan_oracle()
-    torch.manual_seed(0)
-    model = big_gan(big_gan_config.from_dict(copy.deepcopy(TINY)))
-    with torch.no_grad():
-        for name, buffer in model.named_buffers():
-            if name.endswith("running_means"):
-                buffer.copy_(0.2 * torch.randn_like(buffer))
-            elif name.endswith("running_vars"):
-                buffer.copy_(0.5 + torch.rand_like(buffer))
-        bn = model.generator.bn  # created from uninitialised memory
-        bn.weight.copy_(1 + 0.2 * torch.randn_like(bn.weight))
-        bn.bias.copy_(0.2 * torch.randn_like(bn.bias))
-        model.generator.layers[TINY["attention_layer_position"]].gamma.fill_(0.8)  # 0 would make attention a no-op
-        model.train()  # one power iteration makes the random weight_u / weight_v consistent
-        model(torch.randn(2, TINY["z_dim"]), torch.eye(TINY["num_classes"])[:2], 1.0)
-    return model.eval()
+    return random_biggan_deep()
 
 
 @pytest.fixture(scope="module")

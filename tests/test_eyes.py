@@ -248,7 +248,7 @@ def test_the_edit_tab_picks_the_class_and_restores_it(eyes, tmp_path):
     picked = f"3 {eyes.class_names[3]}"
 
     def state(klass):
-        return (MODEL, key, "", 5, 1.0, klass, "const", False, 6, "slerp")
+        return (MODEL, key, "", 5, 1.0, klass, "const", "linear", 6, "slerp")
 
     picker = edit_tab.view(settings, *state(picked))[-1]
     assert picker["visible"] and picker["choices"] == [SEED_CLASS, *(f"{i} {n}" for i, n in enumerate(EYE_COLOURS))]

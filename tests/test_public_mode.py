@@ -53,9 +53,9 @@ def test_the_model_field_takes_no_local_path_and_tells_nothing_about_one(public,
     handlers = {
         "load": lambda spec: bind(discover_tab.load_model, public)(spec),
         "discover": lambda spec: bind(discover_tab.discover, public)(spec, "sefa", 3, "all", 100),
-        "view": lambda spec: bind(edit_tab.view, public)(spec, "", "", 0, 1.0, None, "const", False, 1, "slerp"),
+        "view": lambda spec: bind(edit_tab.view, public)(spec, "", "", 0, 1.0, None, "const", "linear", 1, "slerp"),
         "render": lambda spec: bind(edit_tab.render, public)(
-            spec, "", "", 0, 1.0, None, "const", False, 1, "slerp", 0.0
+            spec, "", "", 0, 1.0, None, "const", "linear", 1, "slerp", 0.0
         ),
         "hub load": lambda spec: bind(hub_tab.load_hub_model, public)(spec, ""),
     }
@@ -109,7 +109,7 @@ def test_messages_show_no_server_paths(public):
 
 def test_public_outputs_live_in_a_private_session_folder(public, dcgan):
     _, key, *_ = discover_tab.discover(public, MODEL, "sefa", 3, "all", 0)
-    state = (key, "", 3, 1.0, None, "const", False, 1, "slerp")
+    state = (key, "", 3, 1.0, None, "const", "linear", 1, "slerp")
     _, path, status = edit_tab.sweep(public, MODEL, *state, ["0.0: sefa 0"], -2, 2, 3)
     assert Path(path).is_file() and not Path(path).is_relative_to(public.output_dir)
     assert Path(path).name in status and "/" not in status.replace("</code>", "")

@@ -496,7 +496,7 @@ def key(ui, settings):
 
 def ui_state(key, seed=3, truncation=1.0, start_key="", target=1, mode="slerp", klass=None):
     """The Edit tab's state inputs after the model spec (noise const, straight walk)."""
-    return (key, start_key, seed, truncation, klass, "const", False, target, mode)
+    return (key, start_key, seed, truncation, klass, "const", "linear", target, mode)
 
 
 def test_a_registered_method_works_through_the_discover_tab(ui, registered, settings, dcgan):

@@ -47,11 +47,9 @@ def pixels(image) -> np.ndarray:
     return np.asarray(opened(image).convert("RGB"), dtype=np.int16)
 
 
-def state(
-    key, seed=3, truncation=1.0, start_key="", noise="const", great_circle=False, target=1, mode="slerp", klass=None
-):
+def state(key, seed=3, truncation=1.0, start_key="", noise="const", walk="linear", target=1, mode="slerp", klass=None):
     """The Edit tab's state inputs after the model spec: set, start, seed, ψ, class, noise, walk, interpolation."""
-    return (key, start_key, seed, truncation, klass, noise, great_circle, target, mode)
+    return (key, start_key, seed, truncation, klass, noise, walk, target, mode)
 
 
 def render(settings, key, seed=3, truncation=1.0, *sliders, towards=0.0, spec=MODEL, **options):
@@ -61,7 +59,7 @@ def render(settings, key, seed=3, truncation=1.0, *sliders, towards=0.0, spec=MO
 def view_parts(settings, key, seed=3, truncation=1.0, spec=MODEL):
     out = edit_tab.view(settings, spec, *state(key, seed, truncation))
     sliders, rest = out[:MAX], out[MAX:]
-    _towards, image, info, sweep_pick, gif_pick, rename_pick, low, high, _great_circle, _noise, _class = rest
+    _towards, image, info, sweep_pick, gif_pick, rename_pick, low, high, _walk, _noise, _class = rest
     return sliders, image, info, sweep_pick, gif_pick, rename_pick, low, high
 
 

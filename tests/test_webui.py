@@ -247,7 +247,7 @@ def test_our_packages_do_not_collide_with_another_extensions(tmp_path, restore_i
     handlers = _handlers(mounted.demo)
     spec, key, _, summary, status = handlers["discover"]("dcgan-faces", "sefa", 3, "all", 100)
     assert spec == "dcgan-faces" and key and "dcgan" in summary.lower() and "3 sefa directions" in status
-    state = (spec, key, "", 7, 1.0, None, "const", False, 8, "slerp", 0.0)  # model, set, start, seed … towards
+    state = (spec, key, "", 7, 1.0, None, "const", "linear", 8, "slerp", 0.0)  # model, set, start, seed … towards
     plain = np.asarray(Image.open(handlers["render"](*state, 0.0, 0.0, 0.0)))  # a preview file
     moved = np.asarray(Image.open(handlers["render"](*state, 3.0, 0.0, 0.0)))
     assert plain.shape == moved.shape and plain.ndim == 3 and plain.std() > 5

@@ -17,6 +17,7 @@ from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
 from .common import choice_index, choice_labels, code, for_display, md
+from .invert import InvertPanel
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -62,6 +63,7 @@ def view(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
         neutral = state.neutral_strengths(current)
         image = _picture(current, neutral)
     labels = choice_labels(current.current) if current.current is not None else []
+    walks = state.walk_choices(current)
     low, high = current.current.range_of(0) if current.current is not None else (-3.0, 3.0)
     unit = f" · a unit of strength: {md(current.current.unit)}" if current.current is not None else ""
     return [
@@ -73,7 +75,7 @@ def view(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
         compat.update(choices=labels, value=labels[0] if labels else None),
         compat.update(value=low),
         compat.update(value=high),
-        compat.update(visible=state.great_circle_applies(current), value=False),
+        compat.update(visible=len(walks) > 1, choices=walks, value="linear"),
         compat.update(visible=bool(current.model.noise_modes)),
         _class_picker(current),
     ]
@@ -346,12 +348,13 @@ class EditTab:
                         visible=False,
                         elem_id="gan_steering_noise",
                     )
-                    self.great_circle = C(
-                        gr.Checkbox,
-                        value=False,
-                        label="Keep ‖z‖ (great-circle walk)",
+                    self.walk = C(
+                        gr.Radio,
+                        choices=["linear", "great-circle"],
+                        value="linear",
+                        label="Walk (great circle: keep ‖z‖)",
                         visible=False,
-                        elem_id="gan_steering_great_circle",
+                        elem_id="gan_steering_walk",
                     )
                 self.reset_button = C(gr.Button, value="Reset sliders", elem_id="gan_steering_reset")
                 self.sliders = [
@@ -479,6 +482,7 @@ class EditTab:
                         gr.Button, value="Start from the uploaded file", elem_id="gan_steering_load_start"
                     )
 
+        self.invert_panel = InvertPanel()
         with C(gr.Accordion, label="Direction file", open=False, elem_id="gan_steering_file_box"):
             with gr.Row():
                 with gr.Column():
@@ -498,6 +502,7 @@ class EditTab:
                 self.new_name = C(gr.Textbox, value="", label="New name", elem_id="gan_steering_new_name")
                 self.rename_button = C(gr.Button, value="Rename", elem_id="gan_steering_rename")
 
+        self.invert_panel.wire(settings, shared, self)
         self._wire(settings, shared)
 
     # The same lists are used to wire events and, in tests, to read handler results.
@@ -512,7 +517,7 @@ class EditTab:
             self.truncation,
             self.klass,
             self.noise,
-            self.great_circle,
+            self.walk,
             self.target,
             self.mode,
         ]
@@ -529,7 +534,7 @@ class EditTab:
             self.rename_pick,
             self.low,
             self.high,
-            self.great_circle,
+            self.walk,
             self.noise,
             self.klass,
         ]
@@ -554,7 +559,7 @@ class EditTab:
             )
         typed = compat.listen(self.seed.change, bind(use_seed, settings), [], [self.start_key])
         compat.then(typed, live, [*base, self.towards, *self.sliders], [self.image], show_progress="minimal")
-        for choice in (self.target, self.klass, self.noise, self.great_circle, self.mode):
+        for choice in (self.target, self.klass, self.noise, self.walk, self.mode):
             compat.listen(choice.change, live, [*base, self.towards, *self.sliders], [self.image])
         compat.listen(self.dice.click, bind(random_seed, settings), [], [self.seed, self.start_key])
         compat.listen(

@@ -20,8 +20,7 @@ from .common import directions_summary, md
 if TYPE_CHECKING:
     from ..settings import UISettings
 
-#: How many inputs the Edit tab's handlers read first: model, set, start, seed, ψ, class, noise, great circle, target,
-#: path.
+#: How many inputs the Edit tab's handlers read first: model, set, start, seed, ψ, class, noise, walk, target, path.
 STATE_INPUTS = 10
 
 #: The class picker's choice for "the class the seed draws" (class-conditional models).
@@ -127,7 +126,7 @@ def view_of(
     truncation: Any,
     klass: Any,
     noise: Any,
-    great_circle: Any,
+    walk: Any,
     target: Any,
     mode: Any,
     *,
@@ -135,7 +134,7 @@ def view_of(
 ) -> View:
     start = starting_point(model, start_key, seed, truncation, klass, noise)
     current, info = current_set(model, key, settings.max_sliders, strict)
-    walk = "great-circle" if great_circle else "linear"
+    walk = str(walk or "linear")
     return View(model, start, current, info, interpolation_towards(model, start, target, mode), walk)
 
 
@@ -194,6 +193,6 @@ def picked(view: View, labels: Any) -> list[tuple[Any, int]]:
     return out
 
 
-def great_circle_applies(view: View) -> bool:
-    """Whether the current set offers the great-circle walk (the control says so)."""
-    return view.current is not None and "great-circle" in view.current.walks
+def walk_choices(view: View) -> list[str]:
+    """The walks the current set offers (the control says so: straight, great circle, small circle)."""
+    return list(view.current.walks) if view.current is not None else ["linear"]

@@ -13,14 +13,17 @@ import sys
 from typing import Any, Callable, Sequence
 
 from .. import limits
+from ..controls.linear import WALKS
 from ..errors import SteeringError
 from ..models.base import NOISE_MODES
 from ..version import __version__
 from . import arguments as arg
+from . import inversion_commands
 from .console import PROG, Console, Parser, fail
 from .edit_commands import cmd_animate, cmd_edit, cmd_latents, cmd_replay, cmd_sweep
 from .file_commands import cmd_inspect, cmd_pull, cmd_push, cmd_rename
 from .model_commands import add_method_options, cmd_discover, cmd_info, cmd_models
+from .steer_commands import STEER_SKIPS, add_options_of, cmd_steer, cmd_transfer
 
 try:
     from torch import OutOfMemoryError as _OutOfMemory
@@ -28,6 +31,14 @@ except ImportError:  # pragma: no cover - torch < 2.5
 
     class _OutOfMemory(RuntimeError):  # type: ignore[no-redef]
         """Stand-in where torch has no ``OutOfMemoryError``."""
+
+
+def add_walk(parser: argparse.ArgumentParser) -> None:
+    """How linear controls in z move: straight, on the great circle (keeps ‖z‖) or the small circle."""
+    parser.add_argument(
+        "--walk", choices=WALKS, default="linear", help="how linear controls in z move (default linear)"
+    )
+    parser.add_argument("--great-circle", action="store_true", help="the same as --walk great-circle (keeps ‖z‖)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,9 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     controls.add_argument(
         "--directions", action="append", required=True, metavar="FILE", help="a control file (.safetensors)"
     )
-    controls.add_argument(
-        "--great-circle", action="store_true", help="linear controls in z keep ‖z‖ (walk on the great circle)"
-    )
+    add_walk(controls)
 
     subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -87,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub("edit", cmd_edit, "render one edited image (or one per seed); PNGs carry their recipe", [model, start])
     p.add_argument("--directions", action="append", required=True, metavar="FILE", help="a control file (repeatable)")
-    p.add_argument("--great-circle", action="store_true", help="linear controls in z keep ‖z‖")
+    add_walk(p)
     p.add_argument("--seeds", type=arg.SEEDS, help="several seeds, e.g. 1,2,3: one image each (or --row)")
     p.add_argument(
         "--strength",
@@ -114,6 +123,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bounce", action="store_true", help="play forward only (default: forward, then back)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.gif|OUT.mp4")
 
+    p = sub(
+        "steer",
+        cmd_steer,
+        "closed-form geometric controls (shift, zoom, turn, flip) and a strip of their trajectories",
+        [model, start],
+    )
+    add_options_of(p, "steerability", STEER_SKIPS)
+    p.add_argument("-o", "--output", required=True, metavar="CONTROLS.safetensors")
+    p.add_argument("--strip", metavar="STRIP.png", help="also render one row per transformation from the start")
+    p.add_argument("--steps", type=arg.STEPS, default=7, help="strengths per row of the strip (default 7)")
+
+    p = sub(
+        "transfer",
+        cmd_transfer,
+        "a target sample takes a source's principal coordinates (source|target|result)",
+        [model],
+    )
+    add_options_of(p, "transfer")
+    p.add_argument("-o", "--output", required=True, metavar="STRIP.png")
+    p.add_argument("--save", metavar="PATH.safetensors", help="also save the transfer as a slider (target → result)")
+
     p = sub("replay", cmd_replay, "make a PNG's recipe again (its model, start, controls and strengths)")
     p.add_argument("image", metavar="IMAGE.png")
     p.add_argument("-o", "--output", metavar="OUT.png", help="write the replayed image here")
@@ -131,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(latents=None)
     p.add_argument("-o", "--output", required=True, metavar="START.safetensors")
+    inversion_commands.add_arguments(subs, sub, model)
 
     p = sub("inspect", cmd_inspect, "show a control file's metadata (no model is loaded)")
     p.add_argument("file", metavar="FILE")

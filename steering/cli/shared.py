@@ -140,7 +140,7 @@ def _locate(controls: Sequence[Control], key: str) -> tuple[int, int]:
 
 
 def walk(args: argparse.Namespace) -> str:
-    return "great-circle" if getattr(args, "great_circle", False) else "linear"
+    return "great-circle" if getattr(args, "great_circle", False) else getattr(args, "walk", "linear")
 
 
 # ----- starting points ----------------------------------------------------------------------------------------------

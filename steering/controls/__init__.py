@@ -3,7 +3,7 @@
 from .affine import AffineControl
 from .base import FORMAT, FORMAT_VERSION, KINDS, SPACES, Control, SliderSpec, control_class, load_control
 from .field import FIELDS, FieldControl, FieldInputs
-from .linear import WALKS, LinearControl, great_circle
+from .linear import WALKS, LinearControl, great_circle, small_circle
 from .path import PathControl
 
 __all__ = [
@@ -23,4 +23,5 @@ __all__ = [
     "control_class",
     "great_circle",
     "load_control",
+    "small_circle",
 ]

@@ -43,6 +43,8 @@ def principal(generator: Generator, num_directions: int = 10, scale: str = FIRST
     k = check_count(num_directions, "the number of directions", 1, weight.shape[1])
     _, singular, vh = torch.linalg.svd(weight, full_matrices=False)
     vectors = canonical_signs(vh[:k]).float()
+    # the least principal direction: the small-circle walk's second axis, as in the reference code
+    reference = vh[-1].float() if vh.shape[0] == weight.shape[1] else None
     spread = latent_spread(generator, Z, vectors.to(generator.device))
     return LinearControl(
         vectors=vectors,
@@ -53,6 +55,7 @@ def principal(generator: Generator, num_directions: int = 10, scale: str = FIRST
         params={"num_directions": k, "scale": scale},
         values=singular[:k].float(),
         strength_range=strength_range(spread.cpu()),
+        reference=reference,
     )
 
 

@@ -143,7 +143,9 @@ def steerability(
     plain affine map, which ends at its fixed point (the mean image where the transformation does not change the
     mean map: the embedded faces). ``damping``: shorter nonlinear steps towards the same end-point (0: the paper's
     exact least squares)."""
-    names = [str(n).strip() for n in transformations if str(n).strip()]
+    names = [
+        transform(str(n), 4, 4).name if "*" in str(n) else str(n).strip() for n in transformations if str(n).strip()
+    ]
     if not names:
         raise InvalidValueError("choose at least one transformation")
     if walk not in WALKS or others not in OTHERS:
@@ -185,6 +187,11 @@ def steerability(
         values=values,
         **common,
     )
+
+
+def _canonical(name: str) -> str:
+    """A transformation's name with compositions written ``a∘b`` (``a*b`` is accepted)."""
+    return "∘".join(part.strip() for part in name.replace("*", "∘").split("∘"))
 
 
 def _backward(layer: FirstLayer, names: list[str], damping: float) -> list[Solution] | None:

@@ -1,0 +1,85 @@
+"""Commands of the geometric methods: ``steer`` (closed-form shift, zoom, turn and flip controls with their trajectory
+strip) and ``transfer`` (a target sample takes a source's principal coordinates). Their options are the methods' own
+parameters (``steering.methods``), as in ``discover``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .. import edit, recipe, render
+from ..methods import Method, method
+from ..models.base import Latents
+from .console import Console, echo
+from .shared import image_output, load_model, output, start_point
+
+#: ``steer`` takes the sample's class from ``--class-index`` (the start); the controls follow each latent's class.
+STEER_SKIPS = ("class_index",)
+
+
+def add_options_of(parser: argparse.ArgumentParser, name: str, skip: tuple[str, ...] = ()) -> None:
+    """One option per parameter of method ``name`` (its flags, help and default from the method table)."""
+    for parameter in method(name).parameters:
+        if parameter.name in skip:
+            continue
+        default = "" if parameter.default in (None, [], ()) else f" (default {parameter.default})"
+        choices = f"; one or more of {', '.join(parameter.choices)}" if parameter.type == "choices" else ""
+        parser.add_argument(*parameter.cli_flags, dest=parameter.name, help=f"{parameter.help}{default}{choices}")
+
+
+def _given(args: argparse.Namespace, chosen: Method) -> dict[str, Any]:
+    return {p.name: getattr(args, p.name) for p in chosen.parameters if getattr(args, p.name, None) is not None}
+
+
+def cmd_steer(args: argparse.Namespace, console: Console) -> int:
+    chosen = method("steerability")
+    out = output(args.output, (".safetensors",), "the control file", args)
+    strip = image_output(args.strip, args) if args.strip else None
+    generator = load_model(args, console)
+    options = {k: v for k, v in _given(args, chosen).items() if k not in STEER_SKIPS}
+    control = chosen.run(generator, options)
+    control.save(out)
+    echo(f"steerability ({control.kind}): {len(control)} controls for {control.model.name}")
+    for i, name in enumerate(control.names):
+        low, high = control.range_of(i)
+        end = control.slider(i).end_point
+        ends = f", natural end-point at {end:g}" if end is not None else ""
+        echo(f"  {i}: {name}: strengths {low:g} … {high:g}{ends}")
+    echo(f"saved {out}")
+    if strip is not None:
+        start = start_point(args, generator)
+        low = min(control.range_of(i)[0] for i in range(len(control)))
+        high = max(control.range_of(i)[1] for i in range(len(control)))
+        strengths = edit.strengths_between(low, high, args.steps)
+        indices = list(range(len(control)))
+        with console.progress("rendering the trajectories", unit="image") as progress:
+            grid = edit.sweep(generator, start.latents(generator), control, indices, strengths, progress)
+        layout = {"type": "sweep", "control": 0, "indices": indices, "strengths": strengths}
+        made = recipe.recipe_for(generator, start, [control], [[0.0] * len(control)], files=[out.name], layout=layout)
+        recipe.save_png(grid, strip, made)
+        echo(f"{strip}: one row per transformation, strengths {low:g} … {high:g} in {len(strengths)} steps")
+    return 0
+
+
+def cmd_transfer(args: argparse.Namespace, console: Console) -> int:
+    chosen = method("transfer")
+    out = image_output(args.output, args)
+    saved = output(args.save, (".safetensors",), "the control file", args) if args.save else None
+    generator = load_model(args, console)
+    path = chosen.run(generator, _given(args, chosen))
+    params = path.params
+    source = generator.sample(
+        1, seed=params["source_seed"], truncation=params["truncation"], class_index=params["source_class"]
+    )
+    target = generator.sample(
+        1, seed=params["target_seed"], truncation=params["truncation"], class_index=params["target_class"]
+    )
+    result = edit.apply(generator, target, path, [1.0])
+    images = edit.render(generator, Latents.cat([source, target, result]))
+    labels = ["source", "target", f"target ← source ({len(params['directions'])} dirs)"]
+    render.grid(images, columns=3, column_labels=labels).save(out)
+    if saved is not None:
+        path.save(saved)
+        echo(f"saved the transfer path (a slider from the target to the result) as {saved}")
+    echo(f"{out}: source seed {params['source_seed']}, target seed {params['target_seed']}, result")
+    return 0
