@@ -59,6 +59,14 @@ def component(cls: type, **kwargs: Any) -> Any:
     return cls(**_filtered(cls.__init__, kwargs))
 
 
+def choices_input(**kwargs: Any) -> Any:
+    """A multi-choice dropdown; values may also be typed where the version allows it (not with ``multiselect``
+    before Gradio 4: there the choices alone are offered)."""
+    if GRADIO_MAJOR < 4:
+        kwargs.pop("allow_custom_value", None)
+    return component(gr.Dropdown, multiselect=True, **kwargs)
+
+
 def update(**kwargs: Any) -> dict[str, Any]:
     """A property update (the one form every version accepts)."""
     return gr.update(**kwargs)

@@ -402,6 +402,9 @@ def test_the_method_runs_from_the_registry_with_choices_typed_as_text(eyes):
     method = METHODS["steerability"]
     control = method.run(eyes, {"transformations": "shift-x+, zoom-in*shift-y+", "walk": "nonlinear"})
     assert len(control) == 2 and "then" in control.names[1]
+    assert control.range_of(1)[0] == 0  # a composition with a zoom has no inverse: its slider starts at 0
+    both = steerability(eyes, ["shift-x+∘shift-y+"])  # undone by shift-y-∘shift-x-
+    assert both.range_of(0)[0] < 0 and both.backward_matrices is not None
     with pytest.raises(InvalidValueError, match="not among"):
         method.run(eyes, {"transformations": "shift-x+, warp"})
     with pytest.raises(InvalidValueError):

@@ -319,3 +319,40 @@ def test_hub_tab_loads_a_model_and_pulls_directions(hub, settings, key, tmp_path
     with pytest.raises(gr.Error) as refused:
         bind(hub_tab.pull, settings)(spec, missing, "")
     assert missing in refused.value.message
+
+
+def test_geometric_controls_through_the_discover_and_edit_tabs(settings):
+    """Steerability from the Discover tab's inputs (transformations picked or typed, forbid), sliders that stop at
+    the natural end-point in the Edit tab, a strip; principal directions with a scale picker filled from the model."""
+    names = list(discover_tab.parameters())
+
+    def values(**given):
+        return [given.get(n, p.default) for n, p in discover_tab.parameters().items()]
+
+    shown = discover_tab.method_options("steerability")
+    visible = {n for n, u in zip(names, shown, strict=True) if u["visible"]}
+    assert {"transformations", "walk", "others", "forbid", "keep_norm"} <= visible and "layers" not in visible
+    picked = ["shift-x+", "zoom-in∘shift-y+"]
+    _, key, chart, _, status = discover_tab.discover(
+        settings, MODEL, "steerability", *values(transformations=picked)
+    )
+    found = directions_store.get(key)
+    assert found.kind == "affine" and len(found) == 2 and "2 steerability" in status and chart is not None
+    sliders = view_parts(settings, key)[0]
+    assert "ends at" in sliders[0]["label"] and sliders[0]["maximum"] == found.slider(0).end_point
+    assert sliders[0]["minimum"] < 0 and sliders[1]["minimum"] == 0  # a composition with a zoom has no backward map
+    moved = render(settings, key, 3, 1.0, 2.0, 0.0)
+    assert np.abs(pixels(moved) - pixels(render(settings, key, 3, 1.0, 0.0, 0.0))).mean() > 1.0
+    _, forbid_key, *_ = discover_tab.discover(
+        settings, MODEL, "steerability", *values(transformations="zoom-in", others="forbid")
+    )
+    assert directions_store.get(forbid_key).kind == "field"
+    status = edit_tab.sweep(settings, MODEL, *state(forbid_key), ["0.0: zoom in"], 0, 3, 4)[-1]
+    assert "sweep saved" in status
+    with pytest.raises(InvalidValueError, match="not among"):
+        discover_tab.discover(settings, MODEL, "steerability", *values(transformations=["spin"]))
+    updates = discover_tab.load_model(settings, MODEL)[2:]
+    scale = dict(zip(names, updates, strict=True))["scale"]
+    assert scale["choices"] == ["first layer"]
+    _, pkey, *_ = discover_tab.discover(settings, MODEL, "principal", *values(num_directions=3))
+    assert "small-circle" in directions_store.get(pkey).walks

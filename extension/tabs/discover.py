@@ -107,17 +107,24 @@ def parameter_input(parameter: methods.Parameter, settings: UISettings, visible:
     C = compat.component
     elem_id = f"gan_steering_param_{parameter.name}"
     label = parameter.help
-    if parameter.type in ("choice", "choices", "layers", "feature"):
+    if parameter.type == "choices":  # several; compositions ("a∘b") typed where the version allows
+        return compat.choices_input(
+            choices=parameter.options(None),
+            value=list(parameter.default or []),
+            allow_custom_value=True,
+            label=label,
+            visible=visible,
+            elem_id=elem_id,
+        )
+    if parameter.type in ("choice", "layers", "feature"):
         choices = parameter.options(None)
-        several = parameter.type == "choices"
-        value = parameter.default if parameter.default is not None or several else choices[0]
-        # Layer ranges, compositions ("a∘b") and model-dependent choices are typed as well as picked.
-        custom = parameter.type in ("layers", "choices") or parameter.depends_on_model
+        value = parameter.default if parameter.default is not None else choices[0]
+        # Layer ranges and model-dependent choices are typed as well as picked.
+        custom = parameter.type == "layers" or parameter.depends_on_model
         return C(
             gr.Dropdown,
             choices=choices,
-            value=list(value) if several else value,
-            multiselect=several,
+            value=value,
             allow_custom_value=custom,
             label=label,
             visible=visible,

@@ -174,19 +174,31 @@ def steerability(
                 for n in names
             }
         return _linear_controls(solved, common)
-    backward = _backward(layer, names, damping)
     if others == "forbid":
         return forbidding_field(layer, names, list(forbid), keep, damping, common, names_shown, values)
-    return AffineControl(
+    backward = _backward(layer, names, damping)
+    still = Solution(
+        "none",
+        solved[names[0]].offsets * 0,
+        torch.eye(layer.weight.shape[1], dtype=torch.float64),
+        solved[names[0]].offsets * 0,
+        0.0,
+    )  # no backward map: negative strengths leave z as it is
+    control = AffineControl(
         matrices=torch.stack([solved[n].matrix for n in names]).float(),
         offsets=torch.stack([_offsets(solved[n]) for n in names]).float(),
-        backward_matrices=None if backward is None else torch.stack([b.matrix for b in backward]).float(),
-        backward_offsets=None if backward is None else torch.stack([_offsets(b) for b in backward]).float(),
+        backward_matrices=torch.stack([(b or still).matrix for b in backward]).float(),
+        backward_offsets=torch.stack([_offsets(b or still) for b in backward]).float(),
         keep_norm=keep,
         names=names_shown,
         values=values,
         **common,
     )
+    if all(backward):
+        return control
+    ends = [control.range_of(i) for i in range(len(names))]
+    ranges = [[low if b is not None else 0.0, high] for b, (low, high) in zip(backward, ends, strict=True)]
+    return dataclasses.replace(control, ranges=torch.tensor(ranges))
 
 
 def _canonical(name: str) -> str:
@@ -194,12 +206,21 @@ def _canonical(name: str) -> str:
     return "∘".join(part.strip() for part in name.replace("*", "∘").split("∘"))
 
 
-def _backward(layer: FirstLayer, names: list[str], damping: float) -> list[Solution] | None:
-    """The inverse transformation of each (negative strengths); compositions have none: their range starts at 0."""
-    inverses = [INVERSES.get(n) for n in names]
-    if not all(inverses):
+def _inverse(name: str) -> str | None:
+    """The transformation that undoes ``name``: ``(a∘b)⁻¹ = b⁻¹∘a⁻¹``; ``None`` where that does not compose (a
+    composition with a zoom: zoom-out does not compose)."""
+    parts = [INVERSES.get(part) for part in reversed(name.split("∘"))]
+    if any(part is None for part in parts) or (len(parts) > 1 and "zoom-out" in parts):
         return None
-    return [solve(layer, transform(i, layer.height, layer.width), damping=damping) for i in inverses]  # type: ignore[arg-type]
+    return "∘".join(parts)  # type: ignore[arg-type]
+
+
+def _backward(layer: FirstLayer, names: list[str], damping: float) -> list[Solution | None]:
+    """The inverse transformation of each (negative strengths); ``None`` where there is none."""
+    inverses = [_inverse(n) for n in names]
+    return [
+        None if i is None else solve(layer, transform(i, layer.height, layer.width), damping=damping) for i in inverses
+    ]
 
 
 def _classes(generator: Generator, class_index: int | None) -> Tensor | None:
