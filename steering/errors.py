@@ -31,6 +31,14 @@ class LatentsFileError(CorruptFileError):
     """A latents file (a saved starting point) is corrupt, truncated or not a gan-steering file."""
 
 
+class ImageInputError(SteeringError):
+    """An image cannot be used: empty, not an image, too large, damaged, or in a mode we do not convert."""
+
+
+class EncoderFileError(CorruptFileError):
+    """An encoder file is corrupt, truncated or not a gan-steering encoder."""
+
+
 class DirectionsMismatchError(SteeringError):
     """A direction file was made for another model, latent space or layer layout."""
 

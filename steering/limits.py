@@ -31,6 +31,11 @@ MAX_STEPS = 10_000
 #: Samples drawn by one request (GANSpace, scoring).
 MAX_SAMPLES = 1_000_000
 _FLOAT = 4
+#: Largest image (pixels) one request may decode: below Pillow's own decompression-bomb limit (89 MP), large enough
+#: for any camera photo (a 50 MP sensor is 8660×5774).
+MAX_IMAGE_PIXELS = 64 * 2**20
+#: Largest image file one request may read.
+MAX_IMAGE_FILE_BYTES = 100 * 2**20
 
 
 def request_budget() -> int:
@@ -95,6 +100,18 @@ def check_latents(count: int, dim: int, what: str = "latents") -> int:
     return check_samples(count, dim, what)
 
 
+def check_image_size(width: int, height: int, what: str = "the image") -> None:
+    """Refuse an image from its header's size, before it is decoded: at most ``MAX_IMAGE_PIXELS`` and, decoded as
+    8-bit RGBA plus a float copy, within the memory budget."""
+    pixels = int(width) * int(height)
+    if pixels > MAX_IMAGE_PIXELS:
+        raise ResourceLimitError(
+            f"{what} is {width}×{height} pixels; at most {MAX_IMAGE_PIXELS // 2**20} megapixels can be read "
+            "(scale it down first)"
+        )
+    check_bytes(pixels * (4 + 3 * _FLOAT), f"decoding {what} ({width}×{height})")
+
+
 def _size(num_bytes: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if num_bytes < 1024 or unit == "GiB":
@@ -105,9 +122,12 @@ def _size(num_bytes: float) -> str:
 
 __all__ = [
     "MAX_IMAGES",
+    "MAX_IMAGE_FILE_BYTES",
+    "MAX_IMAGE_PIXELS",
     "MAX_SAMPLES",
     "MAX_STEPS",
     "check_bytes",
+    "check_image_size",
     "check_images",
     "check_latents",
     "check_samples",

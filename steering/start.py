@@ -3,7 +3,8 @@
 A starting point is a value, not UI state: ``latents(generator)`` gives the latents to edit, ``describe()`` what a
 recipe needs to reproduce it. A *latents file* is a small safetensors file: ``codes`` (and ``classes``), the space, the
 truncation, the noise, the model identity it belongs to, and where it came from (``source``: e.g. a seed, or the
-sha256 of the image it was inverted from).
+sha256 of the image it was inverted from). An inverted image's optimised noise maps (style-based models) are stored
+as ``noise.0`` … ``noise.n-1`` with the noise mode ``given``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ LATENTS_FORMAT = "gan-steering.latents"
 LATENTS_VERSION = 1
 #: At most this many latents in one file (a starting point is one; a batch for a job is more).
 MAX_LATENTS = 4096
+#: At most this many noise maps (one per noise input of a style-based model; StyleGAN2-1024 has 17).
+MAX_NOISE_MAPS = 64
 
 
 def latents_sha256(latents: Latents) -> str:
@@ -37,6 +40,8 @@ def latents_sha256(latents: Latents) -> str:
             data = tensor.detach().cpu().float().contiguous()
             digest.update(f"{list(data.shape)};".encode())
             digest.update(data.view(-1).view(torch.uint8).numpy().tobytes())
+    if latents.noise.maps:  # given noise (an inverted image's): its maps are part of the starting point
+        digest.update(f"noise:{latents.noise.digest}".encode())
     return digest.hexdigest()
 
 
@@ -104,6 +109,11 @@ class LatentsFile:
             raise LatentsFileError(
                 f"{origin}: {generator.identity.name} takes {wanted or 'no'} classes, the file holds {found or 'none'}"
             )
+        maps = self.stored.noise.maps
+        if maps:
+            shapes = [list(b.shape) for b in generator.noise_buffers()] if generator.noise_modes else []
+            if [list(m.shape) for m in maps] != shapes:
+                raise LatentsFileError(f"{origin}: its noise maps do not fit {generator.identity.name}'s noise inputs")
 
     def describe(self) -> dict[str, Any]:
         return {"latents_sha256": latents_sha256(self.stored), "file": None if self.path is None else self.path.name}
@@ -116,6 +126,8 @@ def save_latents(
     tensors = {"codes": latents.codes.detach().cpu().float()}
     if latents.classes is not None:
         tensors["classes"] = latents.classes.detach().cpu().float()
+    for i, noise_map in enumerate(latents.noise.maps):
+        tensors[f"noise.{i}"] = noise_map.detach().cpu().float().contiguous()
     metadata = {
         "format": LATENTS_FORMAT,
         "format_version": str(LATENTS_VERSION),
@@ -155,8 +167,13 @@ def load_latents(path: str | os.PathLike[str], generator: Generator | None = Non
     noise = meta.check_json_object(
         meta.field(metadata, "noise", dict, origin, error, default={}), "noise", origin, error
     )
+    maps = [tensors[f"noise.{i}"] for i in range(MAX_NOISE_MAPS) if f"noise.{i}" in tensors]
+    if len(maps) != sum(name.startswith("noise.") for name in tensors):
+        raise error(f"{origin}: its noise maps are not numbered 0 … n-1")
     try:
-        stored = Latents(codes.float(), space, classes, check_truncation(truncation), Noise.from_description(noise))
+        stored = Latents(
+            codes.float(), space, classes, check_truncation(truncation), Noise.from_description(noise, maps)
+        )
         model = ModelIdentity.from_json(meta.field(metadata, "model", str, origin, error, as_json=False), origin, error)
     except InvalidValueError as exc:
         raise error(f"{origin} holds unusable latents: {exc}") from None

@@ -82,28 +82,59 @@ def _jsonable(value: Any) -> Any:
 
 
 NOISE_MODES = ("const", "random", "none")
+#: The mode of noise maps given with the latents (an inverted image's optimised noise, read from its latents file).
+GIVEN_NOISE = "given"
 
 
 @dataclass(frozen=True)
 class Noise:
     """How a style-based model fills its per-layer noise inputs, as part of the request (never state on a model that
     users share): ``const`` the stored buffers (deterministic, the default), ``random`` one realisation drawn from
-    ``seed`` (the same on every call), ``none`` no noise. Models without noise inputs ignore it."""
+    ``seed`` (the same on every call), ``none`` no noise, ``given`` the ``maps`` carried here (one tensor per noise
+    input, e.g. optimised by an inversion; ``Noise.given(maps)``). Models without noise inputs ignore it."""
 
     mode: str = "const"
     seed: int = 0
+    maps: tuple[Tensor, ...] = field(default=(), repr=False, compare=False)
+    #: sha256 of the given maps (how two ``given`` noises compare); empty for the other modes.
+    digest: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
-        if self.mode not in NOISE_MODES:
+        if self.mode not in (*NOISE_MODES, GIVEN_NOISE):
             raise InvalidValueError(f"noise must be one of {list(NOISE_MODES)}, got {str(self.mode)[:20]!r}")
         object.__setattr__(self, "seed", check_seed(self.seed))
-
-    def describe(self) -> dict[str, Any]:
-        return {"mode": self.mode, "seed": self.seed}
+        maps = tuple(self.maps)
+        if (self.mode == GIVEN_NOISE) != bool(maps):
+            raise InvalidValueError("noise maps come with the mode 'given', and the mode 'given' with its maps")
+        if any(not isinstance(m, Tensor) or m.ndim != 4 or not bool(torch.isfinite(m).all()) for m in maps):
+            raise InvalidValueError("given noise maps must be finite 4-d tensors (one per noise input)")
+        object.__setattr__(self, "maps", maps)
+        object.__setattr__(self, "digest", _tensors_sha256(maps) if maps else "")
 
     @classmethod
-    def from_description(cls, data: Mapping[str, Any]) -> Noise:
-        return cls(str(data.get("mode", "const")), data.get("seed", 0))
+    def given(cls, maps: Sequence[Tensor]) -> Noise:
+        """Noise maps given as tensors (detached, on the CPU)."""
+        return cls(GIVEN_NOISE, 0, tuple(m.detach().float().cpu().contiguous() for m in maps))
+
+    def describe(self) -> dict[str, Any]:
+        found = {"mode": self.mode, "seed": self.seed}
+        return {**found, "sha256": self.digest} if self.maps else found
+
+    @classmethod
+    def from_description(cls, data: Mapping[str, Any], maps: Sequence[Tensor] = ()) -> Noise:
+        mode = str(data.get("mode", "const"))
+        if mode == GIVEN_NOISE and not maps:
+            raise InvalidValueError("given noise needs its maps: they are stored in the latents file")
+        return cls(mode, data.get("seed", 0), tuple(maps))
+
+
+def _tensors_sha256(tensors: Sequence[Tensor]) -> str:
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        data = tensor.detach().cpu().float().contiguous()
+        digest.update(f"{list(data.shape)};".encode())
+        digest.update(data.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

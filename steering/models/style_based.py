@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InvalidValueError
-from .base import NOISE_MODES, WPLUS, Generator, Latents, Noise, W
+from .base import GIVEN_NOISE, NOISE_MODES, WPLUS, Generator, Latents, Noise, W
 
 
 class StyleBasedGenerator(Generator):
@@ -43,6 +43,11 @@ class StyleBasedGenerator(Generator):
             return [None] * len(buffers)
         if noise.mode == "const":
             return list(buffers)
+        if noise.mode == GIVEN_NOISE:
+            shapes = [tuple(b.shape) for b in buffers]
+            if [tuple(m.shape) for m in noise.maps] != shapes:
+                raise InvalidValueError(f"the given noise maps do not fit this model's noise inputs {shapes}")
+            return [m.to(b) for m, b in zip(noise.maps, buffers, strict=True)]
         rng = np.random.default_rng(noise.seed)
         return [torch.from_numpy(rng.standard_normal(tuple(b.shape), dtype=np.float32)).to(b) for b in buffers]
 
@@ -50,6 +55,19 @@ class StyleBasedGenerator(Generator):
         image = self._run(self._wplus(latents), {"image"}, self.noise_inputs(latents.noise))["image"]
         assert image.shape[1:] == (self.image_channels, self.resolution, self.resolution), image.shape
         return image
+
+    def synthesize_with_noise(self, latents: Latents, maps: Sequence[Tensor]) -> Tensor:
+        """Images with these noise tensors, one per noise input (they may require grad: an inversion optimises them);
+        ``latents.noise`` is ignored."""
+        shapes = [tuple(b.shape) for b in self.noise_buffers()]
+        if [tuple(m.shape) for m in maps] != shapes:
+            raise InvalidValueError(f"noise maps must have the shapes {shapes}")
+        return self._run(self._wplus(latents), {"image"}, [m.to(self._wplus_dtype()) for m in maps])["image"]
+
+    def _wplus_dtype(self) -> torch.dtype:
+        for tensor in self.parameters():
+            return tensor.dtype
+        return torch.float32
 
     def _wplus(self, latents: Latents) -> Tensor:
         """The latents as W+ codes [N, num_layers, w_dim] in the model's dtype, shape-checked."""

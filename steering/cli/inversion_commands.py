@@ -1,0 +1,129 @@
+"""Commands for editing your own images: ``invert`` (an image → a latents file every command can start from) and
+``train-encoder`` (the learned encoder that starts an inversion)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import InvalidValueError
+from ..inversion import InversionSettings, LossWeights, invert, prepare_image
+from ..inversion import encoder as encoders
+from ..render import grid, to_pil
+from .console import Console, echo
+from .shared import image_output, inputs, load_model, not_an_input, output
+
+
+def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.ArgumentParser) -> None:
+    """Add ``invert`` and ``train-encoder`` (``sub(name, run, help, parents)`` makes a subcommand)."""
+    p = sub("invert", cmd_invert, "invert an image into the model's latent space: a latents file to edit", [model])
+    p.add_argument("image", metavar="IMAGE", help="a PNG, JPEG, WebP… (centre-cropped and resized to the model)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the latents file to write")
+    p.add_argument("--space", choices=("z", "w", "w+"), help="default: w+ for style-based models, z otherwise")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps at most (default 300)")
+    p.add_argument("--target-psnr", type=float, metavar="DB", help="stop once the reconstruction reaches this PSNR")
+    p.add_argument("--learning-rate", type=float, help="default 0.2 in z, 0.1 in w/w+")
+    p.add_argument("--classes", choices=("soft", "best"), default="soft", help="class-conditional models: soft or best")
+    p.add_argument("--no-noise", action="store_true", help="style-based models: keep the stored noise, optimise w only")
+    p.add_argument("--structural", type=float, default=1.0, help="weight of the MS-SSIM term (default 1)")
+    p.add_argument("--no-perceptual", action="store_true", help="skip LPIPS even when VGG16 weights are present")
+    p.add_argument(
+        "--encoder", metavar="FILE", help="start from this encoder's prediction (default: the trained one, if any)"
+    )
+    p.add_argument("--no-encoder", action="store_true", help="optimise from the prior alone")
+    p.add_argument("--seed", type=int, default=0, help="seed of the optimisation's randomness (default 0)")
+    p.add_argument("--compare", metavar="OUT.png", help="also write the prepared image beside its reconstruction")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+    p = sub("train-encoder", cmd_train_encoder, "train the encoder that starts inversions (z models)", [model])
+    p.add_argument("-o", "--output", metavar="FILE.safetensors", help="default: where invert and the UI look for it")
+    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
+    p.add_argument("--batch", type=int, default=64, help="generated images per step (default 64)")
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _encoder(args: argparse.Namespace, generator) -> encoders.TrainedEncoder | None:
+    if args.no_encoder:
+        if args.encoder:
+            raise InvalidValueError("give either --encoder or --no-encoder, not both")
+        return None
+    if args.encoder:
+        return encoders.load_encoder(Path(args.encoder).expanduser(), generator)
+    if generator.default_space != "z":
+        return None
+    return encoders.find_encoder(generator)
+
+
+def cmd_invert(args: argparse.Namespace, console: Console) -> int:
+    out = output(args.output, (".safetensors",), "the latents file", args)
+    sources = [
+        *inputs(args),
+        Path(args.image).expanduser(),
+        *([Path(args.encoder).expanduser()] if args.encoder else []),
+    ]
+    not_an_input(out, sources)
+    compare = not_an_input(image_output(args.compare, args), sources) if args.compare else None
+    settings = InversionSettings(
+        space=args.space,
+        steps=args.steps,
+        learning_rate=args.learning_rate,
+        target_psnr=args.target_psnr,
+        optimize_noise=not args.no_noise,
+        classes=args.classes,
+        weights=LossWeights(structural=args.structural),
+        use_perceptual=not args.no_perceptual,
+        seed=args.seed,
+    )
+    generator = load_model(args, console)
+    target = prepare_image(Path(args.image).expanduser(), generator.resolution)
+    for note in target.notes:
+        console.info(f"{target.name}: {note}")
+    encoder = _encoder(args, generator)
+    with console.progress("inverting", unit="step") as progress:
+        result = invert(generator, target, settings, encoder=encoder, progress=progress)
+    result.save(out, generator)
+    if compare is not None:
+        images = [target.image, *to_pil(result.image)]
+        grid(images, columns=2, column_labels=["image", f"reconstruction {result.psnr:.1f} dB"]).save(compare)
+    figures = {
+        "output": str(out),
+        "space": result.space,
+        "psnr": round(result.psnr, 2),
+        "ssim": round(result.ssim, 4),
+        "steps": result.steps,
+        "stopped": result.stopped,
+        "initial": result.initial,
+        "seconds": round(result.seconds, 2),
+        "loss": result.terms,
+        "image_sha256": target.sha256,
+    }
+    if result.class_index is not None:
+        figures["class"] = generator.class_names[result.class_index]
+    if args.json:
+        echo(json.dumps(figures))
+    else:
+        klass = f", class {figures['class']!r}" if "class" in figures else ""
+        echo(
+            f"{out}: PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.3f} after {result.steps} steps in "
+            f"{result.space} ({result.stopped}; start: {result.initial}{klass}; loss: {' + '.join(result.terms)})"
+        )
+    return 0
+
+
+def cmd_train_encoder(args: argparse.Namespace, console: Console) -> int:
+    generator = load_model(args, console)
+    encoders.check_encodable(generator)
+    out = output(args.output, (".safetensors",), "the encoder file", args) if args.output else None
+    with console.progress("training the encoder", unit="step") as progress:
+        trained = encoders.train_encoder(
+            generator, args.steps, args.batch, args.learning_rate, seed=args.seed, progress=progress
+        )
+    path = trained.save(out or encoders.default_path(generator))
+    t = trained.training
+    echo(f"{path}: {t['steps']} steps × {t['batch']} images in {t['seconds']:.0f} s, final loss {t['final_loss']:.4f}")
+    return 0
+
+
+__all__ = ["add_arguments", "cmd_invert", "cmd_train_encoder"]

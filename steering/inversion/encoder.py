@@ -1,0 +1,249 @@
+"""A learned encoder: image → z (and class logits), trained on the model's own samples, used to start an inversion.
+
+The network is a small convolutional regressor (the image average-pooled to at most 64², four stride-2 convolutions
+16→128 channels with leaky ReLUs, two linear layers) trained with Adam on freshly generated (image, z, class) pairs:
+mean squared error on z plus cross-entropy on the class. It predicts the posterior mean of z, a blurry but close
+start that optimisation then refines (the README reports the time to a fixed PSNR with and without it).
+
+Encoder files are safetensors: the network's tensors, and string metadata ``format`` = ``gan-steering.encoder``,
+``format_version``, ``model`` (the identity of the generator it was trained for: loading checks the weights
+sha256), ``config`` (the network's shape) and ``training`` (steps, batch, samples, seconds, final loss). The default
+place is ``$GAN_STEERING_HOME/encoders/<model sha256>.safetensors``, where the CLI's ``train-encoder`` writes and
+where ``invert`` and the UI look.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .. import limits, metadata, paths
+from ..errors import DirectionsMismatchError, EncoderFileError, InvalidValueError
+from ..io import load_safetensors, save_safetensors
+from ..models.base import Generator, Latents, ModelIdentity, Z
+from ..values import check_count, check_number
+
+ENCODER_FORMAT = "gan-steering.encoder"
+ENCODER_VERSION = 1
+#: The encoder sees the image average-pooled to at most this many pixels per side.
+MAX_INPUT = 64
+MAX_TRAIN_STEPS = 100_000
+MAX_BATCH = 512
+_WIDTHS = (16, 32, 64, 128)
+
+
+def input_resolution(resolution: int) -> int:
+    return min(MAX_INPUT, resolution)
+
+
+class Encoder(nn.Module):
+    """image [N, C, R, R] in [-1, 1] → (z [N, z_dim], class logits [N, num_classes] or None)."""
+
+    def __init__(self, resolution: int, channels: int, z_dim: int, num_classes: int = 0, hidden: int = 512) -> None:
+        super().__init__()
+        self.config = {
+            "resolution": int(resolution),
+            "channels": int(channels),
+            "z_dim": int(z_dim),
+            "num_classes": int(num_classes),
+            "hidden": int(hidden),
+        }
+        side = input_resolution(resolution)
+        if side < 16 or side & (side - 1):
+            raise InvalidValueError(f"an encoder needs a power-of-two resolution of at least 16, got {resolution}")
+        layers: list[nn.Module] = []
+        width_in = channels
+        for width in _WIDTHS:
+            layers += [nn.Conv2d(width_in, width, 4, 2, 1), nn.LeakyReLU(0.2)]
+            width_in = width
+        self.features = nn.Sequential(*layers)
+        flat = _WIDTHS[-1] * (side // 16) ** 2
+        self.head = nn.Sequential(nn.Linear(flat, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, z_dim + num_classes))
+
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
+        side = input_resolution(self.config["resolution"])
+        if images.shape[-1] != side:
+            images = F.adaptive_avg_pool2d(images, side)
+        out = self.head(self.features(images).flatten(1))
+        z_dim = self.config["z_dim"]
+        return out[:, :z_dim], (out[:, z_dim:] if self.config["num_classes"] else None)
+
+    def fits(self, generator: Generator) -> bool:
+        return self.config == {**self.config, **_shape_of(generator)}
+
+    @torch.no_grad()
+    def predict(self, generator: Generator, images: Tensor) -> Latents:
+        """Starting latents for ``images`` (soft classes from the predicted logits)."""
+        self.to(images.device).eval()
+        z, logits = self(images.float())
+        classes = None if logits is None else logits.softmax(1)
+        return Latents(z.to(generator.device), Z, None if classes is None else classes.to(generator.device))
+
+
+def _shape_of(generator: Generator) -> dict[str, int]:
+    return {
+        "resolution": generator.resolution,
+        "channels": generator.image_channels,
+        "z_dim": generator.z_dim,
+        "num_classes": generator.num_classes,
+    }
+
+
+@dataclass(frozen=True)
+class TrainedEncoder:
+    """An encoder with the model it belongs to and how it was trained."""
+
+    encoder: Encoder
+    model: ModelIdentity
+    training: dict[str, Any]
+
+    def predict(self, generator: Generator, images: Tensor) -> Latents:
+        self.check(generator)
+        return self.encoder.predict(generator, images)
+
+    def check(self, generator: Generator) -> None:
+        if self.model.sha256 != generator.identity.sha256:
+            raise DirectionsMismatchError(
+                f"this encoder was trained for {self.model.name!r} (sha256 {self.model.sha256[:12]}…), not for "
+                f"{generator.identity.name!r}"
+            )
+        if not self.encoder.fits(generator):
+            raise EncoderFileError(f"the encoder's shape {self.encoder.config} does not fit {generator.identity.name}")
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        tensors = {name: t.detach().cpu().float().contiguous() for name, t in self.encoder.state_dict().items()}
+        meta = {
+            "format": ENCODER_FORMAT,
+            "format_version": str(ENCODER_VERSION),
+            "model": self.model.to_json(),
+            "config": json.dumps(self.encoder.config, sort_keys=True),
+            "training": json.dumps(self.training, sort_keys=True, default=str),
+        }
+        return save_safetensors(tensors, meta, path)
+
+
+def check_encodable(generator: Generator) -> None:
+    """Encoders predict z: models inverted in z (no mapping network) only."""
+    if Z not in generator.latent_spaces or generator.default_space != Z:
+        raise InvalidValueError(
+            f"{generator.identity.name} is style-based: its inversion optimises w / w+ from w̄ (no encoder is trained)"
+        )
+
+
+def train_encoder(
+    generator: Generator,
+    steps: int = 2000,
+    batch: int = 64,
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainedEncoder:
+    """Train an encoder for ``generator`` on ``steps`` batches of fresh samples (z ~ N(0, I), random classes)."""
+    check_encodable(generator)
+    steps = check_count(steps, "the training steps", 1, MAX_TRAIN_STEPS)
+    batch = check_count(batch, "the batch size", 2, MAX_BATCH)
+    learning_rate = check_number(learning_rate, "the learning rate", 1e-6, 1.0)
+    limits.check_images(generator, batch, "training images per batch")
+    torch.manual_seed(seed)
+    encoder = Encoder(**_shape_of(generator)).to(generator.device)
+    optimizer = torch.optim.Adam(encoder.parameters(), lr=learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    started, loss_value = time.perf_counter(), float("nan")
+    encoder.train()
+    for step in range(steps):
+        with torch.no_grad():
+            latents = generator.sample(batch, seed=seed * MAX_TRAIN_STEPS + step, space=Z)
+            images = generator.synthesize(latents).float()
+        z, logits = encoder(images)
+        loss = F.mse_loss(z, latents.codes.float())
+        if logits is not None and latents.classes is not None:
+            loss = loss + F.cross_entropy(logits, latents.classes.argmax(1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        loss_value = float(loss.detach())
+        if progress is not None:
+            progress(step + 1, steps)
+    encoder.eval()
+    training = {
+        "steps": steps,
+        "batch": batch,
+        "samples": steps * batch,
+        "learning_rate": learning_rate,
+        "seed": seed,
+        "seconds": round(time.perf_counter() - started, 2),
+        "final_loss": round(loss_value, 5),
+    }
+    return TrainedEncoder(encoder, generator.identity, training)
+
+
+def default_path(generator: Generator) -> Path:
+    """Where the encoder for ``generator`` is kept: ``$GAN_STEERING_HOME/encoders/<sha256>.safetensors``."""
+    return paths.home() / "encoders" / f"{generator.identity.sha256}.safetensors"
+
+
+def load_encoder(path: str | os.PathLike[str], generator: Generator | None = None) -> TrainedEncoder:
+    """Read an encoder file (checked against ``generator`` when one is given); malformed: ``EncoderFileError``."""
+    origin, error = Path(path).name, EncoderFileError
+    tensors, meta = load_safetensors(path, error=error)
+    if meta.get("format") != ENCODER_FORMAT:
+        raise error(f"{origin} is not a gan-steering encoder file (format {str(meta.get('format'))[:40]!r})")
+    version = metadata.field(meta, "format_version", int, origin, error)
+    if not 1 <= version <= ENCODER_VERSION:
+        raise error(f"{origin} uses encoder format {version}; this gan-steering reads up to {ENCODER_VERSION}")
+    config = metadata.check_json_object(metadata.field(meta, "config", dict, origin, error), "config", origin, error)
+    keys = {"resolution", "channels", "z_dim", "num_classes", "hidden"}
+    if set(config) != keys or not all(isinstance(v, int) and 0 <= v <= 1 << 16 for v in config.values()):
+        raise error(f"{origin}: malformed encoder config")
+    model = ModelIdentity.from_json(metadata.field(meta, "model", str, origin, error, as_json=False), origin, error)
+    training = metadata.field(meta, "training", dict, origin, error, default={})
+    try:
+        with torch.device("meta"):
+            expected = Encoder(**config).state_dict()
+    except (InvalidValueError, RuntimeError, ValueError):
+        raise error(f"{origin}: malformed encoder config") from None
+    if set(tensors) != set(expected) or any(tensors[k].shape != expected[k].shape for k in expected):
+        raise error(f"{origin}: its tensors do not fit the encoder config")
+    if not all(bool(torch.isfinite(t).all()) for t in tensors.values()):
+        raise error(f"{origin} holds NaN or infinite weights")
+    encoder = Encoder(**config)
+    encoder.load_state_dict(tensors)
+    found = TrainedEncoder(encoder.eval(), model, dict(training) if isinstance(training, dict) else {})
+    if generator is not None:
+        found.check(generator)
+        encoder.to(generator.device)
+    return found
+
+
+def find_encoder(generator: Generator) -> TrainedEncoder | None:
+    """The encoder kept for ``generator`` at ``default_path``, or None. A damaged file there is removed (it would
+    fail every time) and counts as none."""
+    path = default_path(generator)
+    if not path.is_file():
+        return None
+    try:
+        return load_encoder(path, generator)
+    except EncoderFileError:
+        path.unlink(missing_ok=True)
+        return None
+
+
+__all__ = [
+    "ENCODER_FORMAT",
+    "Encoder",
+    "TrainedEncoder",
+    "check_encodable",
+    "default_path",
+    "find_encoder",
+    "load_encoder",
+    "train_encoder",
+]

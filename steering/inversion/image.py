@@ -1,0 +1,196 @@
+"""Reading a user's image and preparing it for a model: checked before it is decoded, converted by one rule, centre
+cropped and resized to the model's resolution.
+
+The rules (the README's *Editing your own photos* repeats them):
+
+* a file that is empty, larger than ``limits.MAX_IMAGE_FILE_BYTES``, not an image Pillow knows, damaged, or whose
+  header declares more than ``limits.MAX_IMAGE_PIXELS`` (or more than the request's memory budget) is refused with
+  ``ImageInputError`` / ``ResourceLimitError`` *before* its pixels are decoded (Pillow's own decompression-bomb
+  check is turned into an error too);
+* the camera's EXIF orientation is applied; an animated image uses its first frame;
+* greyscale (``1``, ``L``, 16- and 32-bit integer ``I``) is repeated into three channels; palette images are expanded;
+  transparency (``RGBA``, ``LA``, ``PA``, a palette with a transparent colour) is composited over white;
+  ``CMYK`` and ``YCbCr`` are converted to RGB; floating-point images (``F``) and anything else are refused;
+* images smaller than ``MIN_SIDE`` pixels are refused (there is nothing to reconstruct);
+* the largest centred square is cut out and resized (Lanczos) to the model's resolution. No face alignment: no
+  landmark detector ships with the project's dependencies, so crop your photograph around the face first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .. import limits
+from ..errors import ImageInputError
+
+#: Smallest side (pixels) of an image worth inverting.
+MIN_SIDE = 16
+#: What transparent pixels are composited over.
+BACKGROUND = (255, 255, 255)
+_GREY_MODES = ("1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N")
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    """An image ready for inversion: ``pixels`` [1, 3, R, R] in [-1, 1], the source file's ``sha256``, its name and
+    what was done to it (``notes``: conversions and the crop, in words)."""
+
+    pixels: torch.Tensor
+    sha256: str
+    name: str
+    original_size: tuple[int, int]
+    original_mode: str
+    notes: tuple[str, ...]
+
+    @property
+    def image(self) -> Image.Image:
+        """The prepared pixels as a PIL image (what the model is asked to reconstruct)."""
+        array = ((self.pixels[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        return Image.fromarray(array, "RGB")
+
+    def describe(self) -> dict[str, object]:
+        """What a latents file records about its source image."""
+        width, height = self.original_size
+        return {"image_sha256": self.sha256, "image": self.name, "size": [width, height], "mode": self.original_mode}
+
+
+def read_bytes(source: str | os.PathLike[str] | bytes, name: str | None = None) -> tuple[bytes, str]:
+    """The file's bytes and a name to show, checked for size before anything else is done."""
+    if isinstance(source, (bytes, bytearray)):
+        data, shown = bytes(source), name or "the image"
+    else:
+        path = Path(source)
+        shown = name or path.name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise ImageInputError(f"{shown}: no such file") from None
+        if not path.is_file():
+            raise ImageInputError(f"{shown} is not a file")
+        if size > limits.MAX_IMAGE_FILE_BYTES:
+            raise ImageInputError(
+                f"{shown} is {size / 2**20:.0f} MiB; images up to {limits.MAX_IMAGE_FILE_BYTES // 2**20} MiB are read"
+            )
+        data = path.read_bytes()
+    if not data:
+        raise ImageInputError(f"{shown} is empty (0 bytes): choose an image file")
+    if len(data) > limits.MAX_IMAGE_FILE_BYTES:
+        raise ImageInputError(f"{shown} is larger than {limits.MAX_IMAGE_FILE_BYTES // 2**20} MiB")
+    return data, shown
+
+
+def decode(data: bytes, name: str = "the image") -> tuple[Image.Image, list[str], tuple[int, int], str]:
+    """The image as 8-bit RGB after the mode rules (see the module), with notes on what was converted, and the
+    original size and mode. The size in the header is checked before the pixels are decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            limits.check_image_size(width, height, name)
+            image.load()
+    except limits.ResourceLimitError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own limit, checked at open
+        raise limits.ResourceLimitError(
+            f"{name} declares more pixels than Pillow decodes safely; at most "
+            f"{limits.MAX_IMAGE_PIXELS // 2**20} megapixels can be read (scale it down first)"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageInputError(f"{name} is not an image that can be read (PNG, JPEG, WebP, BMP, GIF…)") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageInputError(f"{name} is damaged or truncated ({type(exc).__name__})") from None
+    notes: list[str] = []
+    size, mode = image.size, image.mode
+    if getattr(image, "n_frames", 1) > 1:
+        notes.append("first frame of an animation")
+    try:
+        oriented = ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError):
+        oriented = image
+    if oriented is not None and oriented is not image:
+        notes.append("camera orientation applied")
+        image = oriented
+    return to_rgb(image, name, notes), notes, size, mode
+
+
+def to_rgb(image: Image.Image, name: str, notes: list[str]) -> Image.Image:
+    """8-bit RGB by the module's rule; ``ImageInputError`` for modes with no clear meaning as a photograph."""
+    mode = image.mode
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+        notes.append("palette expanded")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        if rgba.getchannel("A").getextrema() != (255, 255):
+            notes.append("transparency composited over white")
+        background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode in _GREY_MODES:
+        notes.append("greyscale repeated into three channels")
+        if mode.startswith("I"):
+            array = np.asarray(image, dtype=np.float64)
+            top = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
+            grey = Image.fromarray(np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+        else:
+            grey = image.convert("L")
+        return Image.merge("RGB", (grey, grey, grey))
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        notes.append(f"{mode} converted to RGB")
+        return image.convert("RGB")
+    if mode == "RGB":
+        return image
+    raise ImageInputError(
+        f"{name} is a {mode!r} image (e.g. floating-point data): save it as an 8-bit RGB or greyscale image first"
+    )
+
+
+def centre_square(image: Image.Image, resolution: int, notes: list[str]) -> Image.Image:
+    """The largest centred square, resized to ``resolution`` (Lanczos)."""
+    width, height = image.size
+    if min(width, height) < MIN_SIDE:
+        raise ImageInputError(f"the image is {width}×{height}: at least {MIN_SIDE}×{MIN_SIDE} pixels are needed")
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    if (width, height) != (side, side):
+        notes.append(f"centre square {side}×{side} at ({left}, {top})")
+    square = image.crop((left, top, left + side, top + side))
+    if side != resolution:
+        notes.append(f"resized {side}→{resolution}")
+        square = square.resize((resolution, resolution), Image.Resampling.LANCZOS)
+    return square
+
+
+def prepare_image(
+    source: str | os.PathLike[str] | bytes | Image.Image, resolution: int, name: str | None = None
+) -> PreparedImage:
+    """Read (a path, the file's bytes, or a PIL image), check, convert and crop an image for a model of
+    ``resolution`` pixels; the ``sha256`` is that of the file's bytes (of the RGB pixels for a PIL image)."""
+    if isinstance(source, Image.Image):
+        shown = name or "the image"
+        limits.check_image_size(*source.size, shown)
+        notes: list[str] = []
+        original_size, original_mode = source.size, source.mode
+        rgb = to_rgb(source, shown, notes)
+        digest = hashlib.sha256(rgb.tobytes()).hexdigest()
+    else:
+        data, shown = read_bytes(source, name)
+        digest = hashlib.sha256(data).hexdigest()
+        rgb, notes, original_size, original_mode = decode(data, shown)
+    square = centre_square(rgb, resolution, notes)
+    array = np.asarray(square, dtype=np.float32)
+    pixels = torch.from_numpy(array).permute(2, 0, 1)[None] / 127.5 - 1.0
+    return PreparedImage(pixels.contiguous(), digest, shown, original_size, original_mode, tuple(notes))
+
+
+__all__ = ["BACKGROUND", "MIN_SIDE", "PreparedImage", "centre_square", "decode", "prepare_image", "read_bytes"]
