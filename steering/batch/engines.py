@@ -10,14 +10,11 @@ rows are done (the runner turns that into ``progress(done, total)``, which may r
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Protocol
 
 from ..errors import InvalidValueError
 from ..models.base import Generator
-from .job import Job, compute_shard, shard_bytes
-
-Deliver = Callable[[int, bytes], None]
-Advance = Callable[[int], None]
+from .job import Advance, Deliver, Job, compute_shard, shard_bytes
 
 
 class Engine(Protocol):

@@ -27,6 +27,9 @@ from .measures import Batch, Measure
 #: Bumped when the shard layout or the meaning of a column changes: old shards are then recomputed.
 JOB_FORMAT = 1
 LATENTS, CLASSES = "latents", "classes"
+#: What engines call: ``deliver(index, payload)`` for a finished shard, ``advance(rows)`` as rows are done.
+Deliver = Callable[[int, bytes], None]
+Advance = Callable[[int], None]
 SHARD_KEY, SHARD_FORMAT = "gan-steering.shard", 1
 
 
@@ -143,4 +146,15 @@ def shard_header(metadata: dict[str, str]) -> dict[str, Any]:
     return header if isinstance(header, dict) and header.get("format") == SHARD_FORMAT else {}
 
 
-__all__ = ["CLASSES", "JOB_FORMAT", "LATENTS", "Job", "compute_rows", "compute_shard", "shard_bytes", "shard_header"]
+__all__ = [
+    "CLASSES",
+    "JOB_FORMAT",
+    "LATENTS",
+    "Advance",
+    "Deliver",
+    "Job",
+    "compute_rows",
+    "compute_shard",
+    "shard_bytes",
+    "shard_header",
+]

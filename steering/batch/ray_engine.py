@@ -16,8 +16,7 @@ from typing import Any
 
 from ..errors import InvalidValueError
 from ..models.base import Generator
-from .engines import Advance, Deliver
-from .job import Job, compute_shard, shard_bytes
+from .job import Advance, Deliver, Job, compute_shard, shard_bytes
 
 
 class ShardWorker:
