@@ -76,7 +76,10 @@ def test_identity_transformation_gives_no_move():
 
 
 @pytest.mark.parametrize("name", ["shift-x+", "shift-y-", "zoom-in", "zoom-out", "rotate+", "flip-x∘shift-y+"])
-def test_linear_direction_and_each_nonlinear_step_solve_their_least_squares(name):
+def test_linear_direction_and_each_nonlinear_step_solve_their_least_squares(name, monkeypatch):
+    import steering.methods.steerability as module
+
+    monkeypatch.setattr(module, "CHUNK_VALUES", 16 * 6)  # one channel per group: the accumulation is exercised
     layer = random_layer(classes=2)
     step = transform(name, 4, 4)
     P, D = dense(step.target, 3), dense(step.constraint, 3)

@@ -40,6 +40,8 @@ WALKS = ("nonlinear", "linear")
 OTHERS = ("allow", "forbid")
 #: A transformation whose change of the mean map is below this share of it "does not change the mean map".
 MEAN_CHANGE_ZERO = 1e-6
+#: Values per group of channels in the normal equations (float64: 4 MB).
+CHUNK_VALUES = 1 << 19
 #: The families a "forbid" removes by default: every family but the transformation's own.
 FAMILIES = {"shift-x": "shift", "shift-y": "shift", "zoom": "zoom", "rotate": "rotate", "flip": "flip"}
 
@@ -105,13 +107,26 @@ def solve(layer: FirstLayer, step: Transform, forbidden: Tensor | None = None, d
 
 def _normal_equations(layer: FirstLayer, step: Transform) -> tuple[Tensor, Tensor, Tensor]:
     """``(G, K, h)`` with ``G = (DA)ᵀDA``, ``K = (DA)ᵀ(PA − DA)``, ``h = (DA)ᵀ(P − D)b`` [K, d]: the step from ``z`` is
-    ``G⁺ (K z + h)`` (``M z + q − z``)."""
+    ``G⁺ (K z + h)`` (``M z + q − z``). Accumulated over groups of channels, so no C·H·W × d product is held: the
+    extra memory is a few MB whatever the size of the first layer."""
     rows = step.constrained
     d_rows, p_rows = step.constraint[rows], step.target[rows]
-    da = on_channels(d_rows, layer.weight, layer.channels)
-    pa = on_channels(p_rows, layer.weight, layer.channels)
-    change = on_channels(p_rows - d_rows, layer.biases.T, layer.channels).T
-    return da.T @ da, da.T @ (pa - da), change @ da
+    dim, spatial = layer.weight.shape[1], layer.height * layer.width
+    weight = layer.weight.reshape(layer.channels, spatial, dim)
+    biases = layer.biases.reshape(len(layer.biases), layer.channels, spatial)
+    gram = torch.zeros(dim, dim, dtype=torch.float64)
+    coupling = torch.zeros(dim, dim, dtype=torch.float64)
+    change = torch.zeros(len(biases), dim, dtype=torch.float64)
+    group = max(1, CHUNK_VALUES // (len(rows) * dim))
+    for first in range(0, layer.channels, group):
+        a = weight[first : first + group]
+        da = torch.matmul(d_rows, a).reshape(-1, dim)  # [c, R, d]: the operator on every channel of the group
+        pa = torch.matmul(p_rows, a).reshape(-1, dim)
+        moved = biases[:, first : first + group] @ (p_rows - d_rows).T  # [K, c, R]
+        gram += da.T @ da
+        coupling += da.T @ (pa - da)
+        change += moved.reshape(len(biases), -1) @ da
+    return gram, coupling, change
 
 
 def _complement(basis: Tensor) -> Tensor:
