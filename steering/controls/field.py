@@ -58,6 +58,7 @@ _CORE = __name__.rsplit(".", 2)[0]  # ``steering`` (or the name a webui loads th
 FIELDS: dict[str, str] = {
     "constant": f"{__name__}:constant_field",
     "steerability": f"{_CORE}.methods.steerability:forbidden_step",
+    "gradctrl": f"{_CORE}.methods.gradctrl:gradient_step",
 }
 
 

@@ -4,7 +4,9 @@
 value label); adding a method adds an entry here and nothing to either of them.
 """
 
+from . import boundaries as _boundaries
 from . import ganspace as _ganspace
+from . import gradctrl as _gradctrl
 from . import interpolation as _interpolation
 from . import principal as _principal
 from . import sefa as _sefa
@@ -24,6 +26,8 @@ METHODS: dict[str, Method] = {
         _steerability.METHOD,
         _principal.METHOD,
         _transfer.METHOD,
+        _gradctrl.METHOD,
+        _boundaries.METHOD,
         _interpolation.METHOD,
     )
 }

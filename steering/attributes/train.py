@@ -1,0 +1,130 @@
+"""From attribute sources to trained heads: score (or read labels), keep the confident samples, train.
+
+A source is a registered scorer name (``"brightness"``, ``"fer-emotion"``), a ``Scorer`` (any callable wrapped in
+``CallableScorer`` too), or a ``LabelledSet``. Scorers share one set of seeded samples, rendered once; labelled
+sets bring their own samples. Scored samples are kept in a small in-process cache (the same model, scorers, count,
+seed and ψ are not rendered twice: GradCtrl and its linear baseline train on the same data).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from ..errors import InvalidValueError
+from ..models.base import Generator
+from ..scorers import Scorer, as_scorer
+from .heads import Heads, Training, train_heads
+from .labels import LabelledSet
+from .samples import AttributeSamples, Labelled, confident, score_samples
+
+Source = str | Scorer | LabelledSet | Callable[..., Any]
+Progress = Callable[[int, int], None]
+_CACHE: OrderedDict[str, list[AttributeSamples]] = OrderedDict()
+_CACHE_SIZE = 4
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How scorers' training samples are drawn and which are kept (defaults: GradCtrl's 10,000 and 5 %)."""
+
+    samples: int = 10_000
+    fraction: float = 0.05
+    validation: float = 0.3
+    seed: int = 0
+    truncation: float | None = None  # None: 0.4 for style-based models, 1 otherwise
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "fraction": self.fraction,
+            "validation": self.validation,
+            "seed": self.seed,
+            "truncation": self.truncation,
+        }
+
+
+@dataclass
+class Trained:
+    """Heads and the labelled training data they came from (the linear baseline is fitted on the same)."""
+
+    heads: Heads
+    labelled: list[Labelled]
+    sampling: Sampling
+
+
+def attribute_samples(
+    generator: Generator, sources: Sequence[Source], sampling: Sampling = Sampling(), progress: Progress | None = None
+) -> list[tuple[AttributeSamples, bool]]:
+    """Scored samples per source, with whether the confident ones are to be selected (scorers) or all kept
+    (labelled sets)."""
+    if not sources:
+        raise InvalidValueError("choose at least one attribute")
+    scorers = [as_scorer(s) for s in sources if not isinstance(s, LabelledSet)]
+    scored = iter(_scored(generator, scorers, sampling, progress) if scorers else [])
+    out = []
+    for source in sources:
+        if isinstance(source, LabelledSet):
+            source.check_model(generator)
+            out.append((source.samples(), False))
+        else:
+            out.append((next(scored), True))
+    return out
+
+
+def _scored(
+    generator: Generator, scorers: list[Scorer], sampling: Sampling, progress: Progress | None
+) -> list[AttributeSamples]:
+    key = json.dumps(
+        [generator.identity.sha256, [s.identity() for s in scorers], sampling.describe()], sort_keys=True, default=str
+    )
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    found = score_samples(
+        generator,
+        scorers,
+        sampling.samples,
+        seed=sampling.seed,
+        truncation=sampling.truncation,
+        progress=progress,
+    )
+    with _LOCK:
+        _CACHE[key] = found
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return found
+
+
+def prepare(
+    generator: Generator, sources: Sequence[Source], sampling: Sampling = Sampling(), progress: Progress | None = None
+) -> list[Labelled]:
+    """The labelled training data of every source: confident scored samples, or a labelled set's samples."""
+    data = attribute_samples(generator, sources, sampling, progress)
+    names = [d.attribute.name for d, _ in data]
+    if len(set(names)) != len(names):
+        raise InvalidValueError(f"attribute names must be unique, got {names}")
+    return [
+        confident(d, sampling.fraction, validation=sampling.validation, seed=sampling.seed + i, select=select)
+        for i, (d, select) in enumerate(data)
+    ]
+
+
+def train(
+    generator: Generator,
+    sources: Sequence[Source],
+    sampling: Sampling = Sampling(),
+    training: Training | None = None,
+    progress: Progress | None = None,
+) -> Trained:
+    """Heads for every source (``progress(done, total)``: rendered samples, then training epochs)."""
+    labelled = prepare(generator, sources, sampling, progress)
+    return Trained(train_heads(labelled, training or Training(), progress), labelled, sampling)
+
+
+__all__ = ["Sampling", "Source", "Trained", "attribute_samples", "prepare", "train"]

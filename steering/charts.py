@@ -1,0 +1,67 @@
+"""Small line charts drawn with PIL (no plotting library): the disentanglement curves of ``steering.attributes``."""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+from PIL import Image, ImageDraw
+
+COLOURS = [(79, 70, 229), (220, 38, 38), (5, 150, 105), (217, 119, 6), (124, 58, 237), (14, 116, 144)]
+_GRID, _TEXT = (226, 232, 240), (30, 41, 59)
+
+
+def _ticks(top: float, count: int = 5) -> float:
+    raw = max(top, 1e-12) / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+
+
+def line_chart(
+    series: Mapping[str, Sequence[tuple[float, float]]],
+    *,
+    title: str = "",
+    x_label: str = "",
+    y_label: str = "",
+    size: tuple[int, int] = (640, 400),
+) -> Image.Image:
+    """One polyline per series of (x, y) points, with axes from 0, tick labels and a legend."""
+    width, height = size
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    points = [p for line in series.values() for p in line if all(math.isfinite(v) for v in p)]
+    x_top = max([p[0] for p in points] + [1e-9])
+    y_top = max([p[1] for p in points] + [1e-9])
+    x_step, y_step = _ticks(x_top), _ticks(y_top)
+    x_top, y_top = x_step * math.ceil(x_top / x_step), y_step * math.ceil(y_top / y_step)
+    left, right, upper, lower = 56, 16, 40 if title else 16, 48
+    plot_w, plot_h = width - left - right, height - upper - lower
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        return left + plot_w * max(x, 0.0) / x_top, upper + plot_h - plot_h * max(y, 0.0) / y_top
+
+    if title:
+        draw.text(((width - 6 * len(title)) / 2, 12), title, fill=_TEXT)
+    for i in range(round(y_top / y_step) + 1):
+        y = at(0, i * y_step)[1]
+        draw.line([(left, y), (left + plot_w, y)], fill=_GRID)
+        draw.text((4, y - 6), f"{i * y_step:.3g}", fill=_TEXT)
+    for i in range(round(x_top / x_step) + 1):
+        x = at(i * x_step, 0)[0]
+        draw.text((x - 8, upper + plot_h + 6), f"{i * x_step:.3g}", fill=_TEXT)
+    draw.line([(left, upper), (left, upper + plot_h), (left + plot_w, upper + plot_h)], fill=_TEXT)
+    draw.text((left + plot_w / 2 - 3 * len(x_label), height - 18), x_label, fill=_TEXT)
+    draw.text((left + 4, upper - 14 if not title else upper - 12), y_label, fill=_TEXT)
+    for n, (name, line) in enumerate(series.items()):
+        colour = COLOURS[n % len(COLOURS)]
+        kept = [at(x, y) for x, y in line if math.isfinite(x) and math.isfinite(y)]
+        if len(kept) > 1:
+            draw.line(kept, fill=colour, width=2)
+        for x, y in kept:
+            draw.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], fill=colour)
+        draw.rectangle([left + 10, upper + 8 + 14 * n, left + 20, upper + 16 + 14 * n], fill=colour)
+        draw.text((left + 24, upper + 6 + 14 * n), name[:48], fill=_TEXT)
+    return image
+
+
+__all__ = ["line_chart"]
