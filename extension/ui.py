@@ -16,6 +16,7 @@ from .settings import UISettings
 from .tabs import Shared
 from .tabs.discover import DiscoverTab, first_page, show_model
 from .tabs.edit import EditTab
+from .tabs.gradctrl import GradCtrlTab
 from .tabs.hub import HubTab
 
 TITLE = "GAN Steering"
@@ -50,10 +51,16 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
             discover = DiscoverTab(settings, shared)
         with compat.component(gr.Tab, label="Edit", id="gan_steering_edit_tab", elem_id="gan_steering_edit_tab"):
             edit = EditTab(settings, shared)
+        with compat.component(
+            gr.Tab, label="Gradient Controls", id="gan_steering_gradctrl_tab", elem_id="gan_steering_gradctrl_tab"
+        ):
+            gradient = GradCtrlTab(settings, shared)
         with compat.component(gr.Tab, label="Hub", id="gan_steering_hub_tab", elem_id="gan_steering_hub_tab"):
             hub = HubTab(settings, shared)
     # A new model or a new set of directions (from any tab) refreshes the Edit tab; a Hub model shows in Discover.
     for event in (discover.load_event, discover.discover_event, hub.load_event, hub.pull_event):
+        edit.refresh_after(event)
+    for event in (gradient.train_event, gradient.apply_event):
         edit.refresh_after(event)
     compat.then(hub.load_event, bind(show_model, settings), [shared.model], [discover.model, discover.summary])
     opened = compat.on_load(
@@ -64,7 +71,7 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
     )
     if opened is not None:
         edit.refresh_after(opened)
-    return {"shared": shared, "discover": discover, "edit": edit, "hub": hub}
+    return {"shared": shared, "discover": discover, "edit": edit, "gradctrl": gradient, "hub": hub}
 
 
 def end_session(request: gr.Request) -> None:

@@ -7,7 +7,7 @@ them by rendering seeded samples (``score_samples``); a labelled set gives them 
 
 ``confident`` keeps the samples the reference trains on: for a binary attribute the top and bottom ``fraction`` by
 score (labels 1 and 0); for a multi-class one, per class c, the ``fraction · N`` samples with the highest c-score
-among those whose argmax is c.
+among those whose argmax is c. A share of each class (30 % by default) is held out for validation.
 """
 
 from __future__ import annotations
@@ -199,7 +199,9 @@ def confident(
     shuffle = torch.randperm(len(rows), generator=gen)
     rows, labels = rows[shuffle], labels[shuffle]
     held = torch.zeros(len(rows), dtype=torch.bool)
-    held[: round(validation * len(rows))] = True
+    for c in torch.unique(labels):  # stratified: every class keeps at least one training sample
+        members = (labels == c).nonzero()[:, 0]
+        held[members[: min(round(validation * len(members)), len(members) - 1)]] = True
     classes = None if data.classes is None else data.classes[rows]
     return Labelled(data.attribute, data.codes[rows], labels.long(), classes, held)
 

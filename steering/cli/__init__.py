@@ -18,7 +18,7 @@ from ..errors import SteeringError
 from ..models.base import NOISE_MODES
 from ..version import __version__
 from . import arguments as arg
-from . import inversion_commands
+from . import gradctrl_commands, inversion_commands
 from .console import PROG, Console, Parser, fail
 from .edit_commands import cmd_animate, cmd_edit, cmd_latents, cmd_replay, cmd_sweep
 from .file_commands import cmd_inspect, cmd_pull, cmd_push, cmd_rename
@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(latents=None)
     p.add_argument("-o", "--output", required=True, metavar="START.safetensors")
     inversion_commands.add_arguments(subs, sub, model)
+    gradctrl_commands.add_arguments(subs, sub, model)
 
     p = sub("inspect", cmd_inspect, "show a control file's metadata (no model is loaded)")
     p.add_argument("file", metavar="FILE")

@@ -1,0 +1,96 @@
+"""The Gradient Controls tab's handlers, called directly as the UI calls them: label seeds, save and reload the
+labelled set, train, the controls reach the Edit tab's store, per-control exclusions, trajectory, GIF, measurement."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from extension.session import directions_store
+from extension.settings import UISettings
+from extension.tabs import gradctrl as tab
+from steering.errors import InvalidValueError
+from steering.methods import gradctrl as gc
+
+MODEL = "dcgan-faces"
+
+
+@pytest.fixture()
+def settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_STEERING_OUTPUTS", str(tmp_path / "outputs"))
+    return UISettings()
+
+
+def test_the_tab_builds_in_the_app(settings):
+    from extension.ui import build_app
+
+    build_app(settings)
+
+
+def test_label_train_exclude_and_render(settings, tmp_path):
+    grid = tab.sample_grid(settings, MODEL, 3)
+    assert [caption for _, caption in grid[:2]] == ["seed 3", "seed 4"] and len(grid) == tab.GRID
+    key, picker, status = tab.label(settings, MODEL, "", "smile", "no, yes", "3, 4, 5", "yes")
+    key, _, status = tab.label(settings, MODEL, key, "smile", "no, yes", "6, 7", "no")
+    assert "no: 2" in status and "yes: 3" in status and picker["choices"] == ["no", "yes"]
+    with pytest.raises(InvalidValueError, match="classes"):
+        tab.label(settings, MODEL, key, "smile", "no, yes", "8", "maybe")
+    path, _ = tab.save_labels(settings, key)
+    assert path.endswith(".safetensors")
+    reloaded, attribute, classes, _ = tab.upload_labels(settings, MODEL, path)
+    assert (attribute, classes) == ("smile", "no, yes") and len(directions_store.get(reloaded)) == 5
+
+    controls_key, heads_key, table, picker, status = tab.train(
+        settings, MODEL, ["brightness", "warmth"], reloaded, True, 200, 0.2, 5, "others", 20
+    )
+    controls = directions_store.get(controls_key)
+    assert controls.names == ["brightness", "warmth", "smile"] and picker["choices"] == controls.names
+    assert "| smile | yes |" in table and "gradient controls" in status
+    assert tab.show_exclusions(settings, controls_key, "smile") == "brightness=20, warmth=20"
+    changed_key, _ = tab.set_exclusions(settings, controls_key, "smile", "warmth=33")
+    assert gc.exclusions(directions_store.get(changed_key), 2) == {"warmth": 33}
+    with pytest.raises(InvalidValueError, match="own attribute"):
+        tab.set_exclusions(settings, controls_key, "smile", "smile=3")
+
+    strip = tab.strip(settings, MODEL, changed_key, "brightness", 1)
+    assert strip.size[0] > 5 * strip.size[1]  # one row of 7 frames
+    preview, file, _ = tab.animation(settings, MODEL, changed_key, "warmth", 1, "GIF")
+    assert preview == file and file.endswith(".gif")
+    table, chart = tab.measure(settings, MODEL, changed_key, heads_key, "brightness", 4)
+    assert table.count("\n") == 5 and "GradCtrl" in table and chart.size == (640, 400)
+    with pytest.raises(InvalidValueError, match="no image scorer"):
+        tab.measure(settings, MODEL, changed_key, heads_key, "smile", 4)
+    edited = torch.equal(
+        directions_store.get(changed_key).tensors["head2.w1"], directions_store.get(controls_key).tensors["head2.w1"]
+    )
+    assert edited  # exclusions change the masks, never the heads
+
+
+def test_cli_label_train_measure(tmp_path, capsys):
+    from steering.attributes import LabelledSet
+    from steering.cli import main
+    from steering.controls import load_control
+
+    labels, controls, linear = tmp_path / "smile.safetensors", tmp_path / "g.safetensors", tmp_path / "l.safetensors"
+    label = ["-q", "label", MODEL, "--device", "cpu", "--attribute", "smile", "-o", str(labels)]
+    assert main([*label, "--classes", "no,yes", "--set", "1=yes", "--set", "2=no", "--set", "3=yes"]) == 0
+    grid = ["--grid", str(tmp_path / "grid.png"), "--seeds", "1,2"]
+    assert main([*label, "--extend", str(labels), "--set", "4=0", "--set", "5=0", *grid]) == 0
+    assert LabelledSet.load(labels).counts() == {"no": 3, "yes": 2} and (tmp_path / "grid.png").is_file()
+
+    train = ["-q", "train", MODEL, "--device", "cpu", "--samples", "200", "--fraction", "0.2", "--epochs", "5"]
+    sources = ["--attribute", "brightness", "--attribute", "warmth", "--labels", str(labels)]
+    outputs = ["-o", str(controls), "--linear", str(linear)]
+    assert main([*train, *sources, "--exclude", "others", "--top-k", "10", *outputs]) == 0
+    field = load_control(controls)
+    assert field.names == ["brightness", "warmth", "smile"]
+    assert field.params["exclude"][0] == {"warmth": 10, "smile": 10}
+    assert load_control(linear).names == ["brightness (linear)", "warmth (linear)", "smile (linear)"]
+    assert main([*train, "-o", str(tmp_path / "x.safetensors")]) == 2  # nothing to train on: one clear line
+
+    capsys.readouterr()
+    edits = ["--edit", f"{controls}=warmth", "--edit", f"{linear}=1"]
+    scored = ["--target", "warmth", "--attributes", "warmth,brightness", "--seeds", "4", "--strengths", "2,4"]
+    assert main(["-q", "measure", MODEL, "--device", "cpu", *edits, *scored, "--plot", str(tmp_path / "p.png")]) == 0
+    out = capsys.readouterr().out
+    assert "gradctrl: warmth" in out and "boundaries: warmth (linear)" in out and (tmp_path / "p.png").is_file()
