@@ -1,8 +1,10 @@
 """Field controls: the step direction is recomputed from the current latent (Local Basis traversal, GradCtrl).
 
 A field is a function ``f(generator, x, inputs) -> [N, d]`` of the model, the current latent vector ``x`` [N, d] and
-the control's stored tensors (small classifier heads, masks, guide directions). Functions are named in ``FIELDS`` and
-imported from our own code: a file names its field, it never carries code.
+the control's stored tensors (small classifier heads, masks, guide directions); ``inputs`` also carry the previous
+step's ``f̂`` along the same path and the steps taken, so a field may continue a path (the Local Basis traversal keeps
+following one direction). Functions are named in ``FIELDS`` and imported from our own code: a file names its field,
+it never carries code.
 
 Step rule (explicit Euler): a strength ``s`` takes ``n = ⌈|s| / h⌉`` steps, ``n − 1`` of size ``h`` (``step_size``)
 and a last one of ``|s| − (n − 1)·h``; each moves ``x ← x + sign(s) · size · f̂(x)`` with ``f̂ = f / ‖f‖`` (unit steps,
@@ -42,9 +44,13 @@ class FieldInputs:
     tensors: Mapping[str, Tensor]
     params: Mapping[str, Any]
     classes: Tensor | None  # [N, C] for class-conditional models
+    previous: Tensor | None = None  # f̂ [N, d] at the previous step of this path (None at its first step)
+    step: int = 0  # steps taken so far along this path
 
 
 FieldFunction = Callable[[Generator, Tensor, FieldInputs], Tensor]
+#: Where a path stands: the previous step's field value (``None`` before the first step) and the steps taken.
+State = tuple[Tensor | None, int]
 
 
 def constant_field(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tensor:
@@ -59,6 +65,8 @@ FIELDS: dict[str, str] = {
     "constant": f"{__name__}:constant_field",
     "steerability": f"{_CORE}.methods.steerability:forbidden_step",
     "gradctrl": f"{_CORE}.methods.gradctrl:gradient_step",
+    "local-basis": f"{_CORE}.methods.ict:ict_step",
+    "local-basis-guided": f"{_CORE}.methods.ict:guided_step",
 }
 
 
@@ -157,9 +165,11 @@ class FieldControl(StepwiseControl):
         raise InvalidValueError("field controls share their tensors; select is not available for them")
 
     # ----- moving latents ----------------------------------------------------------------------------------------
-    def direction(self, generator: Generator, x: Tensor, index: int, classes: Tensor | None) -> Tensor:
-        """``f̂(x)`` [N, d] for control ``index``."""
-        inputs = FieldInputs(index, self.tensors, self.params, classes)
+    def direction(
+        self, generator: Generator, x: Tensor, index: int, classes: Tensor | None, state: State = (None, 0)
+    ) -> Tensor:
+        """``f̂(x)`` [N, d] for control ``index``; ``state``: the previous step's ``f̂`` and the steps taken so far."""
+        inputs = FieldInputs(index, self.tensors, self.params, classes, *state)
         f = field_function(self.field)(generator, x, inputs)
         if tuple(f.shape) != tuple(x.shape):
             raise InvalidValueError(f"field {self.field!r} returned {list(f.shape)} for latents {list(x.shape)}")
@@ -172,35 +182,39 @@ class FieldControl(StepwiseControl):
     ) -> tuple[Tensor, None]:
         """``start`` integrated along the field by ``s`` (the step rule above); the cost goes to ``report``."""
         began = time.perf_counter()
-        moved, steps = self._integrate(generator, start, s, index, latents.classes)
+        moved, steps, _ = self._integrate(generator, start, s, index, latents.classes)
         if report is not None:
             report(self.names[index], steps, time.perf_counter() - began)
         return moved, None
 
     def _integrate(
-        self, generator: Generator, x: Tensor, s: Tensor, index: int, classes: Tensor | None
-    ) -> tuple[Tensor, int]:
+        self, generator: Generator, x: Tensor, s: Tensor, index: int, classes: Tensor | None, state: State = (None, 0)
+    ) -> tuple[Tensor, int, State]:
+        """``x`` moved by ``s``; the path's state (previous ``f̂``, steps taken) before and after."""
         amount = s.abs()
         n = torch.ceil(amount / self.step_size - 1e-9).clamp_min(0)
         if float(n.max()) > MAX_STEPS:
             raise InvalidValueError(f"{float(amount.max()):g} is {int(n.max())} steps of {self.step_size:g}")
         last = (amount - (n - 1) * self.step_size).to(x)
         sign = torch.sign(s).to(x)[:, None]
+        previous, taken = state
         for step in range(int(n.max())):
             size = torch.where(n - 1 > step, self.step_size, last.double()).to(x)
             active = (n > step)[:, None]
-            x = torch.where(active, x + sign * size[:, None] * self.direction(generator, x, index, classes), x)
-        return x, int(n.max())
+            f = self.direction(generator, x, index, classes, (previous, taken + step))
+            x = torch.where(active, x + sign * size[:, None] * f, x)
+            previous = f if previous is None else torch.where(active, f, previous)
+        return x, int(n.max()), (previous, taken + int(n.max()))
 
     def frames(
         self, generator: Generator, start: Tensor, index: int, targets: Sequence[float], latents: Latents
     ) -> list[Tensor]:
         """Each frame is integrated on from the previous one (ascending |s|), not from the start."""
-        current, done, out = start, 0.0, []
+        current, done, out, state = start, 0.0, [], (None, 0)
         for target in targets:
             if abs(target) > done:
                 step = torch.tensor([target - (done if target > 0 else -done)], dtype=torch.float64)
-                current, _ = self._integrate(generator, current, step, index, latents.classes)
+                current, _, state = self._integrate(generator, current, step, index, latents.classes, state)
             done = abs(target)
             out.append(current)
         return out

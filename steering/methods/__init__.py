@@ -8,6 +8,7 @@ from . import boundaries as _boundaries
 from . import ganspace as _ganspace
 from . import gradctrl as _gradctrl
 from . import interpolation as _interpolation
+from . import localbasis as _localbasis
 from . import principal as _principal
 from . import sefa as _sefa
 from . import steerability as _steerability
@@ -26,6 +27,7 @@ METHODS: dict[str, Method] = {
         _steerability.METHOD,
         _principal.METHOD,
         _transfer.METHOD,
+        _localbasis.METHOD,
         _gradctrl.METHOD,
         _boundaries.METHOD,
         _interpolation.METHOD,

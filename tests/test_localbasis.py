@@ -1,0 +1,295 @@
+"""Local Basis: Jacobians, the top-k solver, Grassmannian metrics, iterative traversals (ICT), warpage and trust, on
+the embedded DCGANs (faces; eyes at a fixed class) and on a StyleGAN2 mapping network with random weights."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from steering.analysis import grassmann
+from steering.methods import jacobian
+from steering.methods.localbasis import local_basis, partial_network, start_latents
+from steering.models.stylegan2 import StyleGAN2
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small LAPACK calls (512×512) run several times faster on one thread than on two busy cores; restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def mapping():
+    """StyleGAN2 with random weights and the paper's mapping network: 8 layers, 512-d (a small synthesis)."""
+    torch.manual_seed(0)
+    return StyleGAN2(size=8, style_dim=512, n_mlp=8).eval()
+
+
+# ----- Jacobians ----------------------------------------------------------------------------------------------------
+def _finite_differences(f, x: torch.Tensor, directions: torch.Tensor, eps: float) -> torch.Tensor:
+    """Central differences ``(f(x + εv) − f(x − εv)) / 2ε`` for each row ``v`` of ``directions``: [m, r]."""
+    with torch.no_grad():
+        plus = f(x[None] + eps * directions)
+        minus = f(x[None] - eps * directions)
+    return ((plus - minus) / (2 * eps)).T
+
+
+@pytest.mark.parametrize("case", ["faces-block1", "mapping"])
+def test_jacobian_matches_finite_differences(case, dcgan, mapping):
+    """Forward mode (a tall feature map: 16384 × 100) and reverse mode (the 512 × 512 mapping, a tie goes to reverse
+    mode) agree with central differences in float64 along random directions."""
+    generator = dcgan if case == "faces-block1" else mapping
+    generator = type(generator).from_config(generator.config)
+    generator.load_state_dict((dcgan if case == "faces-block1" else mapping).state_dict())
+    generator = generator.double().eval()
+    start = start_latents(generator, seed=3)
+    start = start.replace(codes=start.codes.double())
+    f = partial_network(generator, start, "block1" if case == "faces-block1" else "w")
+    x = start.codes[0]
+    m, d = f(x[None]).shape[1], x.numel()
+    assert jacobian.forward_mode(d, m) == (case == "faces-block1")
+    jac = jacobian.jacobian(f, x)
+    assert jac.shape == (m, d) and jac.dtype == torch.float64
+    directions = torch.randn(4, d, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    expected = _finite_differences(f, x, directions, 1e-6)
+    got = jac @ directions.T
+    assert float((got - expected).norm() / expected.norm()) < 1e-6
+    assert float(expected.norm()) > 1.0  # a real change, not a flat spot
+
+
+def test_exact_triplets_reconstruct_the_jacobian(dcgan):
+    """The tall path (eigenvectors of JᵀJ) gives orthonormal singular vectors with J v = σ u, sorted."""
+    start = start_latents(dcgan, seed=0)
+    f = partial_network(dcgan, start, "block1")
+    found = jacobian.exact(f, start.codes[0], 12)
+    jac = jacobian.jacobian(f, start.codes[0])
+    assert torch.allclose(found.left.T @ found.left, torch.eye(12), atol=1e-4)
+    assert torch.allclose(found.right.T @ found.right, torch.eye(12), atol=1e-5)
+    assert torch.allclose(jac @ found.right, found.left * found.values, atol=1e-3 * float(found.values[0]))
+    assert bool((found.values[:-1] >= found.values[1:]).all())
+    assert torch.allclose(found.values, torch.linalg.svdvals(jac)[:12], rtol=1e-4)
+
+
+# ----- Grassmannian metrics -----------------------------------------------------------------------------------------
+def test_distance_of_a_subspace_to_itself_is_zero():
+    """Any two bases of one subspace are at distance 0 (to float64 rounding), in both metrics."""
+    gen = torch.Generator().manual_seed(0)
+    basis = grassmann.random_subspace(64, 7, gen)
+    other = basis @ torch.linalg.qr(torch.randn(7, 7, generator=gen, dtype=torch.float64))[0]  # rotated within
+    for b in (basis, other, 3.0 * other):
+        assert grassmann.geodesic_distance(basis, b) < 1e-7
+        assert grassmann.projection_distance(basis, b) < 1e-7
+    assert torch.allclose(grassmann.principal_angles(basis, other), torch.zeros(7, dtype=torch.float64), atol=1e-7)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_orthogonal_subspaces(k):
+    """Orthogonal k-dimensional subspaces: geodesic distance √k·π/2, projection distance 1."""
+    q = grassmann.random_subspace(50, 2 * k, torch.Generator().manual_seed(k))
+    a, b = q[:, :k], q[:, k:]
+    assert grassmann.geodesic_distance(a, b) == pytest.approx(math.sqrt(k) * math.pi / 2, abs=1e-9)
+    assert grassmann.projection_distance(a, b) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_small_angles_are_resolved():
+    """A rotation by 10⁻⁶ rad is read as such (a cosine alone rounds it away: the sine path is used)."""
+    q = grassmann.random_subspace(30, 2, torch.Generator().manual_seed(2))
+    e1, e2 = q[:, :1], q[:, 1:]
+    angle = 1e-6
+    tilted = math.cos(angle) * e1 + math.sin(angle) * e2
+    assert grassmann.projection_distance(e1, tilted) == pytest.approx(math.sin(angle), rel=1e-6)
+    assert grassmann.geodesic_distance(e1, tilted) == pytest.approx(angle, rel=1e-6)
+
+
+def test_principal_angles_between_known_planes():
+    """Planes at 30° and 60° in two independent coordinate pairs: those angles, geodesic √(θ₁² + θ₂²)."""
+    eye = torch.eye(6, dtype=torch.float64)
+    a = eye[:, :2]
+    t1, t2 = math.pi / 6, math.pi / 3
+    b = torch.stack(
+        [math.cos(t1) * eye[:, 0] + math.sin(t1) * eye[:, 2], math.cos(t2) * eye[:, 1] + math.sin(t2) * eye[:, 3]], 1
+    )
+    assert torch.allclose(grassmann.principal_angles(a, b), torch.tensor([t1, t2], dtype=torch.float64), atol=1e-12)
+    assert grassmann.geodesic_distance(a, b) == pytest.approx(math.hypot(t1, t2))
+    assert grassmann.projection_distance(a, b) == pytest.approx(math.sin(t2))
+
+
+# ----- the top-k solver against the exact basis ---------------------------------------------------------------------
+def _top_k_against_exact(generator, start, feature, **options):
+    f = partial_network(generator, start, feature)
+    exact = jacobian.exact(f, start.codes[0], 10)
+    found = jacobian.top_k(f, start.codes[0], 10, **options)
+    assert not found.exact and found.products < min(f(start.codes).shape[1], start.codes.shape[1]) * 2
+    return (
+        grassmann.projection_distance(found.right, exact.right),
+        grassmann.projection_distance(found.left, exact.left),
+        float((found.values - exact.values).abs().max() / exact.values[0]),
+    )
+
+
+def test_top_k_matches_exact_on_the_stylegan2_mapping(mapping):
+    """Random-weight mapping network (8 layers, 512-d): default solver settings, several latents, ≤ 10⁻³."""
+    for seed in (0, 1, 2):
+        right, left, values = _top_k_against_exact(mapping, start_latents(mapping, seed), "w")
+        assert right < 1e-3 and left < 1e-3 and values < 1e-5
+
+
+@pytest.mark.parametrize("model", ["dcgan", "eyes"])
+def test_top_k_matches_exact_on_the_embedded_models(model, request):
+    """Faces and eyes (at a fixed class), default feature: a 90-dimensional Krylov space of the 100-d latent (the
+    default settings would take the whole Jacobian here: it costs no more)."""
+    generator = request.getfixturevalue(model)
+    for seed in (0, 1):
+        start = start_latents(generator, seed, class_index=2 if generator.num_classes else None)
+        feature = "block1" if generator.num_classes else None  # eyes: the smaller map (faces: the default, block2)
+        right, left, values = _top_k_against_exact(generator, start, feature, oversample=5, iterations=5)
+        assert right < 1e-3 and left < 1e-3 and values < 1e-4
+
+
+def test_top_k_settings_that_cover_the_latent_take_the_exact_jacobian(dcgan):
+    start = start_latents(dcgan, 0)
+    f = partial_network(dcgan, start, "block1")
+    assert jacobian.top_k(f, start.codes[0], 10).exact  # 15 × 7 ≥ 100: the whole Jacobian is cheaper
+
+
+def test_local_basis_signs_and_shapes(dcgan):
+    basis = local_basis(dcgan, start_latents(dcgan, 4), k=6, feature="block1")
+    assert basis.latent.shape == (100, 6) and basis.output.shape == (256 * 8 * 8, 6) and len(basis) == 6
+    biggest = basis.latent.abs().argmax(dim=0)
+    assert bool((basis.latent[biggest, torch.arange(6)] > 0).all())  # canonical signs
+    jac = jacobian.jacobian(basis.network, basis.point)
+    assert torch.allclose(jac @ basis.latent, basis.output * basis.values, atol=1e-3 * float(basis.values[0]))
+
+
+# ----- iterative traversals ---------------------------------------------------------------------------------------
+def test_ict_starts_along_its_direction_and_never_turns_back(dcgan):
+    """At its own start the first step is ``v_i`` (output speed: scaled by σ_ref/σ = 1); along the path (both ways)
+    consecutive steps point the same way, and the first step of each side is ±v_i."""
+    from steering.controls.field import FieldInputs, field_function
+    from steering.methods import METHODS
+
+    control = METHODS["localbasis"].run(dcgan, {"num_directions": 3, "feature": "block1", "seed": 5, "step_size": 0.4})
+    assert type(control).__name__ == "FieldControl" and control.field == "local-basis" and len(control) == 3
+    start = start_latents(dcgan, 5)
+    reference = control.tensors["reference"]
+    inputs = FieldInputs(1, control.tensors, control.params, None)
+    first = field_function("local-basis")(dcgan, start.codes, inputs)
+    assert torch.allclose(first[0], reference[1], atol=1e-4)
+    steps = []
+    original = control.direction
+
+    def recording(*args, **kwargs):
+        found = original(*args, **kwargs)
+        steps.append(found[0].clone())
+        return found
+
+    control.direction = recording  # type: ignore[method-assign]
+    frames = control.walk(dcgan, start, 1, [-1.2, -0.4, 0.0, 0.4, 1.2])
+    assert frames.codes.shape == (5, 100) and torch.equal(frames.codes[2], start.codes[0])
+    assert len(steps) == 6  # three steps each way, each frame continued from the previous one
+    for side in (steps[:3], steps[3:]):
+        assert torch.allclose(side[0] / side[0].norm(), reference[1], atol=1e-4)
+        cosines = [float(a @ b / (a.norm() * b.norm())) for a, b in itertools.pairwise(side)]
+        assert min(cosines) > 0.5, cosines
+    moved = (frames.codes[3:] - start.codes).norm(dim=1)
+    assert 0.3 < float(moved[0]) < 0.5 and float(moved[1]) > float(moved[0])
+
+
+def test_output_speed_keeps_the_partial_network_moving_evenly(dcgan):
+    """With the paper's scaled steps each step moves f's output by about σ_ref·h; with unit latent steps the output
+    speed follows the local stretch instead."""
+    from steering.methods import METHODS
+
+    f = partial_network(dcgan, start_latents(dcgan, 2), "block1")
+    spreads = {}
+    for speed in ("output", "latent"):
+        options = {"num_directions": 1, "feature": "block1", "seed": 2, "step_size": 0.25, "speed": speed}
+        control = METHODS["localbasis"].run(dcgan, options)
+        frames = control.walk(dcgan, start_latents(dcgan, 2), 0, [0.25 * i for i in range(9)])
+        with torch.no_grad():
+            y = f(frames.codes)
+        lengths = (y[1:] - y[:-1]).norm(dim=1) / (0.25 * float(control.values[0]))
+        spreads[speed] = float(lengths.std() / lengths.mean())
+        if speed == "output":
+            assert float((lengths - 1).abs().max()) < 0.2
+    assert spreads["output"] < spreads["latent"]
+
+
+def test_localbasis_controls_round_trip_and_edit(dcgan, tmp_path):
+    """Field controls are files like any other: saved, loaded, checked against the model; the same edit after."""
+    from steering import edit
+    from steering.controls import load_control
+    from steering.methods import METHODS
+
+    control = METHODS["localbasis"].run(dcgan, {"num_directions": 2, "feature": "block1", "step_size": 0.5})
+    path = control.save(tmp_path / "ict.safetensors")
+    again = load_control(path, dcgan)
+    start = dcgan.sample(1, seed=9)
+    a = edit.apply(dcgan, start, control, {0: 1.0})
+    b = edit.apply(dcgan, start, again, {0: 1.0})
+    assert torch.allclose(a.codes, b.codes) and not torch.equal(a.codes, start.codes)
+    assert torch.equal(edit.apply(dcgan, start, again, {0: 0.0}).codes, start.codes)
+
+
+def test_linear_local_traversal(dcgan, mapping):
+    """Linear option: z + t·v on the DCGAN; on a style-based model w + t·u in the chosen W+ layers."""
+    from steering.methods import METHODS
+
+    faces = METHODS["localbasis"].run(dcgan, {"num_directions": 4, "traversal": "linear", "feature": "block1"})
+    basis = local_basis(dcgan, start_latents(dcgan, 0), 4, "block1")
+    assert faces.kind == "linear" and faces.space == "z"
+    assert torch.allclose(faces.vectors, basis.latent.T, atol=1e-5)
+    style = METHODS["localbasis"].run(mapping, {"num_directions": 4, "traversal": "linear", "layers": "0:2"})
+    basis = local_basis(mapping, start_latents(mapping, 0), 4)
+    assert style.space == "w" and style.layers == (0, 1)
+    assert torch.allclose(style.vectors, basis.output.T, atol=1e-5)
+    with pytest.raises(Exception, match="cannot be limited to some layers"):
+        METHODS["localbasis"].run(mapping, {"num_directions": 2, "layers": "0:2"})
+
+
+def test_ict_on_the_mapping_with_a_layer_range(mapping):
+    """The paper's ICT on StyleGAN2: z moves, w = f(z) goes into the chosen W+ layers, the others keep the start's w;
+    every frame's w lies on f(Z) (it is f of the frame's z)."""
+    from steering.methods import METHODS
+    from steering.methods.ict import traverse
+
+    control = METHODS["localbasis"].run(mapping, {"num_directions": 2, "step_size": 0.2})
+    assert control.space == "z"
+    start = start_latents(mapping, 0)
+    frames = traverse(mapping, start, control, 0, [-0.4, 0.0, 0.4], layers="1:3")
+    assert frames.space == "w+" and frames.codes.shape == (3, mapping.num_layers, 512)
+    w0 = mapping.to_space(start, "w").codes[0]
+    assert torch.allclose(frames.codes[:, 0], w0.expand(3, -1)) and torch.allclose(frames.codes[:, 3], w0.expand(3, -1))
+    whole = control.walk(mapping, start, 0, [-0.4, 0.0, 0.4])
+    assert torch.allclose(frames.codes[:, 1], mapping.to_space(whole, "w").codes, atol=1e-5)
+    assert not torch.allclose(frames.codes[0, 1], w0)
+
+
+def test_guided_traversal_follows_the_global_direction_first(mapping):
+    """The guided field's first step is the local direction whose u is most aligned with the SeFa direction (in w),
+    signed along it, times a factor in [a, 2 − a]; the same path is drawn again for the same seed."""
+    from steering.controls.field import FieldInputs, field_function
+    from steering.methods import METHODS
+
+    control = METHODS["localbasis"].run(mapping, {"num_directions": 2, "traversal": "guided", "randomness": 0.5})
+    assert control.field == "local-basis-guided" and control.params["guide_side"] == "output"
+    start = start_latents(mapping, 0)
+    basis = local_basis(mapping, start, control.params["search"])
+    guide = control.tensors["guide"][1]
+    scores = basis.output.T @ guide
+    j = int(scores.abs().argmax())
+    step = field_function("local-basis-guided")(
+        mapping, start.codes, FieldInputs(1, control.tensors, control.params, None)
+    )
+    factor = float(step[0].norm())
+    assert 0.5 <= factor <= 1.5
+    assert torch.allclose(step[0] / factor, torch.sign(scores[j]) * basis.latent[:, j], atol=1e-4)
+    a = control.walk(mapping, start, 1, [0.3, 0.6])
+    b = control.walk(mapping, start, 1, [0.3, 0.6])
+    assert torch.equal(a.codes, b.codes)
