@@ -49,14 +49,14 @@ def main() -> None:
     args = parser.parse_args()
     generator = load_generator("dcgan-faces")
     data = labelled_latents(generator, args.latents, args.attributes)
-    kept = sum(d.counts()["train"] + d.counts()["validation"] for d in data)
+    kept = "/".join(str(d.counts()["train"] + d.counts()["validation"]) for d in data)
     runs = []
     for _ in range(3):
         start = time.perf_counter()
         heads = train_heads(data, Training(epochs=args.epochs))
         runs.append(time.perf_counter() - start)
     print(
-        f"heads: {len(data)} heads on {args.latents} labelled latents ({kept} kept, 70/30 split), "
+        f"heads: {len(data)} heads on {args.latents} labelled latents ({kept} kept per head, 70/30 split), "
         f"{args.epochs} epochs, batch 32: {statistics.median(runs):.2f} s (median of 3); validation accuracy "
         + ", ".join(f"{a:.3f}" for a in heads.accuracy)
     )

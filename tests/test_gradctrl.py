@@ -364,3 +364,23 @@ def test_the_methods_run_from_the_registry(eyes):
     latents = eyes.sample(2, seed=3)
     moved = apply(eyes, latents, field, {0: 1.0})
     assert torch.equal(moved.classes, latents.classes) and not torch.equal(moved.codes, latents.codes)
+
+
+def test_style_based_controls_move_w_in_a_layer_range(tmp_path):
+    """On a StyleGAN2 (random weights, 32 px) heads read w and the edit goes only into the chosen W+ layers."""
+    from steering.models.stylegan2 import StyleGAN2
+
+    torch.manual_seed(11)
+    model = StyleGAN2(size=32, style_dim=32, n_mlp=2, channels=[32, 32, 24, 16]).eval()
+    heads = _random_heads(32, [1, 3])
+    control = gc.build_controls(model, heads, layers="2:5", exclude="others", top_k=8)
+    assert control.space == "w" and control.layers == (2, 3, 4) and control.dim == 32
+    latents = model.sample(2, seed=3, space="w")
+    moved = apply(model, latents, control, {1: 2.0})
+    assert moved.space == "w+" and moved.codes.shape == (2, model.num_layers, 32)
+    changed = (moved.codes - latents.codes[:, None]).abs().amax(dim=(0, 2)) > 0
+    assert changed.tolist() == [i in (2, 3, 4) for i in range(model.num_layers)]
+    w = latents.codes
+    up = probabilities(control.tensors, 1, moved.codes[:, 2])[:, 0] - probabilities(control.tensors, 1, w)[:, 0]
+    assert bool((up > 0).all())  # towards class 0 of the 3-class head
+    assert load_control(control.save(tmp_path / "w.safetensors"), model).layers == (2, 3, 4)

@@ -57,7 +57,7 @@ def test_label_train_exclude_and_render(settings, tmp_path):
     preview, file, _ = tab.animation(settings, MODEL, changed_key, "warmth", 1, "GIF")
     assert preview == file and file.endswith(".gif")
     table, chart = tab.measure(settings, MODEL, changed_key, heads_key, "brightness", 4)
-    assert table.count("\n") == 5 and "GradCtrl" in table and chart.size == (640, 400)
+    assert table.count("\n") == 7 and "GradCtrl" in table and "ganspace" in table and chart.size == (640, 400)
     with pytest.raises(InvalidValueError, match="no image scorer"):
         tab.measure(settings, MODEL, changed_key, heads_key, "smile", 4)
     edited = torch.equal(
@@ -88,9 +88,13 @@ def test_cli_label_train_measure(tmp_path, capsys):
     assert load_control(linear).names == ["brightness (linear)", "warmth (linear)", "smile (linear)"]
     assert main([*train, "-o", str(tmp_path / "x.safetensors")]) == 2  # nothing to train on: one clear line
 
+    sefa = tmp_path / "sefa.safetensors"
+    assert main(["-q", "discover", MODEL, "--device", "cpu", "--method", "sefa", "-k", "5", "-o", str(sefa)]) == 0
     capsys.readouterr()
-    edits = ["--edit", f"{controls}=warmth", "--edit", f"{linear}=1"]
+    edits = ["--edit", f"{controls}=warmth", "--edit", f"{linear}=1", "--edit", str(sefa)]
     scored = ["--target", "warmth", "--attributes", "warmth,brightness", "--seeds", "4", "--strengths", "2,4"]
     assert main(["-q", "measure", MODEL, "--device", "cpu", *edits, *scored, "--plot", str(tmp_path / "p.png")]) == 0
     out = capsys.readouterr().out
     assert "gradctrl: warmth" in out and "boundaries: warmth (linear)" in out and (tmp_path / "p.png").is_file()
+    sefa_row = next(line for line in out.splitlines() if line.startswith("sefa: "))
+    assert sefa_row.split()[4] != "—" and float(sefa_row.split()[4]) > 0  # oriented: its best direction raises warmth

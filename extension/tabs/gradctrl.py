@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from .. import compat, outputs
-from ..core import CORE, edit, errors, start, values
+from ..core import CORE, edit, errors, methods, start, values
 from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from .common import code, for_display, md
@@ -229,8 +229,9 @@ def measure(
     request: Any = None,
     progress: Any = None,
 ) -> tuple[str, Any]:
-    """The picked control against the same heads unmasked and the linear and conditional boundaries, measured on
-    the scored attributes (built-in scorers) the control excludes: ``(table, plot)``."""
+    """The picked control against the same heads unmasked, the linear and conditional boundaries and the SeFa and
+    GANSpace directions that move the target most, measured on the scored attributes (built-in scorers) the control
+    excludes: ``(table, plot)``."""
     found = _controls(key)
     trained = directions_store.get(heads_key)
     index = found.names.index(control)
@@ -255,6 +256,11 @@ def measure(
         ]
         count = values.check_count(seeds or 16, "the number of seeds", 1, 256)
         latents = model.sample(count, seed=1000)
+        for name in ("sefa", "ganspace"):  # the direction of each that moves the target most, oriented to raise it
+            directions = methods.method(name).run(model, {"num_directions": 10})
+            probe = latents.select(slice(0, 4))
+            best, sign = measurement.best_direction(model, directions, chosen[0], column, probe)
+            edits.append(measurement.Edit(name, directions, best, 0, column, others, flip=sign < 0))
         result = measurement.measure(model, edits, chosen, latents, [1, 2, 3, 4], progress=progress)
     rows = ["| edit | strength | target change | excluded change | success |", "|---|---|---|---|---|"]
     for row in result.table():

@@ -44,6 +44,7 @@ class Edit:
     target: int  # index into the scorers
     column: int = 0
     others: tuple[int, ...] | None = None  # the attributes whose change counts (default: every other one)
+    flip: bool = False  # the slider raises the target at negative strengths (an oriented SeFa/GANSpace direction)
 
 
 @dataclass
@@ -182,7 +183,7 @@ def measure(
         sign = float((signs or {}).get(e.label, 1.0))
         targets, changes = [], []
         for s in strengths:
-            moved = apply(generator, latents, [e.control], [{e.index: sign * s}])
+            moved = apply(generator, latents, [e.control], [{e.index: (-1.0 if e.flip else 1.0) * sign * s}])
             found = render_scores(generator, moved, scorers)
             delta = [(f - b) / sd for f, b, sd in zip(found, start, spread, strict=True)]
             targets.append((1.0 if sign > 0 else -1.0) * delta[e.target][:, e.column])

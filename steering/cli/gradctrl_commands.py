@@ -161,14 +161,15 @@ def cmd_measure(args: argparse.Namespace, console: Console) -> int:
         if not file:
             file, which = which, ""
         control = load_control(Path(file).expanduser(), generator)
-        sign = -1.0 if args.down else 1.0
+        flip = False
         if which:
             index = control_index(control, which)
         else:  # the slider that moves the target most (SeFa, GANSpace: directions know no attribute)
-            index, sign = best_direction(generator, control, scorers[t], column, latents.select(slice(0, 8)))
+            index, raising = best_direction(generator, control, scorers[t], column, latents.select(slice(0, 8)))
+            flip = raising < 0
         label = f"{control.method}: {control.names[index]}"
-        edits.append(Edit(label, control, index, t, column, others))
-        signs[label] = sign
+        edits.append(Edit(label, control, index, t, column, others, flip=flip))
+        signs[label] = -1.0 if args.down else 1.0
     with console.progress("measuring", unit="edit") as progress:
         found = measure(generator, edits, scorers, latents, strengths, signs=signs, progress=progress)
     if args.json:
