@@ -293,3 +293,72 @@ def test_guided_traversal_follows_the_global_direction_first(mapping):
     a = control.walk(mapping, start, 1, [0.3, 0.6])
     b = control.walk(mapping, start, 1, [0.3, 0.6])
     assert torch.equal(a.codes, b.codes)
+
+
+# ----- warpage and trust ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ["faces", "mapping"])
+def test_warpage_ordering(case, dcgan, mapping):
+    """At every k: 0 < nearby (ε = 0.1) < random pairs < random subspaces; the global bases are compared on the side
+    they live on (z for the faces, w for the mapping network)."""
+    from steering.analysis.warpage import BASELINE, NEARBY, RANDOM_PAIRS, warpage
+
+    generator, feature = (dcgan, "block1") if case == "faces" else (mapping, None)
+    found = warpage(generator, feature=feature, max_dim=6, pairs=6, epsilon=0.1, seed=0)
+    assert found.side == ("latent" if case == "faces" else "output") and found.dims == list(range(1, 7))
+    assert set(found.curves) == {RANDOM_PAIRS, NEARBY, "vs sefa", "vs ganspace", BASELINE}
+    for i, k in enumerate(found.dims):
+        near, far, chance = found.curves[NEARBY][i], found.curves[RANDOM_PAIRS][i], found.curves[BASELINE][i]
+        assert 0 < near < far < chance <= math.sqrt(k) * math.pi / 2, (k, near, far, chance)
+    projection = warpage(generator, feature=feature, max_dim=3, pairs=2, metric="projection", references=())
+    assert all(0 <= v <= 1 for curve in projection.curves.values() for v in curve)
+
+
+def test_trust_of_global_directions(dcgan, mapping):
+    """A local direction itself is trusted fully where it was computed; SeFa's directions score between 0 and 1,
+    compared on their own side (z for the faces, w for the mapping network); chance is √(k/n)."""
+    from steering.analysis.warpage import trust
+    from steering.methods import METHODS
+
+    start = start_latents(dcgan, 7)
+    local = METHODS["localbasis"].run(
+        dcgan, {"num_directions": 3, "traversal": "linear", "seed": 7, "feature": "block1"}
+    )
+    found = trust(dcgan, start, local, k=5, feature="block1")
+    assert found.scores == pytest.approx([1.0, 1.0, 1.0], abs=1e-4) and found.best == [0, 1, 2]
+    assert found.chance == pytest.approx(math.sqrt(5 / 100))
+    sefa = trust(dcgan, start, METHODS["sefa"].run(dcgan, {"num_directions": 4}), k=5, feature="block1")
+    assert all(0 < s <= 1 for s in sefa.scores)
+    w_sefa = trust(mapping, start_latents(mapping, 1), METHODS["sefa"].run(mapping, {"num_directions": 4}), k=10)
+    assert all(0 < s <= 1 for s in w_sefa.scores) and w_sefa.chance == pytest.approx(math.sqrt(10 / 512))
+
+
+# ----- CLI ------------------------------------------------------------------------------------------------------------
+def test_cli_basis_and_warpage(dcgan, tmp_path, capsys):
+    """`basis` prints the spectrum (JSON too) and writes an ICT strip; `warpage` prints the curves and a CSV whose
+    rows order as the paper's: nearby < random pairs < random subspaces."""
+    import csv
+    import json
+
+    from PIL import Image
+
+    from steering.cli import main
+
+    assert main(["-q", "basis", "dcgan-faces", "--seed", "3", "-k", "4", "--feature", "block1", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    expected = local_basis(dcgan, start_latents(dcgan, 3), 4, "block1").values.tolist()
+    assert info["feature"] == "block1" and info["jacobian"] == [16384, 100] and info["exact"]
+    assert info["singular_values"] == pytest.approx(expected, rel=1e-5)
+    strip = tmp_path / "strip.png"
+    args = ["basis", "dcgan-faces", "--feature", "block1", "--ict", "1", "--frames", "3", "--step-size", "0.5"]
+    assert main(["-q", *args, "-o", str(strip)]) == 0
+    assert Image.open(strip).size[1] > 2 * 64  # two rows: ICT and linear
+    assert main(["-q", *args]) == 2  # --ict without -o: a usage error, one line
+    assert "go together" in capsys.readouterr().err
+    curves = tmp_path / "curves.csv"
+    command = ["warpage", "dcgan-faces", "--feature", "block1", "--max-dim", "3", "--pairs", "3", "-o", str(curves)]
+    assert main(["-q", *command]) == 0
+    assert "random subspaces" in capsys.readouterr().out
+    rows = list(csv.DictReader(curves.open()))
+    assert [int(r["k"]) for r in rows] == [1, 2, 3]
+    for row in rows:
+        assert 0 < float(row["nearby (ε)"]) < float(row["random pairs"]) < float(row["random subspaces"])

@@ -19,6 +19,7 @@ from ..models.base import NOISE_MODES
 from ..version import __version__
 from . import arguments as arg
 from . import gradctrl_commands, inversion_commands
+from .analysis_commands import add_basis_options, add_warpage_options, cmd_basis, cmd_warpage
 from .console import PROG, Console, Parser, fail
 from .edit_commands import cmd_animate, cmd_edit, cmd_latents, cmd_replay, cmd_sweep
 from .file_commands import cmd_inspect, cmd_pull, cmd_push, cmd_rename
@@ -163,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="START.safetensors")
     inversion_commands.add_arguments(subs, sub, model)
     gradctrl_commands.add_arguments(subs, sub, model)
+
+    p = sub("basis", cmd_basis, "the local basis at a starting point: spectrum, ICT strip or animation", [model, start])
+    add_basis_options(p)
+
+    p = sub("warpage", cmd_warpage, "distances between local and global bases against their dimension", [model])
+    add_warpage_options(p)
 
     p = sub("inspect", cmd_inspect, "show a control file's metadata (no model is loaded)")
     p.add_argument("file", metavar="FILE")
