@@ -59,3 +59,57 @@ def bar_chart(
             draw.text((x0, upper + plot_h + 6), text[:8], fill=_TEXT)
     draw.line([(left, upper), (left, upper + plot_h), (left + plot_w, upper + plot_h)], fill=_TEXT)
     return image
+
+
+#: Line colours, one per curve (a colour-blind-safe palette).
+_LINES = [(0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233), (230, 159, 0), (0, 0, 0)]
+
+
+def line_chart(
+    xs: Sequence[float],
+    curves: dict[str, Sequence[float]],
+    title: str = "",
+    x_label: str = "",
+    size: tuple[int, int] = (640, 360),
+) -> Image.Image:
+    """One polyline per curve over ``xs`` (shared), with a y axis from 0, ticks on both axes and a legend."""
+    width, height = size
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    values = [float(v) for ys in curves.values() for v in ys if math.isfinite(float(v))]
+    highest = max([*values, 1e-12])
+    step = _nice_step(highest)
+    top = step * math.ceil(highest / step)
+    left, right, upper, lower = 56, 150, 40 if title else 16, 40
+    plot_w, plot_h = width - left - right, height - upper - lower
+    if title:
+        draw.text(((width - right - 6 * len(title)) / 2, 12), title, fill=_TEXT)
+    for i in range(round(top / step) + 1):
+        y = upper + plot_h - plot_h * (i * step) / top
+        draw.line([(left, y), (left + plot_w, y)], fill=_GRID)
+        draw.text((4, y - 6), _fmt(i * step), fill=_TEXT)
+    lo, hi = (min(xs), max(xs)) if xs else (0.0, 1.0)
+    span = (hi - lo) or 1.0
+
+    def x_of(x: float) -> float:
+        return left + plot_w * (x - lo) / span
+
+    every = max(1, math.ceil(len(xs) / max(1, plot_w // 40)))
+    for i, x in enumerate(xs):
+        if i % every == 0:
+            draw.text((x_of(x) - 3, upper + plot_h + 6), _fmt(x), fill=_TEXT)
+    if x_label:
+        draw.text((left + plot_w / 2 - 3 * len(x_label), upper + plot_h + 22), x_label, fill=_TEXT)
+    for n, (name, ys) in enumerate(curves.items()):
+        colour = _LINES[n % len(_LINES)]
+        pairs = [(x, float(y)) for x, y in zip(xs, ys, strict=True) if math.isfinite(float(y))]
+        points = [(x_of(x), upper + plot_h - plot_h * y / top) for x, y in pairs]
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=2)
+        for px, py in points:
+            draw.ellipse([px - 2, py - 2, px + 2, py + 2], fill=colour)
+        legend_y = upper + 16 * n
+        draw.line([(width - right + 10, legend_y + 6), (width - right + 28, legend_y + 6)], fill=colour, width=3)
+        draw.text((width - right + 32, legend_y), name[:18], fill=_TEXT)
+    draw.line([(left, upper), (left, upper + plot_h), (left + plot_w, upper + plot_h)], fill=_TEXT)
+    return image

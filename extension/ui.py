@@ -14,6 +14,7 @@ from .feedback import bind
 from .session import directions_store, session_id, session_tokens
 from .settings import UISettings
 from .tabs import Shared
+from .tabs.analyze import AnalyzeTab
 from .tabs.discover import DiscoverTab, first_page, show_model
 from .tabs.edit import EditTab
 from .tabs.gradctrl import GradCtrlTab
@@ -55,10 +56,14 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
             gr.Tab, label="Gradient Controls", id="gan_steering_gradctrl_tab", elem_id="gan_steering_gradctrl_tab"
         ):
             gradient = GradCtrlTab(settings, shared)
+        with compat.component(
+            gr.Tab, label="Analyze", id="gan_steering_analyze_tab", elem_id="gan_steering_analyze_tab"
+        ):
+            analyze = AnalyzeTab(settings, shared, edit)
         with compat.component(gr.Tab, label="Hub", id="gan_steering_hub_tab", elem_id="gan_steering_hub_tab"):
             hub = HubTab(settings, shared)
     # A new model or a new set of directions (from any tab) refreshes the Edit tab; a Hub model shows in Discover.
-    for event in (discover.load_event, discover.discover_event, hub.load_event, hub.pull_event):
+    for event in (discover.load_event, discover.discover_event, hub.load_event, hub.pull_event, analyze.send_event):
         edit.refresh_after(event)
     for event in (gradient.train_event, gradient.apply_event):
         edit.refresh_after(event)
@@ -71,7 +76,7 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
     )
     if opened is not None:
         edit.refresh_after(opened)
-    return {"shared": shared, "discover": discover, "edit": edit, "gradctrl": gradient, "hub": hub}
+    return {"shared": shared, "discover": discover, "edit": edit, "analyze": analyze, "gradctrl": gradient, "hub": hub}
 
 
 def end_session(request: gr.Request) -> None:

@@ -107,8 +107,11 @@ def interpolation_towards(model: Any, start: Any, target: Any, mode: Any) -> Any
         options = {"seeds": seeds, "truncation": start.truncation, "interpolation": mode}
         return methods.method("interpolation").run(model, {**options, "class_index": start.class_index})
     end = model.sample(1, seed=target_seed, truncation=start.stored.truncation)
+    begin = start.latents(model)
+    if begin.space != end.space:  # a style-based model's start in z (the Local Basis traversals move z)
+        begin = model.to_space(begin, end.space)
     return controls.PathControl.between(
-        start.latents(model),
+        begin,
         end,
         model.identity,
         interpolation=mode,

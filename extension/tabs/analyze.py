@@ -1,0 +1,354 @@
+"""Analyze tab: the local basis at the Edit tab's starting point (its spectrum), walks along one local direction
+(the ICT beside the linear traversal, as a strip, GIF or MP4), the controls sent to the Edit tab as sliders, how far
+the Edit tab's global directions can be trusted at that point, and the warpage of the latent space.
+
+Every handler reads the Edit tab's state inputs first (model, set, start, seed, ψ, class, noise, …: the same
+``edit_state.STATE_INPUTS``), so it works at the point the user is looking at; the math is the core's
+(``steering.methods.localbasis``, ``steering.methods.ict``, ``steering.analysis``)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from .. import compat, outputs, plot
+from ..core import CORE, edit, errors, methods, render, values
+from ..core import io as core_io
+from ..core import start as core_start
+from ..feedback import bind, cancel, ok
+from ..session import directions_store, generator, session_id
+from . import edit_state as state
+from .common import code, md
+
+if TYPE_CHECKING:
+    from ..settings import UISettings
+    from . import Shared
+    from .edit import EditTab
+
+localbasis = importlib.import_module(CORE + ".methods.localbasis")
+ict = importlib.import_module(CORE + ".methods.ict")
+warpage_module = importlib.import_module(CORE + ".analysis.warpage")
+jacobian = importlib.import_module(CORE + ".methods.jacobian")
+
+WALK_FORMATS = ["strip (PNG)", "GIF", "MP4"]
+TRAVERSALS = ["iterative", "guided", "linear"]
+DEFAULT_FEATURE = "default"
+#: Local directions shown in the spectrum (and offered for walks) at most.
+MAX_DIRECTIONS = 64
+
+
+# ----- helpers ----------------------------------------------------------------------------------------------------
+def _point(settings: UISettings, inputs: tuple[Any, ...], request: Any) -> tuple[Any, Any, Any, tuple]:
+    """``(model, starting point, latents at it, the handler's own inputs)`` from the Edit tab's state inputs."""
+    spec, _key, start_key, seed, truncation, klass, noise, *_ = inputs[: state.STATE_INPUTS]
+    model = generator(settings, spec, request=request)
+    start = state.starting_point(model, start_key, seed, truncation, klass, noise)
+    return model, start, localbasis.latents_of(model, start), tuple(inputs[state.STATE_INPUTS :])
+
+
+def _feature(model: Any, choice: Any) -> str | None:
+    text = str(choice or "").strip()
+    if not text or text == DEFAULT_FEATURE:
+        return None
+    model.check_features([text])
+    return text
+
+
+def feature_choices(model: Any) -> list[str]:
+    return [DEFAULT_FEATURE, *(n for n in model.feature_names() if n != "image")]
+
+
+def _count(value: Any, what: str, low: int, high: int) -> int:
+    return values.check_count(value if value not in (None, "") else low, what, low, high)
+
+
+# ----- handlers ---------------------------------------------------------------------------------------------------
+def spectrum(settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None) -> list[Any]:
+    """The local basis at the starting point (own inputs: feature, number of directions, solver): the spectrum chart,
+    a summary, and the walk picker's choices. Returns ``[chart, summary, picker update, feature picker update]``."""
+    with settings.lock:
+        model, start, latents, (feature, count, solver) = _point(settings, inputs, request)
+        k = _count(count, "the number of directions", 1, MAX_DIRECTIONS)
+        if progress is not None:
+            progress(0, 1)
+        basis = localbasis.local_basis(
+            model, latents, min(k, latents.codes.shape[-1]), _feature(model, feature), str(solver or "auto")
+        )
+        if progress is not None:
+            progress(1, 1)
+    sigma = basis.values.tolist()
+    chart = plot.bar_chart(sigma, title=f"singular values of ∂{basis.network.feature}/∂{latents.space}")
+    how = "exact Jacobian" if basis.exact else f"top-k solver ({basis.products} Jacobian-vector products)"
+    m, d = basis.output.shape[0], basis.latent.shape[0]
+    summary = (
+        f"Local basis of {code(basis.network.feature)} ({m} values) over {md(latents.space)} ({d}) at "
+        f"{md(_describe(start))}: {how}. σ₀/σ_{len(sigma) - 1} = {sigma[0] / max(sigma[-1], 1e-30):.3g}."
+    )
+    labels = [f"{i}: σ={s:.4g}" for i, s in enumerate(sigma)]
+    return [
+        chart,
+        summary,
+        compat.update(choices=labels, value=labels[0]),
+        compat.update(choices=feature_choices(model)),
+    ]
+
+
+def walk(settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None) -> tuple[Any, Any, str]:
+    """One local direction walked from the starting point (own inputs: feature, direction, from, to, frames, step,
+    W+ layers, solver, format): a strip with the ICT and linear rows, or a GIF/MP4 of the ICT. Returns
+    ``(preview image, file, status)``."""
+    with settings.lock:
+        model, _, latents, own = _point(settings, inputs, request)
+        feature, picked, low, high, frames, step, layers, solver, fmt = own
+        index = _count(str(picked or "0").split(":")[0], "the direction", 0, MAX_DIRECTIONS - 1)
+        strengths = edit.strengths_between(low, high, _count(frames, "the number of frames", 2, 64))
+        step = values.check_number(step if step not in (None, "") else 0.25, "the step size", 1e-3, 10.0)
+        chosen = _feature(model, feature)
+        rows = ict.traversals(model, latents, index, strengths, chosen, layers or "all", step, str(solver or "auto"))
+        what = str(fmt or WALK_FORMATS[0])
+        if what == WALK_FORMATS[0]:
+            images = edit.render(model, edit.Latents.cat(list(rows.values())), progress=progress)
+            labels = [f"{s:+.3g}" for s in strengths]
+            strip = render.grid(images, columns=len(strengths), row_labels=list(rows), column_labels=labels)
+            path = outputs.output_path(settings, "analysis", f"local-{index}-strip", ".png", session_id(request))
+            core_io.save_image(strip, path)
+            return str(path), str(path), ok(f"strip saved as {code(outputs.shown(settings, path))}")
+        suffix = ".mp4" if what == "MP4" else ".gif"
+        images = edit.render(model, rows["ICT"], progress=progress)
+        path = outputs.output_path(settings, "analysis", f"local-{index}-ict", suffix, session_id(request))
+        render.save_animation(images, path, fps=8.0)
+    preview = str(path) if suffix == ".gif" else None
+    return preview, str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
+
+
+def send_to_edit(settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None) -> tuple[str, str, str]:
+    """Controls from the local basis at the starting point into the Edit tab (own inputs: feature, number, traversal,
+    step, W+ layers, guide, solver). Returns ``(controls key, start key, status)``: where the controls move z of a
+    style-based model, the Edit tab starts from the same point in z (a seed's latent there is w)."""
+    with settings.lock:
+        model, start, latents, own = _point(settings, inputs, request)
+        feature, count, traversal, step, layers, guide, solver = own
+        options = {
+            "num_directions": _count(count, "the number of directions", 1, MAX_DIRECTIONS),
+            "traversal": str(traversal or "iterative"),
+            "feature": _feature(model, feature),
+            "step_size": step if step not in (None, "") else 0.25,
+            "layers": layers or "all",
+            "guide": str(guide or "sefa"),
+            "solver": str(solver or "auto"),
+        }
+        found = methods.method("localbasis").function(model, start=latents, progress=progress, **options)
+    session = session_id(request)
+    key = directions_store.put(found, session)
+    start_key = inputs[2] or ""
+    if found.space == "z" and isinstance(start, core_start.Seed) and model.default_space != "z":
+        file = core_start.LatentsFile(latents, model.identity, source={**start.describe(), "space": "z"})
+        start_key = directions_store.put(file, session)
+    return key, start_key, ok(f"{len(found)} {md(found.names[0].split(' (')[0])}… {found.noun} ready in the Edit tab")
+
+
+def trust(settings: UISettings, *inputs: Any, request: Any = None) -> str:
+    """How far the Edit tab's current (linear, global) directions can be trusted at its starting point (own inputs:
+    feature, subspace dimension): a Markdown table."""
+    with settings.lock:
+        model, start, latents, (feature, count) = _point(settings, inputs, request)
+        current, _ = state.current_set(model, inputs[1], settings.max_sliders, strict=False)
+        if current is None:
+            raise errors.InvalidValueError("no directions in the Edit tab to judge: discover or load some first")
+        k = _count(count, "the subspace dimension", 1, MAX_DIRECTIONS)
+        found = warpage_module.trust(model, latents, current, k, _feature(model, feature))
+    rows = "\n".join(
+        f"| {md(current.names[i])} | {score:.3f} | {found.best[i]} |" for i, score in enumerate(found.scores)
+    )
+    return (
+        f"Cosine of each direction with the local top-{found.k} subspace at {md(_describe(start))} (1: inside it; "
+        f"a random direction ≈ {found.chance:.3f}):\n\n| direction | trust | closest local direction |\n|---|---|---|\n"
+        + rows
+    )
+
+
+def warpage(
+    settings: UISettings,
+    spec: str,
+    feature: Any,
+    max_dim: Any,
+    pairs: Any,
+    epsilon: Any,
+    metric: Any,
+    seed: Any,
+    *,
+    request: Any = None,
+    progress: Any = None,
+) -> tuple[Any, str]:
+    """The warpage curves (distance between top-k subspaces against k) as a chart and a table."""
+    with settings.lock:
+        model = generator(settings, spec, request=request)
+        found = warpage_module.warpage(
+            model,
+            feature=_feature(model, feature),
+            max_dim=_count(max_dim, "the largest dimension", 1, MAX_DIRECTIONS),
+            pairs=_count(pairs, "the number of pairs", 1, 256),
+            epsilon=values.check_number(epsilon if epsilon not in (None, "") else 0.1, "ε", 1e-6, 100.0),
+            seed=values.check_seed(seed if seed not in (None, "") else 0),
+            metric=str(metric or "geodesic"),
+            progress=progress,
+        )
+    chart = plot.line_chart(found.dims, found.curves, title=f"{found.metric} distance", x_label="subspace dimension k")
+    names = list(found.curves)
+    table = "| k | " + " | ".join(md(n) for n in names) + " |\n|" + "---|" * (len(names) + 1) + "\n"
+    table += "\n".join(f"| {row['k']} | " + " | ".join(f"{row[n]:.3f}" for n in names) + " |" for row in found.rows())
+    return chart, f"{found.side} side of {code(found.feature)}, {found.pairs} pairs, ε = {found.epsilon:g}\n\n" + table
+
+
+def _describe(start: Any) -> str:
+    described = start.describe()
+    if "seed" in described:
+        return f"seed {described['seed']} (ψ {described['truncation']:g})"
+    return "the loaded latents"
+
+
+# ----- layout -----------------------------------------------------------------------------------------------------
+class AnalyzeTab:
+    """Components and events of the Analyze tab (reads the Edit tab's state; ``send_event`` refreshes it)."""
+
+    def __init__(self, settings: UISettings, shared: Shared, edit_tab: EditTab) -> None:
+        C = compat.component
+        base = edit_tab.state_inputs
+        with gr.Row():
+            with gr.Column(scale=1):
+                gr.Markdown("**Local basis at the Edit tab's starting point**")
+                self.feature = C(
+                    gr.Dropdown,
+                    choices=[DEFAULT_FEATURE],
+                    value=DEFAULT_FEATURE,
+                    allow_custom_value=True,
+                    label="Partial network's output (default: w, or the middle feature)",
+                    elem_id="gan_steering_lb_feature",
+                )
+                self.count = C(
+                    gr.Number,
+                    value=10,
+                    precision=0,
+                    minimum=1,
+                    maximum=MAX_DIRECTIONS,
+                    label="Local directions",
+                    elem_id="gan_steering_lb_count",
+                )
+                self.solver = C(
+                    gr.Radio,
+                    choices=list(jacobian.SOLVERS),
+                    value="auto",
+                    label="Jacobian",
+                    elem_id="gan_steering_lb_solver",
+                )
+                with gr.Row():
+                    self.basis_button = C(
+                        gr.Button, value="Local basis", variant="primary", elem_id="gan_steering_lb_basis"
+                    )
+                    self.cancel_button = C(gr.Button, value="Cancel", elem_id="gan_steering_lb_cancel")
+                self.direction = C(
+                    gr.Dropdown, choices=[], label="Local direction to walk", elem_id="gan_steering_lb_direction"
+                )
+                with gr.Row():
+                    self.low = C(gr.Number, value=-3.0, label="Walk from", elem_id="gan_steering_lb_low")
+                    self.high = C(gr.Number, value=3.0, label="Walk to", elem_id="gan_steering_lb_high")
+                    self.frames = C(
+                        gr.Number, value=9, precision=0, label="Walk frames", elem_id="gan_steering_lb_frames"
+                    )
+                with gr.Row():
+                    self.step = C(gr.Number, value=0.25, label="ICT step", elem_id="gan_steering_lb_step")
+                    self.layers = C(
+                        gr.Textbox,
+                        value="all",
+                        label="W+ layers of the walk / linear traversal",
+                        elem_id="gan_steering_lb_layers",
+                    )
+                    self.format = C(
+                        gr.Radio,
+                        choices=WALK_FORMATS,
+                        value=WALK_FORMATS[0],
+                        label="Walk as",
+                        elem_id="gan_steering_lb_format",
+                    )
+                self.walk_button = C(gr.Button, value="Walk", elem_id="gan_steering_lb_walk")
+                with gr.Row():
+                    self.traversal = C(
+                        gr.Radio,
+                        choices=TRAVERSALS,
+                        value="iterative",
+                        label="Send as",
+                        elem_id="gan_steering_lb_traversal",
+                    )
+                    self.guide = C(
+                        gr.Radio,
+                        choices=["sefa", "ganspace"],
+                        value="sefa",
+                        label="Guide (guided)",
+                        elem_id="gan_steering_lb_guide",
+                    )
+                self.send_button = C(gr.Button, value="Send to the Edit tab", elem_id="gan_steering_lb_send")
+                self.trust_button = C(
+                    gr.Button, value="Trust of the Edit tab's directions here", elem_id="gan_steering_lb_trust"
+                )
+            with gr.Column(scale=1):
+                self.chart = compat.image_output(label="Local spectrum", elem_id="gan_steering_lb_chart")
+                self.summary = C(gr.Markdown, value="", elem_id="gan_steering_lb_summary")
+                self.preview = compat.image_output(label="Local walk", elem_id="gan_steering_lb_preview")
+                self.file = C(gr.File, label="Local walk file", elem_id="gan_steering_lb_file")
+                self.trust = C(gr.Markdown, value="", elem_id="gan_steering_lb_trust_table")
+                self.status = C(gr.Markdown, value="", elem_id="gan_steering_lb_status")
+        with gr.Accordion("Warpage of the latent space", open=False):
+            with gr.Row():
+                self.max_dim = C(
+                    gr.Number, value=10, precision=0, label="Warpage: largest k", elem_id="gan_steering_wp_k"
+                )
+                self.pairs = C(
+                    gr.Number, value=16, precision=0, label="Warpage: pairs", elem_id="gan_steering_wp_pairs"
+                )
+                self.epsilon = C(gr.Number, value=0.1, label="Warpage: ε (nearby)", elem_id="gan_steering_wp_eps")
+                self.seed = C(
+                    gr.Number, value=0, precision=0, label="Warpage: first seed", elem_id="gan_steering_wp_seed"
+                )
+                self.metric = C(
+                    gr.Radio,
+                    choices=list(warpage_module.METRICS),
+                    value="geodesic",
+                    label="Warpage: distance",
+                    elem_id="gan_steering_wp_metric",
+                )
+            self.warpage_button = C(gr.Button, value="Warpage", elem_id="gan_steering_wp_run")
+            self.warpage_chart = compat.image_output(label="Distance against k", elem_id="gan_steering_wp_chart")
+            self.warpage_table = C(gr.Markdown, value="", elem_id="gan_steering_wp_table")
+
+        compat.listen(
+            self.basis_button.click,
+            bind(spectrum, settings, gpu=True),
+            [*base, self.feature, self.count, self.solver],
+            [self.chart, self.summary, self.direction, self.feature],
+        )
+        walk_inputs = [self.feature, self.direction, self.low, self.high, self.frames, self.step, self.layers]
+        compat.listen(
+            self.walk_button.click,
+            bind(walk, settings, gpu=True),
+            [*base, *walk_inputs, self.solver, self.format],
+            [self.preview, self.file, self.status],
+        )
+        send_inputs = [self.feature, self.count, self.traversal, self.step, self.layers, self.guide, self.solver]
+        self.send_event = compat.listen(
+            self.send_button.click,
+            bind(send_to_edit, settings, gpu=True),
+            [*base, *send_inputs],
+            [shared.directions, edit_tab.start_key, self.status],
+        )
+        compat.listen(
+            self.trust_button.click, bind(trust, settings, gpu=True), [*base, self.feature, self.count], [self.trust]
+        )
+        compat.listen(
+            self.warpage_button.click,
+            bind(warpage, settings, gpu=True),
+            [shared.model, self.feature, self.max_dim, self.pairs, self.epsilon, self.metric, self.seed],
+            [self.warpage_chart, self.warpage_table],
+        )
+        compat.listen(self.cancel_button.click, bind(cancel, settings), [], [self.status], queue=False)

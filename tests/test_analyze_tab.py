@@ -1,0 +1,139 @@
+"""The Analyze tab's handlers, called directly on the embedded faces DCGAN (no browser): spectrum, walks, sending
+controls to the Edit tab, trust of the Edit tab's directions, warpage, Cancel."""
+
+from __future__ import annotations
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+from extension.session import cancellations, directions_store  # noqa: E402
+from extension.settings import UISettings  # noqa: E402
+from extension.tabs import analyze  # noqa: E402
+from extension.tabs import discover as discover_tab  # noqa: E402
+from extension.tabs import edit as edit_tab  # noqa: E402
+from steering.errors import CancelledError, InvalidValueError  # noqa: E402
+
+MODEL = "dcgan-faces"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small LAPACK calls run several times faster on one thread than on two busy cores; restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def settings(tmp_path, dcgan):
+    return UISettings(output_dir=tmp_path / "outputs", device="cpu", default_model=MODEL, max_sliders=6)
+
+
+def state(key="", seed=3, start_key=""):
+    """The Edit tab's state inputs: model, set, start, seed, ψ, class, noise, walk, interpolation target and mode."""
+    return (MODEL, key, start_key, seed, 1.0, None, "const", "linear", 1, "slerp")
+
+
+def opened(image):
+    from PIL import Image
+
+    return image if hasattr(image, "convert") else Image.open(image)
+
+
+def test_spectrum_at_the_edit_tabs_starting_point(settings):
+    chart, summary, picker, features = analyze.spectrum(settings, *state(seed=3), "block1", 5, "exact")
+    assert opened(chart).size[0] > 100
+    assert "block1" in summary and "exact Jacobian" in summary and "seed 3" in summary
+    assert len(picker["choices"]) == 5 and picker["value"].startswith("0: σ=")
+    assert "block1" in features["choices"] and "image" not in features["choices"]
+    # another seed, another basis
+    _, other, _, _ = analyze.spectrum(settings, *state(seed=4), "block1", 5, "exact")
+    assert other != summary
+
+
+def test_walk_strip_and_animation(settings):
+    own = ("block1", "1: σ=1", -1.0, 1.0, 3, 0.5, "all", "auto")
+    preview, path, status = analyze.walk(settings, *state(), *own, "strip (PNG)")
+    strip = opened(preview)
+    assert path.endswith(".png") and strip.size[1] > 2 * 64 and "strip saved" in status  # two rows: ICT, linear
+    preview, path, status = analyze.walk(settings, *state(), *own, "MP4")
+    assert preview is None and path.endswith(".mp4") and "MP4 saved" in status
+    with pytest.raises(InvalidValueError):
+        analyze.walk(settings, *state(), "block1", "x", -1.0, 1.0, 3, 0.5, "all", "auto", "GIF")
+
+
+def test_send_to_edit_gives_sliders_that_move_the_image(settings):
+    key, start_key, status = analyze.send_to_edit(
+        settings, *state(), "block1", 3, "iterative", 0.5, "all", "sefa", "auto"
+    )
+    assert start_key == "" and "ready in the Edit tab" in status  # a DCGAN seed is already in z
+    control = directions_store.get(key)
+    assert control.kind == "field" and len(control) == 3
+    view = edit_tab.view(settings, *state(key))
+    sliders = view[:6]
+    assert sliders[0]["visible"] and sliders[2]["visible"] and not sliders[3]["visible"]
+    still = edit_tab.render(settings, *state(key), 0.0, 0.0, 0.0, 0.0)
+    moved = edit_tab.render(settings, *state(key), 0.0, 1.0, 0.0, 0.0)
+    assert opened(still).tobytes() != opened(moved).tobytes()
+    key, _, _ = analyze.send_to_edit(settings, *state(), "block1", 2, "linear", 0.5, "all", "sefa", "auto")
+    assert directions_store.get(key).kind == "linear"
+
+
+def test_trust_of_the_edit_tabs_directions(settings):
+    _, key, _, _, _ = discover_tab.discover(settings, MODEL, "sefa", 3, "all", 0)
+    table = analyze.trust(settings, *state(key), "block1", 10)
+    assert table.count("\n| sefa") == 3 and "random direction" in table
+    with pytest.raises(InvalidValueError, match="no directions"):
+        analyze.trust(settings, *state(""), "block1", 10)
+
+
+def test_warpage_chart_and_table(settings):
+    chart, table = analyze.warpage(settings, MODEL, "block1", 3, 2, 0.1, "projection", 0)
+    assert opened(chart).size == (640, 360)
+    assert "random pairs" in table and "random subspaces" in table and table.count("\n| ") >= 3
+
+
+def test_cancel_stops_a_warpage(settings):
+    """Cancel (pressed while it runs) stops the warpage at its next local basis: nothing comes back."""
+    from extension.feedback import progress_callback
+
+    cancellations.request("local")
+    try:
+        with pytest.raises(CancelledError):
+            analyze.warpage(
+                settings, MODEL, "block1", 3, 4, 0.1, "geodesic", 0, progress=progress_callback(None, "local")
+            )
+    finally:
+        cancellations.clear("local")
+
+
+def test_style_based_send_starts_the_edit_tab_in_z(settings, tmp_path):
+    """On a style-based model (random StyleGAN2 as a rosinality file) an ICT moves z: Send also hands the Edit tab
+    the seed's latent in z, and its sliders then move the image; the linear traversal edits w in the chosen layers."""
+    import torch
+
+    from steering.models.stylegan2 import StyleGAN2
+
+    torch.manual_seed(0)
+    model = StyleGAN2(size=16, style_dim=32, n_mlp=4).eval()
+    state = model.state_dict()
+    path = tmp_path / "stylegan2.pt"
+    torch.save(
+        {"g_ema": {k: v for k, v in state.items() if k != "latent_avg"}, "latent_avg": state["latent_avg"]}, path
+    )
+    spec = str(path)
+    inputs = (spec, "", "", 5, 1.0, None, "const", "linear", 1, "slerp")
+    key, start_key, _ = analyze.send_to_edit(settings, *inputs, "default", 2, "iterative", 0.25, "all", "sefa", "auto")
+    assert start_key and directions_store.get(start_key).stored.space == "z"
+    assert directions_store.get(key).space == "z"
+    edit_inputs = (spec, key, start_key, *inputs[3:])
+    still = edit_tab.render(settings, *edit_inputs, 0.0, 0.0, 0.0)
+    moved = edit_tab.render(settings, *edit_inputs, 0.0, 0.75, 0.0)
+    assert opened(still).tobytes() != opened(moved).tobytes()
+    key, start_key, _ = analyze.send_to_edit(settings, *inputs, "default", 2, "linear", 0.25, "0:2", "sefa", "auto")
+    linear = directions_store.get(key)
+    assert start_key == "" and linear.space == "w" and linear.layers == (0, 1)
