@@ -39,11 +39,13 @@ def test_label_train_exclude_and_render(settings, tmp_path):
     assert path.endswith(".safetensors")
     reloaded, attribute, classes, _ = tab.upload_labels(settings, MODEL, path)
     assert (attribute, classes) == ("smile", "no, yes") and len(directions_store.get(reloaded)) == 5
+    assert directions_store.get(reloaded).nbytes == 5 * (100 * 4 + 8 + 8)  # the store counts what a set holds
 
     controls_key, heads_key, table, picker, status = tab.train(
         settings, MODEL, ["brightness", "warmth"], reloaded, True, 200, 0.2, 5, "others", 20
     )
     controls = directions_store.get(controls_key)
+    assert directions_store.get(heads_key).nbytes > 80 * 100 * 4  # the training data is counted too
     assert controls.names == ["brightness", "warmth", "smile"] and picker["choices"] == controls.names
     assert "| smile | yes |" in table and "gradient controls" in status
     assert tab.show_exclusions(settings, controls_key, "smile") == "brightness=20, warmth=20"

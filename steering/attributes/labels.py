@@ -77,6 +77,12 @@ class LabelledSet:
         return int(self.codes.shape[0])
 
     @property
+    def nbytes(self) -> int:
+        """Memory held by the samples (what a per-user store counts)."""
+        tensors = [self.codes, self.labels, self.seeds, *([] if self.model_classes is None else [self.model_classes])]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    @property
     def binary(self) -> bool:
         """Two classes: one binary attribute, "more of it" being the second class."""
         return len(self.class_names) == 2

@@ -56,6 +56,14 @@ class Trained:
     labelled: list[Labelled]
     sampling: Sampling
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the heads and the training data (what a per-user store counts)."""
+        tensors = [*self.heads.tensors.values()]
+        for data in self.labelled:
+            tensors += [data.codes, data.labels, data.validation, *([] if data.classes is None else [data.classes])]
+        return sum(t.numel() * t.element_size() for t in tensors)
+
 
 def attribute_samples(
     generator: Generator, sources: Sequence[Source], sampling: Sampling = Sampling(), progress: Progress | None = None
