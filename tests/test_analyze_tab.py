@@ -64,6 +64,8 @@ def test_walk_strip_and_animation(settings):
     assert preview is None and path.endswith(".mp4") and "MP4 saved" in status
     with pytest.raises(InvalidValueError):
         analyze.walk(settings, *state(), "block1", "x", -1.0, 1.0, 3, 0.5, "all", "auto", "GIF")
+    with pytest.raises(InvalidValueError, match="re-estimate the local basis 2000 times"):  # bounded work per request
+        analyze.walk(settings, *state(), "block1", "0", -100.0, 100.0, 3, 0.1, "all", "auto", "GIF")
 
 
 def test_send_to_edit_gives_sliders_that_move_the_image(settings):
@@ -93,7 +95,7 @@ def test_trust_of_the_edit_tabs_directions(settings):
 
 def test_warpage_chart_and_table(settings):
     chart, table = analyze.warpage(settings, MODEL, "block1", 3, 2, 0.1, "projection", 0)
-    assert opened(chart).size == (640, 360)
+    assert opened(chart).size == (640, 400)
     assert "random pairs" in table and "random subspaces" in table and table.count("\n| ") >= 3
 
 

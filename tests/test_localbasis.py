@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from steering.analysis import grassmann
+from steering.errors import InvalidValueError
 from steering.methods import jacobian
 from steering.methods.localbasis import local_basis, partial_network, start_latents
 from steering.models.stylegan2 import StyleGAN2
@@ -253,10 +254,10 @@ def test_linear_local_traversal(dcgan, mapping):
         METHODS["localbasis"].run(mapping, {"num_directions": 2, "layers": "0:2"})
 
 
-def test_ict_on_the_mapping_with_a_layer_range(mapping):
+def test_ict_on_the_mapping_with_a_layer_range(mapping, monkeypatch):
     """The paper's ICT on StyleGAN2: z moves, w = f(z) goes into the chosen W+ layers, the others keep the start's w;
     every frame's w lies on f(Z) (it is f of the frame's z)."""
-    from steering.methods import METHODS
+    from steering.methods import METHODS, ict
     from steering.methods.ict import traverse
 
     control = METHODS["localbasis"].run(mapping, {"num_directions": 2, "step_size": 0.2})
@@ -266,6 +267,10 @@ def test_ict_on_the_mapping_with_a_layer_range(mapping):
     assert frames.space == "w+" and frames.codes.shape == (3, mapping.num_layers, 512)
     w0 = mapping.to_space(start, "w").codes[0]
     assert torch.allclose(frames.codes[:, 0], w0.expand(3, -1)) and torch.allclose(frames.codes[:, 3], w0.expand(3, -1))
+    monkeypatch.setattr(ict, "MAX_BASES", 4)  # every step is a Jacobian: the steps of one request are bounded
+    with pytest.raises(InvalidValueError, match="at most 4 steps"):
+        control.walk(mapping, start, 0, [0.2 * 5])
+    monkeypatch.undo()
     whole = control.walk(mapping, start, 0, [-0.4, 0.0, 0.4])
     assert torch.allclose(frames.codes[:, 1], mapping.to_space(whole, "w").codes, atol=1e-5)
     assert not torch.allclose(frames.codes[0, 1], w0)
@@ -355,10 +360,13 @@ def test_cli_basis_and_warpage(dcgan, tmp_path, capsys):
     assert main(["-q", *args]) == 2  # --ict without -o: a usage error, one line
     assert "go together" in capsys.readouterr().err
     curves = tmp_path / "curves.csv"
+    plot = tmp_path / "curves.png"
     command = ["warpage", "dcgan-faces", "--feature", "block1", "--max-dim", "3", "--pairs", "3", "-o", str(curves)]
+    command += ["--plot", str(plot)]
     assert main(["-q", *command]) == 0
     assert "random subspaces" in capsys.readouterr().out
+    assert Image.open(plot).size == (640, 400)
     rows = list(csv.DictReader(curves.open()))
     assert [int(r["k"]) for r in rows] == [1, 2, 3]
     for row in rows:
-        assert 0 < float(row["nearby (ε)"]) < float(row["random pairs"]) < float(row["random subspaces"])
+        assert 0 < float(row["nearby pairs"]) < float(row["random pairs"]) < float(row["random subspaces"])

@@ -31,6 +31,7 @@ localbasis = importlib.import_module(CORE + ".methods.localbasis")
 ict = importlib.import_module(CORE + ".methods.ict")
 warpage_module = importlib.import_module(CORE + ".analysis.warpage")
 jacobian = importlib.import_module(CORE + ".methods.jacobian")
+charts = importlib.import_module(CORE + ".charts")
 
 WALK_FORMATS = ["strip (PNG)", "GIF", "MP4"]
 TRAVERSALS = ["iterative", "guided", "linear"]
@@ -195,7 +196,8 @@ def warpage(
             metric=str(metric or "geodesic"),
             progress=progress,
         )
-    chart = plot.line_chart(found.dims, found.curves, title=f"{found.metric} distance", x_label="subspace dimension k")
+    series = {name: list(zip(found.dims, values, strict=True)) for name, values in found.curves.items()}
+    chart = charts.line_chart(series, title=f"{found.metric} distance", x_label="subspace dimension k")
     names = list(found.curves)
     table = "| k | " + " | ".join(md(n) for n in names) + " |\n|" + "---|" * (len(names) + 1) + "\n"
     table += "\n".join(f"| {row['k']} | " + " | ".join(f"{row[n]:.3f}" for n in names) + " |" for row in found.rows())

@@ -4,7 +4,7 @@
 different latents, against k = 1 … K, for
 
 * ``random pairs`` — local bases at two independent seeded latents;
-* ``nearby (ε)`` — at a latent and at the latent moved by ``ε`` along a random unit direction;
+* ``nearby pairs`` — at a latent and at the latent moved by ``ε`` along a random unit direction;
 * ``vs sefa`` / ``vs ganspace`` — a local basis against the global basis of that method (its first k directions);
 * ``random subspaces`` — two Haar-random k-dimensional subspaces of the same space: the baseline of no relation.
 
@@ -33,7 +33,7 @@ from . import grassmann
 
 METRICS = ("geodesic", "projection")
 REFERENCES = ("sefa", "ganspace")
-RANDOM_PAIRS, NEARBY, BASELINE = "random pairs", "nearby (ε)", "random subspaces"
+RANDOM_PAIRS, NEARBY, BASELINE = "random pairs", "nearby pairs", "random subspaces"
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,7 @@ def add_warpage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--solver", choices=SOLVERS, default="auto")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("-o", "--output", metavar="CURVES.csv", help="also write the curves as CSV")
+    parser.add_argument("--plot", metavar="CURVES.png", help="also draw the curves (distance against k)")
 
 
 def _epsilon(text: str) -> float:
@@ -127,6 +128,7 @@ def cmd_warpage(args: argparse.Namespace, console: Console) -> int:
     from ..analysis.warpage import warpage
 
     out = output(args.output, (".csv",), "the curves file", args) if args.output else None
+    plot = output(args.plot, (".png",), "the plot", args) if args.plot else None
     generator = load_model(args, console)
     with console.progress("warpage", unit="basis") as progress:
         found = warpage(
@@ -152,6 +154,12 @@ def cmd_warpage(args: argparse.Namespace, console: Console) -> int:
         writer.writerows(rows)
         with atomic_path(out) as tmp:
             tmp.write_text(text.getvalue(), encoding="utf-8")
+    if plot is not None:
+        from ..charts import line_chart
+        from ..io import save_image
+
+        series = {name: list(zip(found.dims, values, strict=True)) for name, values in found.curves.items()}
+        save_image(line_chart(series, title=f"{found.metric} distance", x_label="subspace dimension k"), plot)
     if args.json:
         fields = ("metric", "side", "feature", "pairs", "epsilon", "dims", "curves", "spread")
         print_json({name: getattr(found, name) for name in fields})
@@ -161,6 +169,7 @@ def cmd_warpage(args: argparse.Namespace, console: Console) -> int:
     echo("k".rjust(3) + "".join(name.rjust(18) for name in names))
     for row in rows:
         echo(f"{row['k']:>3}" + "".join(f"{row[name]:>18.4f}" for name in names))
-    if out is not None:
-        echo(f"saved {out}")
+    for path in (out, plot):
+        if path is not None:
+            echo(f"saved {path}")
     return 0

@@ -14,6 +14,7 @@ above, each step scaled by a factor drawn from ``[a, 2 − a]`` (seeded by the s
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -23,8 +24,11 @@ from ..controls import Control, FieldInputs
 from ..edit import trajectory
 from ..errors import InvalidValueError
 from ..models.base import NOISE_MODES, WPLUS, Generator, Latents, Noise
-from ..values import layer_range
+from ..values import check_number, layer_range
 from .localbasis import LocalBasis, PartialNetwork, basis_of
+
+#: Local bases one walk may compute (each is a whole Jacobian or a top-k solve).
+MAX_BASES = 256
 
 
 def network_for(generator: Generator, params: Mapping[str, Any], space: str, classes: Tensor | None) -> PartialNetwork:
@@ -39,6 +43,11 @@ def network_for(generator: Generator, params: Mapping[str, Any], space: str, cla
 
 def _bases(generator: Generator, x: Tensor, inputs: FieldInputs) -> list[LocalBasis]:
     """The local basis at each row of ``x`` [N, d] (``params["search"]`` directions, ``params["solver"]``)."""
+    if inputs.step >= MAX_BASES:
+        raise InvalidValueError(
+            f"a local-basis traversal re-estimates its basis at every step; one request may take at most {MAX_BASES} "
+            "steps: a smaller strength, or a control with a larger step"
+        )
     params = inputs.params
     space = str(params.get("start", {}).get("space", "z"))
     found = []
@@ -130,6 +139,13 @@ def traversals(
     rows move w alike at first order)."""
     from .localbasis import localbasis
 
+    step_size = check_number(step_size, "the step size", 1e-3, 10.0)
+    steps = sum(math.ceil(max([0.0, *(sign * float(v) for v in strengths)]) / step_size - 1e-9) for sign in (1, -1))
+    if steps > MAX_BASES:
+        raise InvalidValueError(
+            f"this walk would re-estimate the local basis {steps} times (steps of {step_size:g}); one request may "
+            f"take at most {MAX_BASES}: a larger step or a shorter range"
+        )
     common = {"feature": feature, "start": latents, "solver": solver, "num_directions": index + 1}
     ict = localbasis(generator, traversal="iterative", step_size=step_size, **common)
     linear = localbasis(generator, traversal="linear", layers=layers, **common)
