@@ -168,6 +168,40 @@ def test_local_basis_signs_and_shapes(dcgan):
     assert torch.allclose(jac @ basis.latent, basis.output * basis.values, atol=1e-3 * float(basis.values[0]))
 
 
+def test_biggan_deep_local_basis_at_a_fixed_class():
+    """BigGAN-deep (the reference package's layout, random weights): the partial network is a block as a function of
+    z at the start's class and ψ; the basis depends on the class, and a traversal keeps the class."""
+    import copy
+    import importlib.util
+
+    if importlib.util.find_spec("pytorch_pretrained_biggan") is None:
+        pytest.skip("oracle pytorch-pretrained-biggan not installed (a test dependency: pip install --no-deps)")
+
+    from oracles import TINY, random_biggan_deep
+
+    from steering import edit
+    from steering.methods import METHODS
+    from steering.models.biggan import BigGANDeep
+    from steering.models.checkpoint import Checkpoint
+
+    state = dict(random_biggan_deep().state_dict())
+    config, weights = BigGANDeep.match_checkpoint(Checkpoint(state, {"config.json": copy.deepcopy(TINY)}))
+    model = BigGANDeep.from_config(config)
+    model.load_state_dict(weights)
+    model.eval()
+    start = start_latents(model, 0, truncation=0.8, class_index=3)
+    basis = local_basis(model, start, 5)
+    assert basis.network.feature == "block3" and basis.network.truncation == 0.8
+    assert int(basis.network.classes.argmax()) == 3 and bool(torch.isfinite(basis.values).all())
+    other = local_basis(model, start.replace(classes=torch.nn.functional.one_hot(torch.tensor([5]), 10).float()), 5)
+    assert grassmann.projection_distance(basis.latent, other.latent) > 1e-3
+    control = METHODS["localbasis"].run(model, {"num_directions": 2, "class_index": 3, "truncation": 0.8})
+    frames = edit.trajectory(model, start, control, 1, [-0.5, 0.0, 0.5])
+    assert torch.equal(frames.classes, start.classes.expand(3, -1)) and not torch.equal(
+        frames.codes[0], frames.codes[1]
+    )
+
+
 # ----- iterative traversals ---------------------------------------------------------------------------------------
 def test_ict_starts_along_its_direction_and_never_turns_back(dcgan):
     """At its own start the first step is ``v_i`` (output speed: scaled by σ_ref/σ = 1); along the path (both ways)
