@@ -66,7 +66,7 @@ def test_discover_ganspace_matches_the_library_and_reports_progress(dcgan, tmp_p
     assert "variances:" in out
     calls: list[tuple[int, int]] = []
     ganspace(dcgan, 2, num_samples=110, batch_size=50, use_cache=False, progress=lambda *a: calls.append(a))
-    assert calls == [(50, 110), (100, 110), (110, 110)]
+    assert calls == [(0, 110), (50, 110), (100, 110), (110, 110)]  # the start, then each batch
 
 
 def test_discover_refuses_options_of_the_other_method(tmp_path, capsys):
