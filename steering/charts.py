@@ -1,4 +1,5 @@
-"""Small line charts drawn with PIL (no plotting library): the disentanglement curves of ``steering.attributes``."""
+"""Small charts drawn with PIL (no plotting library): line charts (the disentanglement curves of
+``steering.attributes``) and a signed heat map (correlation matrices)."""
 
 from __future__ import annotations
 
@@ -64,4 +65,32 @@ def line_chart(
     return image
 
 
-__all__ = ["line_chart"]
+def heatmap(
+    matrix: Sequence[Sequence[float]], labels: Sequence[str], *, title: str = "", cell: int = 36
+) -> Image.Image:
+    """A square matrix of values in [-1, 1] as coloured cells (blue negative, red positive, white 0), each with its
+    value, rows and columns labelled."""
+    n = len(labels)
+    if any(len(row) != n for row in matrix) or len(matrix) != n:
+        raise ValueError(f"a heat map needs a {n}×{n} matrix")
+    margin = 8 + 6 * max((len(label) for label in labels), default=0)
+    top = margin + (24 if title else 0)
+    image = Image.new("RGB", (margin + n * cell + 8, top + n * cell + 8), "white")
+    draw = ImageDraw.Draw(image)
+    if title:
+        draw.text((8, 6), title, fill=_TEXT)
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            v = max(-1.0, min(1.0, float(value))) if math.isfinite(value) else 0.0
+            fade = round(255 * (1 - abs(v)))
+            colour = (255, fade, fade) if v >= 0 else (fade, fade, 255)
+            x, y = margin + j * cell, top + i * cell
+            draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=colour, outline=_GRID)
+            draw.text((x + 4, y + cell // 2 - 6), f"{v:+.2f}", fill=_TEXT if abs(v) < 0.6 else (255, 255, 255))
+        draw.text((4, top + i * cell + cell // 2 - 6), labels[i][: (margin - 8) // 6], fill=_TEXT)
+    for j, label in enumerate(labels):  # column labels, written downwards one character per line would be unreadable
+        draw.text((margin + j * cell + 2, top - 14 - 10 * (j % 2)), label[: cell // 6 + 2], fill=_TEXT)
+    return image
+
+
+__all__ = ["heatmap", "line_chart"]

@@ -10,6 +10,7 @@ from . import gradctrl as _gradctrl
 from . import interpolation as _interpolation
 from . import localbasis as _localbasis
 from . import principal as _principal
+from . import sc2gan as _sc2gan
 from . import sefa as _sefa
 from . import steerability as _steerability
 from . import transfer as _transfer
@@ -30,6 +31,7 @@ METHODS: dict[str, Method] = {
         _localbasis.METHOD,
         _gradctrl.METHOD,
         _boundaries.METHOD,
+        _sc2gan.METHOD,
         _interpolation.METHOD,
     )
 }

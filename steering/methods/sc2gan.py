@@ -1,0 +1,570 @@
+"""SC²GAN (Chen, Zhao, Aarabi & Jiang, ICCV 2023 workshops): correct a direction that drags a spuriously correlated
+attribute along, by synthesising the rare combinations, re-projecting them into the latent space and re-fitting.
+
+No code of the paper is public; the steps, and what was chosen where it is silent:
+
+1. **Samples.** Seeded samples scored by both attributes, A (the one to edit) and B (the one it drags along); their
+   correlation and the joint frequencies of the low/high cells (``attributes.correlations``).
+2. **The base direction**: A's InterFaceGAN-style boundary normal fitted on A's confident samples (the top and
+   bottom ``fraction`` by A's score; ``methods.boundaries.fit_normal``).
+3. **Rare combinations.** From the confident samples whose B is on the common side (the side B's correlation with A
+   puts it), images with B moved to the other side and A held:
+   * style-based models (the paper): B's boundary direction applied only in B's W+ layers (``b_layers``);
+   * a single-latent model (the embedded DCGANs) has no such layers; the substitute (our choice) is an
+     **image-space change of B** when B is a built-in image statistic (``attributes.image_edits``: B moved to its
+     15 % / 85 % quantile), else a **GradCtrl step** along B with A's salient channels masked (both heads trained on
+     the same samples).
+   The scorers check each image: A still on its side, B on the other; the cell's frequency among the samples says
+   how rare the combination is.
+4. **Re-projection**: the images inverted into the original latent space (z, or w for style-based models), all at
+   once (``inversion.refine``), each starting from the latent of the sample it was made from (our choice: the paper
+   trains an encoder; a small change of a generated image has its latent close by), its class held; rendered and
+   scored again, only re-projections that keep the rare combination are used.
+5. **Re-fit**: A's boundary on its confident samples plus the re-projected ones (labelled with their A side).
+
+The result is a linear control with two sliders, A's base direction and the corrected one, whose params record the
+provenance (the pair, the correlation, the parent direction's sha256, how many samples of each kind); ``leak``
+measures both: along an edit of A, the change of B per unit change of A, at equal change of A, over seeded latents.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from ..attributes.correlations import Correlations, Pair, correlations_of
+from ..attributes.heads import Training, standardisation, train_head, train_heads
+from ..attributes.image_edits import can_change, move_to
+from ..attributes.measure import Edit, Measurement, measure
+from ..attributes.samples import AttributeSamples, Labelled, confident, edit_space, render_scores
+from ..attributes.train import Sampling, Source, attribute_samples
+from ..controls import Control, FieldControl, LinearControl
+from ..edit import apply
+from ..edit import render as render_images
+from ..errors import InvalidValueError
+from ..inversion.refine import reproject
+from ..models.base import WPLUS, Generator, Latents, W
+from ..render import grid
+from ..scorers import Scorer, as_scorer
+from ..values import check_count, check_number, layer_range
+from .boundaries import fit_normal
+from .gradctrl import FRACTION, PATH_LENGTH, SAMPLES, SEED, TRUNCATION, build_controls, heads_of
+from .registry import LAYERS, Method, Parameter
+
+Progress = Callable[[int, int], None]
+#: B is moved to these quantiles of its scores (the far side of the median).
+LOW_QUANTILE, HIGH_QUANTILE = 0.15, 0.85
+
+
+@dataclass
+class RareSamples:
+    """Re-projected rare combinations: latents [M, d] (and classes), their A side (1: high), what made them."""
+
+    codes: Tensor
+    classes: Tensor | None
+    sides: Tensor
+    substitute: str
+    made: int  # images synthesised with the rare combination (checked by the scorers)
+    frequency: float  # the rare cells' joint frequency among the samples
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+
+@dataclass
+class Correction:
+    """The corrected control and how it was made. ``control``: what is saved and edited with (linear: one control,
+    the base and the corrected slider; GradCtrl: the parent with A's head re-trained); ``edits``: (label, control,
+    slider) of the base and the corrected edit of A, for measuring."""
+
+    control: Control
+    edits: list[tuple[str, Control, int]]
+    pair: Pair
+    correlations: Correlations
+    rare: RareSamples
+
+
+def _pair_samples(
+    generator: Generator, a: Source, b: Source, sampling: Sampling, progress: Progress | None
+) -> tuple[AttributeSamples, AttributeSamples, Scorer, Scorer]:
+    scorers = [as_scorer(a), as_scorer(b)]
+    if scorers[0].name == scorers[1].name:
+        raise InvalidValueError("choose two different attributes: the one to edit and the one it drags along")
+    for s in scorers:
+        if not s.binary:
+            raise InvalidValueError(f"{s.name!r} has several classes: SC²GAN here corrects binary attributes")
+    found = [s for s, _ in attribute_samples(generator, scorers, sampling, progress)]
+    return found[0], found[1], scorers[0], scorers[1]
+
+
+def _rows(labelled: Labelled, data: AttributeSamples) -> Tensor:
+    """Which rows of ``data`` a confident selection kept (seeded samples: every latent is distinct)."""
+    lookup = {c.numpy().tobytes(): i for i, c in enumerate(data.codes)}
+    return torch.tensor([lookup[c.numpy().tobytes()] for c in labelled.codes])
+
+
+def synthesise(
+    generator: Generator,
+    a_data: AttributeSamples,
+    b_data: AttributeSamples,
+    a_scorer: Scorer,
+    b_scorer: Scorer,
+    labelled: Labelled,
+    count: int,
+    *,
+    b_layers: str | Sequence[int] = "fine",
+    progress: Progress | None = None,
+) -> tuple[Tensor, Tensor, Latents, str, float]:
+    """Images with B on its rare side and A held, from confident A samples on B's common side: ``(images [M, 3, R,
+    R], their A sides [M], the latents they were made from, the substitute used, the cells' frequency)``."""
+    correlation = float(torch.corrcoef(torch.stack([a_data.scores[:, 0], b_data.scores[:, 0]]))[0, 1])
+    sign = 1.0 if correlation >= 0 else -1.0
+    b_scores, a_scores = b_data.scores[:, 0], a_data.scores[:, 0]
+    b_median, a_median = b_scores.median(), a_scores.median()
+    rows = _rows(labelled, a_data)
+    images, sides, sources, frequency = [], [], [], 0.0
+    substitute = _substitute(generator, b_scorer)
+    for side in (1, 0):
+        # A high goes with B high when they correlate positively: the rare cell is A high & B low (and vice versa)
+        b_common_high = (side == 1) == (sign > 0)
+        chosen = rows[labelled.labels == side]
+        common = chosen[(b_scores[chosen] > b_median) == b_common_high][:count]
+        if not len(common):
+            continue
+        rare_cell = ((a_scores > a_median) == bool(side)) & ((b_scores > b_median) != b_common_high)
+        frequency += float(rare_cell.float().mean())
+        target = torch.quantile(b_scores, LOW_QUANTILE if b_common_high else HIGH_QUANTILE)
+        latents = Latents(
+            a_data.codes[common], a_data.space, None if a_data.classes is None else a_data.classes[common]
+        )
+        moved = _move_b(generator, latents, b_scorer, a_scorer, b_data, a_data, target, substitute, b_layers)
+        found_a = a_scorer(moved)[:, 0]
+        found_b = b_scorer(moved)[:, 0]
+        held = (found_a > a_median) == bool(side)
+        flipped = (found_b > b_median) != b_common_high
+        keep = held & flipped
+        images.append(moved[keep])
+        sides.append(torch.full((int(keep.sum()),), float(side)))
+        sources.append(latents.select(keep))
+        if progress is not None:
+            progress(2 - side, 2)
+    if not images or not sum(len(i) for i in images):
+        raise InvalidValueError(
+            f"no rare combination of {a_scorer.name!r} and {b_scorer.name!r} could be made from these samples: "
+            "use more samples or a larger confident fraction"
+        )
+    merged = Latents(
+        torch.cat([s.codes for s in sources]),
+        a_data.space,
+        None if a_data.classes is None else torch.cat([s.classes for s in sources]),
+    )
+    return torch.cat(images), torch.cat(sides), merged, substitute, frequency / 2
+
+
+def _substitute(generator: Generator, b_scorer: Scorer) -> str:
+    if W in generator.latent_spaces:
+        return "B's direction in its W+ layers"
+    if can_change(b_scorer):
+        return f"image-space change of {b_scorer.name}"
+    return f"GradCtrl step along {b_scorer.name} with A masked"
+
+
+@torch.no_grad()
+def _move_b(
+    generator: Generator,
+    latents: Latents,
+    b_scorer: Scorer,
+    a_scorer: Scorer,
+    b_data: AttributeSamples,
+    a_data: AttributeSamples,
+    target: Tensor,
+    substitute: str,
+    b_layers: str | Sequence[int],
+) -> Tensor:
+    """The rendered images of ``latents`` with B moved towards ``target`` (see ``synthesise``)."""
+    images = generator.synthesize(latents).clamp(-1, 1).float()
+    if substitute.startswith("image-space"):
+        return move_to(b_scorer, images, torch.full((len(images),), float(target)))[0]
+    heads = train_heads([confident(b_data, 0.1, seed=1), confident(a_data, 0.1, seed=2)], Training(epochs=30, seed=0))
+    if substitute.startswith("GradCtrl"):
+        control = build_controls(generator, heads, exclude="others")
+        direction = 1.0 if float(target) > float(b_data.scores[:, 0].median()) else -1.0
+        moved = apply(generator, latents, [control], [{0: direction * PATH_LENGTH}])
+        return generator.synthesize(moved).clamp(-1, 1).float()
+    # style-based: B's boundary normal written only into B's W+ layers, moved until B reaches the target side
+    normal, _ = fit_normal(confident(b_data, 0.1, seed=1), 0, *standardisation([confident(b_data, 0.1, seed=1)]))
+    layers = layer_range(generator, b_layers)
+    plus = generator.to_space(latents, WPLUS)
+    direction = 1.0 if float(target) > float(b_data.scores[:, 0].median()) else -1.0
+    mask = torch.zeros(generator.num_layers, 1)
+    mask[list(layers)] = 1.0
+    codes = plus.codes + direction * PATH_LENGTH * mask * normal.to(plus.codes)
+    return generator.synthesize(plus.replace(codes=codes)).clamp(-1, 1).float()
+
+
+def correct(
+    generator: Generator,
+    attribute: Source,
+    correlated: Source,
+    *,
+    parent: Control | None = None,
+    parent_index: int | None = None,
+    samples: tuple[AttributeSamples, AttributeSamples] | None = None,
+    num_samples: int = 10_000,
+    fraction: float = 0.05,
+    rare: int = 64,
+    inversion_steps: int = 100,
+    b_layers: str | Sequence[int] = "fine",
+    seed: int = 0,
+    truncation: float | None = None,
+    progress: Progress | None = None,
+) -> Correction:
+    """SC²GAN for the pair (``attribute`` A, ``correlated`` B): see the module docstring. ``parent``: the user's
+    control to correct (a linear direction of A, row ``parent_index``, or a GradCtrl control with a head for A);
+    default: A's boundary fitted here. ``samples``: A's and B's scores of the same latents (e.g. a set with a known
+    correlation), instead of ``num_samples`` seeded samples; ``rare``: at most this many rare combinations per side
+    of A."""
+    fraction = check_number(fraction, "the confident fraction", 1e-3, 0.5)
+    rare = check_count(rare, "the rare samples per side", 1, 10_000)
+    inversion_steps = check_count(inversion_steps, "the inversion steps", 1, 5000)
+    sampling = Sampling(
+        check_count(num_samples, "the number of samples", 32, 1_000_000), seed=seed, truncation=truncation
+    )
+    a_name = as_scorer(attribute).name
+    index = None if parent is None else parent_slider(generator, parent, a_name, parent_index)
+    stage = _Stages(progress, ("scoring", "synthesis", "re-projection", "fit"))
+    if samples is None:
+        a_data, b_data, a_scorer, b_scorer = _pair_samples(generator, attribute, correlated, sampling, stage(0))
+    else:
+        (a_data, b_data), a_scorer, b_scorer = samples, as_scorer(attribute), as_scorer(correlated)
+    found = correlations_of([a_data, b_data])
+    pair = found.pair(0, 1)
+    labelled = confident(a_data, fraction, seed=seed)
+    images, sides, sources, substitute, frequency = synthesise(
+        generator, a_data, b_data, a_scorer, b_scorer, labelled, rare, b_layers=b_layers, progress=stage(1)
+    )
+    projected, _ = reproject(generator, images, sources, inversion_steps, progress=stage(2))
+    again_a, again_b = render_scores(generator, projected, [a_scorer, b_scorer])
+    a_median, b_median = a_data.scores[:, 0].median(), b_data.scores[:, 0].median()
+    b_common_high = (sides > 0.5) == (pair.correlation >= 0)
+    kept = ((again_a[:, 0] > a_median) == (sides > 0.5)) & ((again_b[:, 0] > b_median) != b_common_high)
+    if not bool(kept.any()):
+        raise InvalidValueError("no re-projected sample kept its rare combination: raise the inversion steps")
+    rare_samples = RareSamples(
+        projected.codes[kept],
+        None if projected.classes is None else projected.classes[kept],
+        sides[kept],
+        substitute,
+        len(images),
+        frequency,
+    )
+    augmented = _augmented(labelled, rare_samples, _common_counts(labelled, a_data, b_data, pair.correlation))
+    provenance = {
+        "pair": [a_name, b_scorer.name],
+        "correlation": round(pair.correlation, 4),
+        "joint": [[round(float(v), 4) for v in row] for row in pair.joint],
+        "sampling": sampling.describe(),
+        "fraction": fraction,
+        "counts": {
+            "confident": len(labelled.codes),
+            "synthesised": rare_samples.made,
+            "re-projected and kept": len(rare_samples),
+            "rare cell frequency": round(frequency, 4),
+        },
+        "substitute": substitute,
+        "inversion_steps": inversion_steps,
+        "scorers": [a_scorer.identity(), b_scorer.identity()],
+    }
+    if isinstance(parent, FieldControl):
+        assert index is not None
+        corrected = _corrected_heads(parent, index, augmented, b_scorer.name, provenance, seed)
+        edits = [(f"{parent.names[index]} (GradCtrl)", parent, index), (corrected.names[index], corrected, index)]
+        stage.done()
+        return Correction(corrected, edits, pair, found, rare_samples)
+    control = _corrected_boundary(generator, parent, index, labelled, augmented, b_scorer.name, provenance)
+    stage.done()
+    return Correction(
+        control, [(control.names[0], control, 0), (control.names[1], control, 1)], pair, found, rare_samples
+    )
+
+
+def parent_slider(generator: Generator, parent: Control, attribute: str, index: int | None = None) -> int:
+    """The slider of ``parent`` that edits ``attribute``: a GradCtrl control's slider whose head is the attribute's
+    (binary); for a linear control, ``index``, its only row, or the one row whose name mentions the attribute."""
+    parent.check_compatible(generator)
+    if parent.space != edit_space(generator):
+        raise InvalidValueError(f"the control to correct must act in {edit_space(generator)}, not {parent.space}")
+    if isinstance(parent, FieldControl):
+        heads = heads_of(parent)
+        a = heads.index(attribute)
+        if not heads.attributes[a].binary:
+            raise InvalidValueError(f"{attribute!r} has several classes: SC²GAN here corrects binary attributes")
+        return int((parent.tensors["control.target"] == a).nonzero()[0])
+    if not isinstance(parent, LinearControl):
+        raise InvalidValueError(f"SC²GAN corrects linear directions and GradCtrl controls, not {parent.kind} controls")
+    if index is not None:
+        return check_count(index, "the direction to correct", 0, len(parent) - 1)
+    if len(parent) == 1:
+        return 0
+    named = [i for i, name in enumerate(parent.names) if attribute in name]
+    if len(named) != 1:
+        raise InvalidValueError(
+            f"say which of the {len(parent)} directions edits {attribute!r} (its index): "
+            + ", ".join(f"{i}: {n}" for i, n in enumerate(parent.names[:12]))
+        )
+    return named[0]
+
+
+def _corrected_boundary(
+    generator: Generator,
+    parent: Control | None,
+    index: int | None,
+    labelled: Labelled,
+    augmented: Labelled,
+    b_name: str,
+    provenance: dict,
+) -> LinearControl:
+    """Base and corrected directions of A as one two-slider linear control: the base is ``parent``'s row (or A's
+    boundary on its confident samples), the correction A's boundary re-fitted on the augmented samples."""
+    name = labelled.attribute.name
+    after, after_accuracy = fit_normal(augmented, 0, *standardisation([augmented]))
+    if isinstance(parent, LinearControl) and index is not None:
+        before, before_accuracy = parent.vectors[index].float(), None
+        base_name, parent_hash = parent.names[index], parent.content_hash()
+    else:
+        before, before_accuracy = fit_normal(labelled, 0, *standardisation([labelled]))
+        base_name = f"{name} (linear)"
+        parent_hash = LinearControl(
+            vectors=before[None],
+            space=edit_space(generator),
+            method="boundaries",
+            model=generator.identity,
+            names=[base_name],
+            params={"attribute": name, "sampling": provenance["sampling"], "fraction": provenance["fraction"]},
+            strength_range=(-PATH_LENGTH, PATH_LENGTH),
+        ).content_hash()
+    return LinearControl(
+        vectors=torch.stack([before, after]),
+        space=edit_space(generator),
+        method="sc2gan",
+        model=generator.identity,
+        names=[base_name, f"{name} (SC²GAN, without {b_name})"],
+        params={**provenance, "parent_sha256": parent_hash, "refit": "boundary"},
+        values=None if before_accuracy is None else torch.tensor([before_accuracy, after_accuracy]),
+        strength_range=(-PATH_LENGTH, PATH_LENGTH),
+    )
+
+
+def _corrected_heads(
+    parent: FieldControl, index: int, augmented: Labelled, b_name: str, provenance: dict, seed: int
+) -> FieldControl:
+    """``parent`` (GradCtrl) with A's head re-trained on the augmented samples (the parent's input standardisation,
+    epochs and learning rate; the other heads and every exclusion kept)."""
+    heads = heads_of(parent)
+    a = int(parent.tensors["control.target"][index])
+    described = dict(parent.params.get("training") or {})
+    training = Training(
+        epochs=int(described.get("epochs", 30)),
+        learning_rate=float(described.get("learning_rate", 1e-3)),
+        batch_size=int(described.get("batch_size", 32)),
+        seed=seed,
+    )
+    augmented = dataclasses.replace(augmented, attribute=heads.attributes[a])
+    own, accuracy, _ = train_head(augmented, parent.tensors["input.shift"], parent.tensors["input.scale"], training)
+    tensors = {**parent.tensors, **{f"head{a}.{k}": v for k, v in own.items()}}
+    retrained = [i for i, t in enumerate(parent.tensors["control.target"].tolist()) if int(t) == a]
+    names = [f"{n} (SC²GAN, without {b_name})" if i in retrained else n for i, n in enumerate(parent.names)]
+    attributes = [dict(d) for d in parent.params.get("attributes", [])]
+    if a < len(attributes):
+        attributes[a]["accuracy"] = None if accuracy != accuracy else accuracy
+    params = {
+        **parent.params,
+        "attributes": attributes,
+        "sc2gan": {**provenance, "parent_sha256": parent.content_hash(), "refit": f"head {a}"},
+    }
+    return dataclasses.replace(parent, tensors=tensors, method="sc2gan", names=names, params=params)
+
+
+def _augmented(labelled: Labelled, rare: RareSamples, common_counts: dict[int, int]) -> Labelled:
+    """``labelled`` plus the re-projected rare samples, each repeated so that on each side of A the rare cell weighs
+    as much as the common one (``common_counts[side]``: the confident samples in the common cell): in the data the
+    boundary is fitted on, B then says nothing about A."""
+    codes, labels, classes = [labelled.codes], [labelled.labels], [labelled.classes]
+    for side in (0, 1):
+        mine = rare.sides == side
+        if not bool(mine.any()):
+            continue
+        repeat = max(1, round(common_counts.get(side, 0) / int(mine.sum())))
+        codes.append(rare.codes[mine].to(labelled.codes).repeat(repeat, 1))
+        labels.append(torch.full((int(mine.sum()) * repeat,), side, dtype=labelled.labels.dtype))
+        if labelled.classes is not None:
+            extra = (
+                rare.classes[mine]
+                if rare.classes is not None
+                else torch.zeros(int(mine.sum()), labelled.classes.shape[1])
+            )
+            classes.append(extra.to(labelled.classes).repeat(repeat, 1))
+    added = sum(len(c) for c in codes[1:])
+    return dataclasses.replace(
+        labelled,
+        codes=torch.cat(codes),
+        labels=torch.cat(labels),
+        classes=None if labelled.classes is None else torch.cat(classes),  # type: ignore[arg-type]
+        validation=torch.cat([labelled.validation, torch.zeros(added, dtype=torch.bool)]),
+    )
+
+
+def _common_counts(labelled: Labelled, a_data: AttributeSamples, b_data: AttributeSamples, r: float) -> dict[int, int]:
+    """Per side of A, how many of its confident samples have B on the common side."""
+    b = b_data.scores[_rows(labelled, a_data), 0] > b_data.scores[:, 0].median()
+    return {side: int(((labelled.labels == side) & (b == ((side == 1) == (r >= 0)))).sum()) for side in (0, 1)}
+
+
+def edits_of(measured: Correction | Control) -> list[tuple[str, Control, int]]:
+    """(label, control, slider) of each edit of A: a correction's base and corrected ones, or every slider."""
+    if isinstance(measured, Correction):
+        return measured.edits
+    return [(name, measured, i) for i, name in enumerate(measured.names)]
+
+
+def leak(
+    generator: Generator,
+    measured: Correction | Control,
+    attribute: Source,
+    correlated: Source,
+    *,
+    seeds: int = 64,
+    first_seed: int = 100_000,
+    strengths: Sequence[float] = (1.0, 2.0, 3.0, 4.0),
+    progress: Progress | None = None,
+) -> Measurement:
+    """Each edit of A (``edits_of``) from ``seeds`` seeded latents (apart from the training samples): the change of A
+    and of B (in standard deviations of their scores), compared at equal change of A."""
+    seeds = check_count(seeds, "the number of seeds", 2, 100_000)
+    scorers = [as_scorer(attribute), as_scorer(correlated)]
+    latents = generator.sample(seeds, seed=first_seed, space=edit_space(generator))
+    edits = [Edit(name, control, i, target=0, others=(1,)) for name, control, i in edits_of(measured)]
+    return measure(generator, edits, scorers, latents, strengths, progress=progress)
+
+
+def leak_per_unit(measurement: Measurement) -> list[float]:
+    """Per edit: the change of B per unit change of A at the common level."""
+    return [row["others_change"] / max(row["target_change"], 1e-12) for row in measurement.table()]
+
+
+def strip(generator: Generator, measured: Correction | Control, leak: Measurement, seeds: int = 4) -> Image.Image:
+    """Rows of seeded samples (apart from the training ones): the start, then each edit of A (``edits_of``) at the
+    strength where ``leak`` found the common change of A (base and corrected side by side)."""
+    edits = edits_of(measured)
+    strengths = [row["strength"] or 0.0 for row in leak.table()]
+    start = generator.sample(seeds, seed=100_000, space=edit_space(generator))
+    cells = []
+    for i in range(seeds):
+        one = start.select(slice(i, i + 1))
+        cells += [one]
+        cells += [apply(generator, one, [c], [{k: s}]) for (_, c, k), s in zip(edits, strengths, strict=True)]
+    images = render_images(generator, Latents.cat(cells))
+    return grid(images, columns=1 + len(edits), column_labels=["start", *(name[:28] for name, _, _ in edits)])
+
+
+class _Stages:
+    """One progress over several stages: each stage's ``(done, total)`` becomes a share of its own slot."""
+
+    def __init__(self, progress: Progress | None, names: Sequence[str]) -> None:
+        self.progress, self.count = progress, len(names)
+
+    def __call__(self, index: int) -> Progress | None:
+        if self.progress is None:
+            return None
+
+        def report(done: int, total: int) -> None:
+            self.progress(index * 1000 + round(1000 * done / max(total, 1)), self.count * 1000)  # type: ignore[misc]
+
+        return report
+
+    def done(self) -> None:
+        if self.progress is not None:
+            self.progress(self.count * 1000, self.count * 1000)
+
+
+def sc2gan(
+    generator: Generator,
+    attribute: str = "warmth",
+    correlated: str = "saturation",
+    num_samples: int = 10_000,
+    fraction: float = 0.05,
+    rare: int = 64,
+    inversion_steps: int = 100,
+    layers: str | Sequence[int] = "fine",
+    seed: int = 0,
+    truncation: float | None = None,
+    progress: Progress | None = None,
+) -> LinearControl:
+    """A's linear direction and its SC²GAN correction against B (two sliders; see ``correct``)."""
+    return correct(
+        generator,
+        attribute,
+        correlated,
+        num_samples=num_samples,
+        fraction=fraction,
+        rare=rare,
+        inversion_steps=inversion_steps,
+        b_layers=layers,
+        seed=seed,
+        truncation=truncation,
+        progress=progress,
+    ).control
+
+
+__all__ = [
+    "Correction",
+    "RareSamples",
+    "correct",
+    "edits_of",
+    "leak",
+    "leak_per_unit",
+    "parent_slider",
+    "sc2gan",
+    "strip",
+    "synthesise",
+]
+
+
+BINARY_SCORERS = (
+    "brightness",
+    "contrast",
+    "saturation",
+    "warmth",
+    "left-right",
+    "top-bottom",
+    "centre-brightness",
+    "centre-blue",
+    "fer-happy",
+)
+
+METHOD = Method(
+    name="sc2gan",
+    title="SC²GAN (a direction corrected against a correlated attribute)",
+    function=sc2gan,
+    kind="linear",
+    parameters=(
+        Parameter("attribute", "choice", "warmth", "SC²GAN: attribute to edit (A)", choices=BINARY_SCORERS),
+        Parameter("correlated", "choice", "saturation", "SC²GAN: correlated attribute (B)", choices=BINARY_SCORERS),
+        SAMPLES,
+        FRACTION,
+        Parameter("rare", "int", 64, "SC²GAN: rare combinations per side", minimum=1, maximum=10_000),
+        Parameter(
+            "inversion_steps", "int", 100, "SC²GAN: re-projection steps (all images at once)", minimum=1, maximum=5000
+        ),
+        LAYERS,
+        SEED,
+        TRUNCATION,
+    ),
+    value_label="validation accuracy",
+    description="A's boundary and its correction with re-projected rare combinations of A and B",
+)

@@ -1,0 +1,204 @@
+"""SC²GAN on the embedded faces: correlations between attributes (fer's emotions and the built-in statistics), the
+image-space changes that make rare combinations, a correction where the correlation is planted (so the leak it must
+remove is known) and one on the most correlated pair the model's own samples show. The tables are printed (and
+reported in the README)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from steering import edit
+from steering.attributes.correlations import correlations, correlations_of
+from steering.attributes.heads import Training, standardisation, train_heads
+from steering.attributes.image_edits import CHANGES, can_change, change, move_to
+from steering.attributes.samples import confident, score_samples
+from steering.controls import FieldControl, LinearControl, load_control
+from steering.errors import DirectionsMismatchError, InvalidValueError
+from steering.methods.boundaries import fit_normal
+from steering.methods.gradctrl import build_controls
+from steering.methods.sc2gan import correct, leak, leak_per_unit, parent_slider
+from steering.methods.sefa import sefa
+from steering.scorers import CallableScorer, scorer
+
+SEEDS = 64
+RARE = 32  # rare combinations per side of A
+
+
+def test_image_changes_move_each_statistic_to_its_target_inside_its_region(dcgan):
+    images = edit.synthesize(dcgan, dcgan.sample(8, seed=0)).clamp(-1, 1)
+    for name in ("brightness", "contrast", "saturation", "warmth", "left-right", "top-bottom", "centre-brightness"):
+        chosen = scorer(name)
+        assert can_change(chosen) and chosen.statistic in CHANGES
+        base = chosen(images)[:, 0]
+        target = base + 0.5 * base.std() * torch.tensor([1.0, -1.0] * 4)
+        moved, reached = move_to(chosen, images, target)
+        assert torch.allclose(reached, target, atol=1e-4), name
+        assert torch.allclose(chosen(moved)[:, 0], reached)
+        # the change grows with its amount, and zero is the image itself
+        assert torch.allclose(change(chosen, images, torch.zeros(8)), images, atol=1e-6)
+        more = chosen(change(chosen, images, torch.full((8,), 0.1)))[:, 0]
+        assert bool((more > base).all()), name
+    centre = scorer("centre-brightness")
+    moved, _ = move_to(centre, images, centre(images)[:, 0] + 0.2)
+    assert torch.equal(moved[..., :16, :], images[..., :16, :])  # outside the centre nothing changes
+    with pytest.raises(InvalidValueError, match="no image-space change"):
+        move_to(scorer("fer-happy"), images, torch.zeros(8))
+
+
+def test_correlations_are_symmetric_and_leave_out_an_attributes_own_columns(dcgan):
+    sources = ["brightness", "contrast", "centre-colour"]
+    found = correlations(dcgan, sources, 256, seed=3)
+    m = found.matrix
+    assert torch.allclose(m, m.T, atol=1e-6) and torch.allclose(m.diagonal(), torch.ones(len(m)), atol=1e-5)
+    assert found.names[:2] == ["brightness", "contrast"] and found.names[2].startswith("centre-colour: ")
+    for pair in found.pairs():
+        assert found.attributes[pair.first] != found.attributes[pair.second]
+        assert float(pair.joint.sum()) == pytest.approx(1.0, abs=1e-6)
+        assert pair.correlation == pytest.approx(float(m[pair.first, pair.second]))
+    ordered = [abs(p.correlation) for p in found.pairs()]
+    assert ordered == sorted(ordered, reverse=True)
+    assert found.index("contrast") == 1 and "brightness" in found.format()
+    flat = CallableScorer(lambda x: torch.zeros(len(x), 1), "flat")
+    with pytest.raises(InvalidValueError, match="do not vary"):
+        correlations(dcgan, ["brightness", flat], 64)
+
+
+def test_bad_pairs_are_refused_clearly(dcgan):
+    with pytest.raises(InvalidValueError, match="two different attributes"):
+        correct(dcgan, "warmth", "warmth", num_samples=64)
+    with pytest.raises(InvalidValueError, match="several classes"):
+        correct(dcgan, "warmth", "fer-emotion", num_samples=64)
+
+
+@pytest.fixture(scope="module")
+def planted_samples(dcgan):
+    """Brightness (A) and left-right lighting (B) are unrelated in the faces' samples (r ≈ 0); keeping nine in ten of
+    the samples where they disagree out plants a correlation of about 0.47: ``(natural A, natural B, planted A,
+    planted B)``."""
+    a, b = score_samples(dcgan, [scorer("brightness"), scorer("left-right")], 4000, seed=0)
+    agree = (a.scores[:, 0] > a.scores[:, 0].median()) == (b.scores[:, 0] > b.scores[:, 0].median())
+    keep = agree | (torch.rand(len(agree), generator=torch.Generator().manual_seed(0)) < 0.1)
+
+    def kept(data):
+        return dataclasses.replace(data, codes=data.codes[keep], scores=data.scores[keep])
+
+    return a, b, kept(a), kept(b)
+
+
+@pytest.fixture(scope="module")
+def planted(dcgan, planted_samples):
+    """The boundary correction on the planted samples; the boundary fitted on the full samples is the truth it should
+    come back to."""
+    a, b, planted_a, planted_b = planted_samples
+    labelled = confident(a, 0.1, seed=0)
+    truth, _ = fit_normal(labelled, 0, *standardisation([labelled]))
+    result = correct(dcgan, "brightness", "left-right", samples=(planted_a, planted_b), fraction=0.1, rare=RARE)
+    return a, b, result, truth
+
+
+def test_a_planted_correlation_is_found_and_its_leak_removed(planted, dcgan):
+    natural_a, natural_b, result, truth = planted
+    natural = correlations_of([natural_a, natural_b]).pair(0, 1)
+    assert abs(natural.correlation) < 0.1 and result.pair.correlation > 0.4
+    assert result.pair.rare_cells() and len(result.rare) >= RARE
+    control = result.control
+    both = dataclasses.replace(
+        control, vectors=torch.cat([control.vectors, truth[None]]), names=[*control.names, "unplanted"], values=None
+    )
+    measured = leak(dcgan, both, "brightness", "left-right", seeds=SEEDS)
+    before, after, unplanted = leak_per_unit(measured)
+    print(f"\nplanted correlation r = {result.pair.correlation:+.3f} (natural {natural.correlation:+.3f})")
+    print(measured.format())
+    print(f"left-right change per unit brightness: base {before:.4f}, SC²GAN {after:.4f}, unplanted {unplanted:.4f}")
+    assert after < before
+    assert abs(after - unplanted) < abs(before - unplanted)  # back towards the boundary of the unbiased samples
+    assert float(control.vectors[1] @ truth) > float(control.vectors[0] @ truth)
+
+
+def test_the_corrected_control_records_its_provenance_and_round_trips(planted, dcgan, tmp_path):
+    _, _, result, _ = planted
+    control = result.control
+    assert isinstance(control, LinearControl) and len(control) == 2 and control.method == "sc2gan"
+    params = control.params
+    base = LinearControl(
+        vectors=control.vectors[:1],
+        space=control.space,
+        method="boundaries",
+        model=dcgan.identity,
+        names=control.names[:1],
+        params={"attribute": "brightness", "sampling": params["sampling"], "fraction": params["fraction"]},
+        strength_range=control.strength_range,
+    )
+    assert params["pair"] == ["brightness", "left-right"] and params["parent_sha256"] == base.content_hash()
+    assert params["counts"]["re-projected and kept"] == len(result.rare) <= params["counts"]["synthesised"]
+    assert params["substitute"] == "image-space change of left-right"
+    loaded = load_control(control.save(tmp_path / "corrected.safetensors"), dcgan)
+    assert torch.equal(loaded.vectors, control.vectors) and loaded.params["pair"] == params["pair"]
+
+
+def test_the_most_correlated_pair_of_the_faces_is_corrected(dcgan):
+    sources = ["fer-emotion", "brightness", "contrast", "saturation", "warmth", "left-right", "top-bottom"]
+    found = correlations(dcgan, sources, 1000, seed=0)
+    print("\n" + found.format(8))
+    binary = [p for p in found.pairs() if found.names[p.first] in sources and found.names[p.second] in sources]
+    pair = binary[0]
+    first, second = found.names[pair.first], found.names[pair.second]
+    print(f"most correlated pair of binary attributes: {first} ~ {second} (r = {pair.correlation:+.3f})")
+    assert abs(pair.correlation) > 0.3 and pair.rare_cells()
+    result = correct(dcgan, first, second, num_samples=1000, fraction=0.1, rare=RARE)
+    measured = leak(dcgan, result, first, second, seeds=SEEDS)
+    before, after = leak_per_unit(measured)
+    print(measured.format())
+    print(f"{second} change per unit {first} change: base {before:.4f}, SC²GAN {after:.4f}")
+    assert after < before
+
+
+def test_a_gradctrl_control_trained_on_the_planted_samples_is_corrected(dcgan, planted_samples, tmp_path):
+    """The user's GradCtrl control (heads trained on the planted samples, so A's head has learnt B too) is the
+    parent: A's head is re-trained, the other head and the exclusions are kept, and its edit drags B less."""
+    _, _, planted_a, planted_b = planted_samples
+    heads = train_heads([confident(planted_a, 0.1, seed=0), confident(planted_b, 0.1, seed=0)], Training(epochs=20))
+    parent = build_controls(dcgan, heads, exclude="none")
+    result = correct(
+        dcgan, "brightness", "left-right", parent=parent, samples=(planted_a, planted_b), fraction=0.1, rare=RARE
+    )
+    corrected = result.control
+    assert isinstance(corrected, FieldControl) and corrected.method == "sc2gan" and len(corrected) == len(parent)
+    assert not torch.equal(corrected.tensors["head0.w1"], parent.tensors["head0.w1"])
+    assert all(torch.equal(corrected.tensors[k], v) for k, v in parent.tensors.items() if not k.startswith("head0."))
+    assert corrected.params["sc2gan"]["parent_sha256"] == parent.content_hash()
+    measured = leak(dcgan, result, "brightness", "left-right", seeds=SEEDS // 2)
+    before, after = leak_per_unit(measured)
+    print(f"\n{measured.format()}\nleft-right per unit brightness: GradCtrl {before:.4f}, SC²GAN {after:.4f}")
+    assert after < before
+    loaded = load_control(corrected.save(tmp_path / "corrected.safetensors"), dcgan)
+    assert loaded.names == corrected.names and torch.equal(loaded.tensors["head0.w1"], corrected.tensors["head0.w1"])
+
+
+def test_a_linear_parent_is_the_base_slider_and_its_hash_the_provenance(dcgan, eyes, planted_samples):
+    _, _, planted_a, planted_b = planted_samples
+    two = sefa(dcgan, 2, use_cache=False).renamed(1, "brightness-ish")
+    result = correct(
+        dcgan,
+        "brightness",
+        "left-right",
+        parent=two,
+        samples=(planted_a, planted_b),
+        fraction=0.1,
+        rare=8,
+        inversion_steps=20,
+    )
+    assert torch.equal(result.control.vectors[0], two.vectors[1].float())  # picked by its name
+    assert result.control.names[0] == "brightness-ish"
+    assert result.control.params["parent_sha256"] == two.content_hash()
+    with pytest.raises(InvalidValueError, match="say which of the 2 directions"):
+        parent_slider(dcgan, sefa(dcgan, 2, use_cache=False), "brightness")
+    assert parent_slider(dcgan, sefa(dcgan, 2, use_cache=False), "brightness", 1) == 1
+    with pytest.raises(InvalidValueError, match="no attribute 'warmth'"):
+        heads = train_heads([confident(planted_a, 0.1, seed=0)], Training(epochs=1))
+        parent_slider(dcgan, build_controls(dcgan, heads, exclude="none"), "warmth")
+    with pytest.raises(DirectionsMismatchError):
+        parent_slider(dcgan, sefa(eyes, 1, use_cache=False), "brightness")
