@@ -202,3 +202,31 @@ def test_a_linear_parent_is_the_base_slider_and_its_hash_the_provenance(dcgan, e
         parent_slider(dcgan, build_controls(dcgan, heads, exclude="none"), "warmth")
     with pytest.raises(DirectionsMismatchError):
         parent_slider(dcgan, sefa(eyes, 1, use_cache=False), "brightness")
+
+
+def test_a_style_based_model_moves_b_only_in_its_w_plus_layers(monkeypatch):
+    """On a StyleGAN2 (random weights, 32 px) the rare combinations come from B's direction written into the chosen
+    W+ layers only; the correction lives in w."""
+    from steering.methods import sc2gan
+    from steering.models.stylegan2 import StyleGAN2
+
+    torch.manual_seed(11)
+    model = StyleGAN2(size=32, style_dim=32, n_mlp=2, channels=[32, 32, 24, 16]).eval()
+    written: list[torch.Tensor] = []
+    synthesize = model.synthesize
+
+    def recording(latents, *args, **kwargs):
+        if latents.space == "w+":
+            written.append(latents.codes)
+        return synthesize(latents, *args, **kwargs)
+
+    monkeypatch.setattr(model, "synthesize", recording)
+    result = sc2gan.correct(
+        model, "brightness", "contrast", num_samples=600, fraction=0.1, rare=16, inversion_steps=20, b_layers="4:8"
+    )
+    assert result.rare.substitute == "B's direction in its W+ layers" and len(result.rare) >= 1
+    assert result.control.space == "w" and result.control.vectors.shape == (2, 32)
+    moved = written[0]
+    assert torch.equal(moved[:, :4], moved[:, :1].expand(-1, 4, -1))  # layers 0-3 keep the sample's own w
+    assert not torch.allclose(moved[:, 4], moved[:, 0])
+    assert all(torch.isfinite(torch.tensor(leak_per_unit(leak(model, result, "brightness", "contrast", seeds=8)))))
