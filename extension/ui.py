@@ -15,6 +15,7 @@ from .session import directions_store, session_id, session_tokens
 from .settings import UISettings
 from .tabs import Shared
 from .tabs.analyze import AnalyzeTab
+from .tabs.correlations import CorrelationsTab
 from .tabs.discover import DiscoverTab, first_page, show_model
 from .tabs.edit import EditTab
 from .tabs.gradctrl import GradCtrlTab
@@ -60,12 +61,16 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
             gr.Tab, label="Analyze", id="gan_steering_analyze_tab", elem_id="gan_steering_analyze_tab"
         ):
             analyze = AnalyzeTab(settings, shared, edit)
+        with compat.component(
+            gr.Tab, label="Correlations", id="gan_steering_correlations_tab", elem_id="gan_steering_correlations_tab"
+        ):
+            correlated = CorrelationsTab(settings, shared)
         with compat.component(gr.Tab, label="Hub", id="gan_steering_hub_tab", elem_id="gan_steering_hub_tab"):
             hub = HubTab(settings, shared)
     # A new model or a new set of directions (from any tab) refreshes the Edit tab; a Hub model shows in Discover.
     for event in (discover.load_event, discover.discover_event, hub.load_event, hub.pull_event, analyze.send_event):
         edit.refresh_after(event)
-    for event in (gradient.train_event, gradient.apply_event):
+    for event in (gradient.train_event, gradient.apply_event, correlated.corrected):
         edit.refresh_after(event)
     compat.then(hub.load_event, bind(show_model, settings), [shared.model], [discover.model, discover.summary])
     opened = compat.on_load(
@@ -76,7 +81,15 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
     )
     if opened is not None:
         edit.refresh_after(opened)
-    return {"shared": shared, "discover": discover, "edit": edit, "analyze": analyze, "gradctrl": gradient, "hub": hub}
+    return {
+        "shared": shared,
+        "discover": discover,
+        "edit": edit,
+        "analyze": analyze,
+        "gradctrl": gradient,
+        "correlations": correlated,
+        "hub": hub,
+    }
 
 
 def end_session(request: gr.Request) -> None:

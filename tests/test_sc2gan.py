@@ -6,6 +6,7 @@ reported in the README)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 import torch
@@ -230,3 +231,31 @@ def test_a_style_based_model_moves_b_only_in_its_w_plus_layers(monkeypatch):
     assert torch.equal(moved[:, :4], moved[:, :1].expand(-1, 4, -1))  # layers 0-3 keep the sample's own w
     assert not torch.allclose(moved[:, 4], moved[:, 0])
     assert all(torch.isfinite(torch.tensor(leak_per_unit(leak(model, result, "brightness", "contrast", seeds=8)))))
+
+
+def test_cli_correlations_and_correct(dcgan, tmp_path, capsys):
+    from PIL import Image
+
+    from steering.cli import main
+
+    chart = tmp_path / "heat.png"
+    argv = ["-q", "correlations", "dcgan-faces", "--attribute", "brightness", "--attribute", "contrast"]
+    assert main([*argv, "--attribute", "warmth", "--samples", "200", "--chart", str(chart), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["names"] == ["brightness", "contrast", "warmth"] and len(printed["pairs"]) == 3
+    assert Image.open(chart).size[0] > 3 * 36
+    small = ["--samples", "400", "--fraction", "0.1", "--rare", "8", "--inversion-steps", "10", "--seeds", "4"]
+    out, strip = tmp_path / "corrected.safetensors", tmp_path / "strip.png"
+    argv = ["-q", "correct", "dcgan-faces", "--attribute", "brightness", "--correlated", "contrast", *small]
+    assert main([*argv, "-o", str(out), "--strip", str(strip)]) == 0
+    text = capsys.readouterr().out
+    assert "per unit Δ brightness" in text and "two sliders" in text
+    corrected = load_control(out, dcgan)
+    assert corrected.method == "sc2gan" and corrected.params["pair"] == ["brightness", "contrast"]
+    assert Image.open(strip).size[0] > 3 * 64
+    parent = sefa(dcgan, 3, use_cache=False)
+    parent_file = parent.save(tmp_path / "sefa.safetensors")
+    assert main([*argv, "--parent", str(parent_file), "--parent-index", "2", "-o", str(out)]) == 0
+    assert load_control(out, dcgan).params["parent_sha256"] == parent.content_hash()
+    assert main([*argv, "--parent", str(parent_file), "-o", str(out)]) == 2  # which of the three is A's?
+    assert "say which of the 3 directions" in capsys.readouterr().err

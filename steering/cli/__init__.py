@@ -18,7 +18,7 @@ from ..errors import SteeringError
 from ..models.base import NOISE_MODES
 from ..version import __version__
 from . import arguments as arg
-from . import gradctrl_commands, inversion_commands
+from . import gradctrl_commands, inversion_commands, sc2gan_commands
 from .analysis_commands import add_basis_options, add_warpage_options, cmd_basis, cmd_warpage
 from .console import PROG, Console, Parser, fail
 from .edit_commands import cmd_animate, cmd_edit, cmd_latents, cmd_replay, cmd_sweep
@@ -164,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="START.safetensors")
     inversion_commands.add_arguments(subs, sub, model)
     gradctrl_commands.add_arguments(subs, sub, model)
+    sc2gan_commands.add_arguments(sub, model)
 
     p = sub("basis", cmd_basis, "the local basis at a starting point: spectrum, ICT strip or animation", [model, start])
     add_basis_options(p)

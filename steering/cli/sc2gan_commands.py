@@ -1,0 +1,103 @@
+"""SC²GAN commands: ``correlations`` (which attributes the model's samples tie together: the most correlated pairs,
+their rare combinations, a heat map) and ``correct`` (a direction of A corrected against B, with the before/after
+leak of B per unit change of A)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..attributes.correlations import correlations
+from ..charts import heatmap
+from ..controls import load_control
+from ..io import save_image
+from ..methods import sc2gan
+from ..scorers import available
+from ..values import check_count
+from .console import Console, echo
+from .shared import image_output, load_model, output, print_json
+
+
+def add_arguments(sub, model: argparse.ArgumentParser) -> None:
+    """Add ``correlations`` and ``correct`` (``sub(name, run, help, parents)`` makes a subcommand)."""
+    p = sub("correlations", cmd_correlations, "correlations between attributes in the model's samples", [model])
+    p.add_argument("--attribute", action="append", required=True, choices=available(), help="a scorer (repeat)")
+    p.add_argument("--samples", type=int, default=2000, help="seeded samples to score (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="first seed of the samples (default 0)")
+    p.add_argument("--top", type=int, default=10, help="pairs listed (default 10)")
+    p.add_argument("--chart", metavar="HEATMAP.png", help="also save the correlation matrix as a heat map")
+    p.add_argument("--json", action="store_true")
+
+    p = sub("correct", cmd_correct, "SC²GAN: correct A's direction so it stops dragging a correlated B along", [model])
+    p.add_argument("--attribute", required=True, choices=sc2gan.BINARY_SCORERS, help="A: the attribute to edit")
+    p.add_argument("--correlated", required=True, choices=sc2gan.BINARY_SCORERS, help="B: the one it drags along")
+    p.add_argument(
+        "--parent",
+        metavar="CONTROL.safetensors",
+        help="the control to correct: a linear direction of A or GradCtrl controls with a head for A (default: A's "
+        "boundary, fitted here)",
+    )
+    p.add_argument("--parent-index", type=int, metavar="I", help="which direction of a linear --parent edits A")
+    p.add_argument("--samples", type=int, default=2000, help="seeded samples to score (default 2000)")
+    p.add_argument("--fraction", type=float, default=0.1, help="confident share of A per side (default 0.1)")
+    p.add_argument("--rare", type=int, default=64, help="rare combinations made per side of A (default 64)")
+    p.add_argument("--inversion-steps", type=int, default=100, help="re-projection steps (default 100)")
+    p.add_argument("--seeds", type=int, default=64, help="seeds the leak is measured on (default 64)")
+    p.add_argument("--strip", metavar="STRIP.png", help="also render start · base · corrected for 4 seeds")
+    p.add_argument("-o", "--output", required=True, metavar="CORRECTED.safetensors")
+
+
+def cmd_correlations(args: argparse.Namespace, console: Console) -> int:
+    chart = image_output(args.chart, args) if args.chart else None
+    generator = load_model(args, console)
+    samples = check_count(args.samples, "the number of samples", 16, 1_000_000)
+    with console.progress("scoring samples", unit="sample") as progress:
+        found = correlations(generator, args.attribute, samples, seed=args.seed, progress=progress)
+    if chart is not None:
+        save_image(heatmap(found.matrix.tolist(), found.names, title=f"correlations over {samples} samples"), chart)
+    if args.json:
+        print_json({"names": found.names, "matrix": found.matrix.tolist(), "pairs": found.table(args.top)})
+        return 0
+    echo(found.format(args.top))
+    if chart is not None:
+        echo(f"heat map saved as {chart}")
+    return 0
+
+
+def cmd_correct(args: argparse.Namespace, console: Console) -> int:
+    out = output(args.output, (".safetensors",), "the control file", args)
+    strip = image_output(args.strip, args) if args.strip else None
+    generator = load_model(args, console)
+    parent = load_control(Path(args.parent).expanduser(), generator) if args.parent else None
+    with console.progress("SC²GAN", unit="‰") as progress:
+        result = sc2gan.correct(
+            generator,
+            args.attribute,
+            args.correlated,
+            parent=parent,
+            parent_index=args.parent_index,
+            num_samples=args.samples,
+            fraction=args.fraction,
+            rare=args.rare,
+            inversion_steps=args.inversion_steps,
+            progress=progress,
+        )
+    result.control.save(out)
+    counts = result.control.params["counts"]
+    echo(
+        f"{args.attribute} ~ {args.correlated}: r = {result.pair.correlation:+.3f}; rare cells "
+        f"{counts['rare cell frequency']:.1%} of the samples; {counts['re-projected and kept']} of "
+        f"{counts['synthesised']} rare combinations kept after re-projection ({result.rare.substitute})"
+    )
+    with console.progress("measuring the leak", unit="edit") as progress:
+        measured = sc2gan.leak(generator, result, args.attribute, args.correlated, seeds=args.seeds, progress=progress)
+    echo(measured.format())
+    for (name, _, _), unit in zip(result.edits, sc2gan.leak_per_unit(measured), strict=True):
+        echo(f"  {name}: Δ {args.correlated} per unit Δ {args.attribute} = {unit:.4f}")
+    linear = result.control.kind == "linear"
+    shape = "two sliders: the base direction and the corrected one" if linear else "A's head re-trained"
+    echo(f"saved {out} ({shape})")
+    if strip is not None:
+        save_image(sc2gan.strip(generator, result, measured), strip)
+        echo(f"strip saved as {strip}")
+    return 0

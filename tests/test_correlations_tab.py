@@ -1,0 +1,107 @@
+"""The Correlations tab's handlers (SC²GAN), called directly on the embedded faces DCGAN (no browser): the
+correlation heat map and table with the most correlated pair picked, a correction of A's boundary or of the Edit
+tab's controls that reaches the Edit tab as sliders, the before/after table and strip, bad choices, Cancel."""
+
+from __future__ import annotations
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+from extension.feedback import progress_callback  # noqa: E402
+from extension.session import SessionExpiredError, cancellations, directions_store  # noqa: E402
+from extension.settings import UISettings  # noqa: E402
+from extension.tabs import correlations as tab  # noqa: E402
+from extension.tabs import discover as discover_tab  # noqa: E402
+from extension.tabs import edit as edit_tab  # noqa: E402
+from steering.errors import CancelledError, InvalidValueError  # noqa: E402
+
+MODEL = "dcgan-faces"
+#: samples, confident share, rare per side, re-projection steps, seeds for the leak: small, for speed
+SMALL = (400, 0.1, 8, 10, 4)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def settings(tmp_path, dcgan):
+    return UISettings(output_dir=tmp_path / "outputs", device="cpu", default_model=MODEL, max_sliders=6)
+
+
+def opened(image):
+    from PIL import Image
+
+    return image if hasattr(image, "convert") else Image.open(image)
+
+
+def edit_state(key: str, seed: int = 3):
+    """The Edit tab's state inputs: model, set, start, seed, ψ, class, noise, walk, interpolation target and mode."""
+    return (MODEL, key, "", seed, 1.0, None, "const", "linear", 1, "slerp")
+
+
+def test_measure_draws_the_matrix_and_picks_the_most_correlated_binary_pair(settings):
+    chosen = ["brightness", "contrast", "saturation", "warmth", "centre-colour"]
+    chart, table, first, second, status = tab.measure(settings, MODEL, chosen, 300)
+    image = opened(chart)
+    assert image.size[0] > 8 * 36 and len(image.getcolors(1 << 20)) > 10  # coloured cells, not a blank canvas
+    assert table.startswith("| pair | r |") and table.count("\n| ") >= 10  # pairs among 4 statistics and the colour classes
+    assert {first["value"], second["value"]} <= set(chosen) and first["value"] != second["value"]
+    assert f"{first['value']}" in status and "~" in status
+
+
+def test_correcting_the_boundary_sends_two_sliders_to_the_edit_tab(settings):
+    key, table, strip, status = tab.correct(settings, MODEL, "", tab.BASES[0], "brightness", "contrast", *SMALL)
+    control = directions_store.get(key)
+    assert control.method == "sc2gan" and len(control) == 2 and "SC²GAN" in control.names[1]
+    assert table.count("\n| brightness") == 2 and "per unit" in table
+    assert opened(strip).size[0] > 3 * 64  # start, base, corrected
+    assert "in the Edit tab" in status
+    still = edit_tab.render(settings, *edit_state(key), 0.0, 0.0)
+    moved = edit_tab.render(settings, *edit_state(key), 0.0, 2.0)
+    assert opened(still).tobytes() != opened(moved).tobytes()
+
+
+def test_the_edit_tabs_controls_can_be_the_parent(settings):
+    _, key, _, _, _ = discover_tab.discover(settings, MODEL, "sefa", 1, "all", 0)
+    corrected, _, _, _ = tab.correct(settings, MODEL, key, tab.BASES[1], "brightness", "contrast", *SMALL)
+    control, parent = directions_store.get(corrected), directions_store.get(key)
+    assert control.params["parent_sha256"] == parent.content_hash() and control.names[0] == parent.names[0]
+    with pytest.raises(SessionExpiredError):
+        tab.correct(settings, MODEL, "", tab.BASES[1], "brightness", "contrast", *SMALL)
+
+
+def test_bad_choices_are_clear_errors(settings):
+    with pytest.raises(InvalidValueError, match="two different attributes"):
+        tab.correct(settings, MODEL, "", tab.BASES[0], "warmth", "warmth", *SMALL)
+    with pytest.raises(InvalidValueError, match="pick the attribute"):
+        tab.correct(settings, MODEL, "", tab.BASES[0], None, "warmth", *SMALL)
+    with pytest.raises(InvalidValueError, match="choose what to correct"):
+        tab.correct(settings, MODEL, "", "something else", "brightness", "warmth", *SMALL)
+    with pytest.raises(InvalidValueError):
+        tab.correct(settings, MODEL, "", tab.BASES[0], "brightness", "warmth", 400, float("nan"), 8, 10, 4)
+
+
+def test_cancel_stops_a_correction(settings):
+    cancellations.request("local")
+    try:
+        with pytest.raises(CancelledError):
+            tab.correct(
+                settings,
+                MODEL,
+                "",
+                tab.BASES[0],
+                "brightness",
+                "contrast",
+                *SMALL,
+                progress=progress_callback(None, "local"),
+            )
+    finally:
+        cancellations.clear("local")
