@@ -29,6 +29,18 @@ def eyes():
     return load_generator("dcgan-eyes")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``): small LAPACK calls and
+    small convolutions run several times faster on one thread than on two busy cores; restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture()
 def isolated_home(tmp_path, monkeypatch):
     """A fresh, empty gan-steering home for tests that inspect what is written."""

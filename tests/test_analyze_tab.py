@@ -17,15 +17,7 @@ from steering.errors import CancelledError, InvalidValueError  # noqa: E402
 MODEL = "dcgan-faces"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small LAPACK calls run several times faster on one thread than on two busy cores; restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture()

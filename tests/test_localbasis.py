@@ -15,14 +15,7 @@ from steering.methods import jacobian
 from steering.methods.localbasis import local_basis, partial_network, start_latents
 from steering.models.stylegan2 import StyleGAN2
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small LAPACK calls (512×512) run several times faster on one thread than on two busy cores; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

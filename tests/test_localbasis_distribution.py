@@ -10,14 +10,7 @@ import torch
 from steering.methods.localbasis import partial_network, start_latents
 from steering.models.stylegan2 import StyleGAN2
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small LAPACK calls (512×512) run several times faster on one thread than on two busy cores; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 #: A one-sided sign test at the 1 % level: the ICT must end less atypical on at least this many of 32 seeds

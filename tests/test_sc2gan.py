@@ -259,3 +259,11 @@ def test_cli_correlations_and_correct(dcgan, tmp_path, capsys):
     assert load_control(out, dcgan).params["parent_sha256"] == parent.content_hash()
     assert main([*argv, "--parent", str(parent_file), "-o", str(out)]) == 2  # which of the three is A's?
     assert "say which of the 3 directions" in capsys.readouterr().err
+
+
+def test_the_binary_scorer_list_matches_the_scorers():
+    from steering.scorers import BINARY, SCORERS, available
+
+    for name in available():
+        assert scorer(name).binary == (name in BINARY), name
+    assert set(BINARY) < set(SCORERS)

@@ -35,6 +35,7 @@ from ..cache import cached
 from ..controls import FieldControl, FieldInputs
 from ..errors import InvalidValueError
 from ..models.base import Generator, Z
+from ..scorers import SCORERS
 from ..values import check_count, check_number, layer_range
 from .registry import LAYERS, Method, Parameter
 
@@ -255,19 +256,7 @@ def controls_from(
     return build_controls(generator, heads, params=extra, **options)
 
 
-SCORER_CHOICES = (
-    "brightness",
-    "contrast",
-    "saturation",
-    "warmth",
-    "left-right",
-    "top-bottom",
-    "centre-brightness",
-    "centre-blue",
-    "centre-colour",
-    "fer-emotion",
-    "fer-happy",
-)
+SCORER_CHOICES = tuple(SCORERS)
 ATTRIBUTES = Parameter(
     "attributes", "choices", ["brightness", "left-right", "warmth"], "Attributes (scorers)", choices=SCORER_CHOICES
 )

@@ -50,7 +50,7 @@ from ..errors import InvalidValueError
 from ..inversion.refine import reproject
 from ..models.base import WPLUS, Generator, Latents, W
 from ..render import grid
-from ..scorers import Scorer, as_scorer
+from ..scorers import BINARY, Scorer, as_scorer
 from ..values import check_count, check_number, layer_range
 from .boundaries import fit_normal
 from .gradctrl import FRACTION, PATH_LENGTH, SAMPLES, SEED, TRUNCATION, build_controls, heads_of
@@ -535,17 +535,7 @@ __all__ = [
 ]
 
 
-BINARY_SCORERS = (
-    "brightness",
-    "contrast",
-    "saturation",
-    "warmth",
-    "left-right",
-    "top-bottom",
-    "centre-brightness",
-    "centre-blue",
-    "fer-happy",
-)
+BINARY_SCORERS = BINARY
 
 METHOD = Method(
     name="sc2gan",

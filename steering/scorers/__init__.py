@@ -23,6 +23,10 @@ SCORERS: dict[str, str] = {
     "fer-emotion": f"{__name__}.fer:emotions",
     "fer-happy": f"{__name__}.fer:emotions",
 }
+#: The registered scorers with several classes (one column per class); every other one gives one binary column.
+MULTI_CLASS = frozenset({"centre-colour", "fer-emotion"})
+#: The registered scorers of binary attributes (one column: higher is more of it).
+BINARY = tuple(name for name in SCORERS if name not in MULTI_CLASS)
 
 
 def scorer(name: str, **params: Any) -> Scorer:
@@ -47,4 +51,15 @@ def available() -> list[str]:
     return [name for name in SCORERS if fer or not name.startswith("fer")]
 
 
-__all__ = ["SCORERS", "CallableScorer", "Scorer", "as_scorer", "available", "check_images", "describe", "scorer"]
+__all__ = [
+    "BINARY",
+    "MULTI_CLASS",
+    "SCORERS",
+    "CallableScorer",
+    "Scorer",
+    "as_scorer",
+    "available",
+    "check_images",
+    "describe",
+    "scorer",
+]
