@@ -338,11 +338,15 @@ class GradCtrlTab:
                 with gr.Row():
                     self.seed = C(gr.Number, value=0, precision=0, label="Trajectory seed", elem_id="gc_seed")
                     self.strip_button = C(gr.Button, value="Trajectory", elem_id="gc_strip")
-                    self.fmt = C(gr.Radio, choices=["GIF", "MP4"], value="GIF", label="Animation format", elem_id="gc_fmt")
+                    self.fmt = C(
+                        gr.Radio, choices=["GIF", "MP4"], value="GIF", label="Animation format", elem_id="gc_fmt"
+                    )
                     self.animate_button = C(gr.Button, value="Animate", elem_id="gc_animate")
                 self.strip = compat.image_output(label="Trajectory", elem_id="gc_strip_image")
                 self.animation = compat.image_output(label="Animation", elem_id="gc_animation")
-                self.animation_file = C(gr.File, label="Control animation file", interactive=False, elem_id="gc_anim_file")
+                self.animation_file = C(
+                    gr.File, label="Control animation file", interactive=False, elem_id="gc_anim_file"
+                )
                 with gr.Row():
                     self.seeds = C(gr.Number, value=16, precision=0, label="Seeds measured", elem_id="gc_seeds")
                     self.measure_button = C(gr.Button, value="Measure", elem_id="gc_measure")
