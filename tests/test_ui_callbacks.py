@@ -333,9 +333,7 @@ def test_geometric_controls_through_the_discover_and_edit_tabs(settings):
     visible = {n for n, u in zip(names, shown, strict=True) if u["visible"]}
     assert {"transformations", "walk", "others", "forbid", "keep_norm"} <= visible and "layers" not in visible
     picked = ["shift-x+", "zoom-in∘shift-y+"]
-    _, key, chart, _, status = discover_tab.discover(
-        settings, MODEL, "steerability", *values(transformations=picked)
-    )
+    _, key, chart, _, status = discover_tab.discover(settings, MODEL, "steerability", *values(transformations=picked))
     found = directions_store.get(key)
     assert found.kind == "affine" and len(found) == 2 and "2 steerability" in status and chart is not None
     sliders = view_parts(settings, key)[0]
