@@ -144,3 +144,34 @@ def test_scoring_job_is_the_scorers_on_the_seeded_samples(eyes):
     images = eyes.synthesize(eyes.sample(1, seed=3 + 7)).clamp(-1, 1)
     torch.testing.assert_close(result.column("scores.brightness")[7], scorer("brightness")(images)[0])
     assert Path(__file__).name == "test_batch_dataset.py"
+
+
+def test_a_pulled_set_trains_the_same_heads(hub, scored, eyes):
+    """Export → the local Hub → pull: GradCtrl heads trained on the pulled set equal those trained on the job's own
+    columns (a binary and a multi-class attribute, with the eyes' class vectors as head inputs)."""
+    from steering.attributes import Training, confident, train_heads
+    from steering.attributes.samples import Attribute, AttributeSamples
+
+    result, folder = scored
+    repo_id = hub.new_repo_id("heads")
+    hub.commit(
+        repo_id, {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()}, "up", "datasets"
+    )
+    pulled = pull_dataset(repo_id)
+    columns = result.columns()
+    training = Training(epochs=5, seed=0)
+
+    def heads(samples):
+        return train_heads([confident(s, 0.3, seed=0) for s in samples], training)
+
+    classes = {"brightness": ("bright",), "centre-colour": tuple(pulled.score_classes["centre-colour"])}
+    own = [
+        AttributeSamples(Attribute(n, classes[n]), "z", columns["latents"], columns[f"scores.{n}"], columns["classes"])
+        for n in SCORERS
+    ]
+    from_hub, from_job = heads([pulled.attribute_samples(n) for n in SCORERS]), heads(own)
+    assert from_hub.tensors.keys() == from_job.tensors.keys()
+    assert all(torch.equal(from_hub.tensors[k], from_job.tensors[k]) for k in from_job.tensors)
+    assert from_hub.accuracy == from_job.accuracy or all(a != a for a in from_job.accuracy)
+    with pytest.raises(InvalidValueError, match="no scores of 'warmth'"):
+        pulled.attribute_samples("warmth")

@@ -66,6 +66,17 @@ class ScoredSet:
     def __len__(self) -> int:
         return int(self.codes.shape[0])
 
+    def attribute_samples(self, name: str) -> Any:
+        """One scored attribute with the latents (``attributes.AttributeSamples``): what GradCtrl's heads, the
+        boundaries and SC²GAN train on (``attributes.confident`` picks the labelled rows)."""
+        from ..attributes.samples import Attribute, AttributeSamples
+
+        if name not in self.scores:
+            raise InvalidValueError(f"the set has no scores of {str(name)[:40]!r}; it has {', '.join(self.scores)}")
+        classes = tuple(self.score_classes.get(name) or (name,))
+        attribute = Attribute(name, classes, {"dataset": self.model.name, "rows": len(self)})
+        return AttributeSamples(attribute, self.space, self.codes, self.scores[name], self.classes)
+
 
 # ----- writing --------------------------------------------------------------------------------------------------
 def export_dataset(
