@@ -45,7 +45,7 @@ compat_venv() {  # name, then pip requirements
     [ -x "$dir/bin/python" ] || "$PY" -m venv "$dir"
     "$dir/bin/pip" install -q --upgrade pip
     "$dir/bin/pip" install -q "torch==2.13.0"
-    "$dir/bin/pip" install -q "$@" safetensors tqdm imageio-ffmpeg "pytest>=8" "playwright>=1.40"
+    "$dir/bin/pip" install -q "$@" safetensors tqdm imageio-ffmpeg "pytest>=8" "playwright>=1.40" "scikit-image==0.26.0"
     "$dir/bin/pip" install -q --no-deps -e .
     "$dir/bin/python" install.py
 }
@@ -64,7 +64,7 @@ test_compat() {
         GAN_STEERING_OLAH_CLI="$olah" ".venv-$name/bin/python" -m pytest -q -p no:cacheprovider \
             tests/test_webui.py tests/test_ui_callbacks.py tests/test_browser.py tests/test_public_mode.py \
             tests/test_recipes_and_starts.py tests/test_hub_download.py tests/test_share.py tests/test_coalesce.py \
-            tests/test_gradctrl_ui.py tests/test_gradctrl_browser.py tests/test_analyze_tab.py
+            tests/test_gradctrl_ui.py tests/test_gradctrl_browser.py tests/test_analyze_tab.py tests/test_inversion_ui.py
     done
 }
 

@@ -20,6 +20,7 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p = sub("invert", cmd_invert, "invert an image into the model's latent space: a latents file to edit", [model])
     p.add_argument("image", metavar="IMAGE", help="a PNG, JPEG, WebP… (centre-cropped and resized to the model)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the latents file to write")
+    p.add_argument("--crop", metavar="L,T,W,H", help="cut this box out of the image first (e.g. around the face)")
     p.add_argument("--space", choices=("z", "w", "w+"), help="default: w+ for style-based models, z otherwise")
     p.add_argument("--steps", type=int, default=300, help="optimisation steps at most (default 300)")
     p.add_argument("--target-psnr", type=float, metavar="DB", help="stop once the reconstruction reaches this PSNR")
@@ -38,8 +39,11 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
 
     p = sub("train-encoder", cmd_train_encoder, "train the encoder that starts inversions (z models)", [model])
     p.add_argument("-o", "--output", metavar="FILE.safetensors", help="default: where invert and the UI look for it")
-    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
-    p.add_argument("--batch", type=int, default=64, help="generated images per step (default 64)")
+    p.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
+    p.add_argument("--batch", type=int, default=64, help="pairs per step (default 64)")
+    p.add_argument(
+        "--pool", type=int, default=8192, help="pairs generated once and reused (default 8192; 0: fresh every step)"
+    )
     p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -77,7 +81,13 @@ def cmd_invert(args: argparse.Namespace, console: Console) -> int:
         seed=args.seed,
     )
     generator = load_model(args, console)
-    target = prepare_image(Path(args.image).expanduser(), generator.resolution)
+    crop = None
+    if args.crop:
+        try:
+            crop = [int(v) for v in args.crop.split(",")]
+        except ValueError:
+            raise InvalidValueError(f"--crop must be four whole numbers L,T,W,H, got {args.crop[:40]!r}") from None
+    target = prepare_image(Path(args.image).expanduser(), generator.resolution, crop=crop)
     for note in target.notes:
         console.info(f"{target.name}: {note}")
     encoder = _encoder(args, generator)
@@ -118,7 +128,7 @@ def cmd_train_encoder(args: argparse.Namespace, console: Console) -> int:
     out = output(args.output, (".safetensors",), "the encoder file", args) if args.output else None
     with console.progress("training the encoder", unit="step") as progress:
         trained = encoders.train_encoder(
-            generator, args.steps, args.batch, args.learning_rate, seed=args.seed, progress=progress
+            generator, args.steps, args.batch, args.learning_rate, args.seed, progress, args.pool or None
         )
     path = trained.save(out or encoders.default_path(generator))
     t = trained.training

@@ -12,8 +12,9 @@ The rules (the README's *Editing your own photos* repeats them):
   transparency (``RGBA``, ``LA``, ``PA``, a palette with a transparent colour) is composited over white;
   ``CMYK`` and ``YCbCr`` are converted to RGB; floating-point images (``F``) and anything else are refused;
 * images smaller than ``MIN_SIDE`` pixels are refused (there is nothing to reconstruct);
-* the largest centred square is cut out and resized (Lanczos) to the model's resolution. No face alignment: no
-  landmark detector ships with the project's dependencies, so crop your photograph around the face first.
+* an optional crop box ``(left, top, width, height)`` is cut out first; then the largest centred square is cut out
+  and resized (Lanczos) to the model's resolution. No automatic face alignment: no landmark detector ships with the
+  project's dependencies, so give the face's box (or crop the photograph around the face first).
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .. import limits
-from ..errors import ImageInputError
+from ..errors import ImageInputError, InvalidValueError
+from ..values import check_count
 
 #: Smallest side (pixels) of an image worth inverting.
 MIN_SIDE = 16
 #: What transparent pixels are composited over.
 BACKGROUND = (255, 255, 255)
+_ORIENTATION = 0x0112  # the EXIF tag
 _GREY_MODES = ("1", "L", "I", "I;16", "I;16L", "I;16B", "I;16N")
 
 
@@ -114,12 +118,15 @@ def decode(data: bytes, name: str = "the image") -> tuple[Image.Image, list[str]
     if getattr(image, "n_frames", 1) > 1:
         notes.append("first frame of an animation")
     try:
-        oriented = ImageOps.exif_transpose(image)
+        orientation = image.getexif().get(_ORIENTATION, 1)
     except (OSError, ValueError, SyntaxError):
-        oriented = image
-    if oriented is not None and oriented is not image:
-        notes.append("camera orientation applied")
-        image = oriented
+        orientation = 1
+    if orientation not in (1, None):
+        try:
+            image = ImageOps.exif_transpose(image)
+            notes.append("camera orientation applied")
+        except (OSError, ValueError, SyntaxError):
+            notes.append("camera orientation unreadable: ignored")
     return to_rgb(image, name, notes), notes, size, mode
 
 
@@ -155,6 +162,19 @@ def to_rgb(image: Image.Image, name: str, notes: list[str]) -> Image.Image:
     )
 
 
+def check_crop(crop: Sequence[int] | None, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """A crop box ``(left, top, width, height)`` in the image's pixels, inside the image."""
+    if crop is None:
+        return None
+    if len(crop) != 4:
+        raise InvalidValueError("a crop box is four whole numbers: left, top, width, height")
+    left, top, width, height = (check_count(v, "a crop box value", 0, limits.MAX_IMAGE_PIXELS) for v in crop)
+    if width < 1 or height < 1 or left + width > size[0] or top + height > size[1]:
+        box = f"{left},{top},{width},{height}"
+        raise InvalidValueError(f"the crop box {box} is not inside the {size[0]}×{size[1]} image")
+    return left, top, width, height
+
+
 def centre_square(image: Image.Image, resolution: int, notes: list[str]) -> Image.Image:
     """The largest centred square, resized to ``resolution`` (Lanczos)."""
     width, height = image.size
@@ -172,10 +192,14 @@ def centre_square(image: Image.Image, resolution: int, notes: list[str]) -> Imag
 
 
 def prepare_image(
-    source: str | os.PathLike[str] | bytes | Image.Image, resolution: int, name: str | None = None
+    source: str | os.PathLike[str] | bytes | Image.Image,
+    resolution: int,
+    name: str | None = None,
+    crop: Sequence[int] | None = None,
 ) -> PreparedImage:
     """Read (a path, the file's bytes, or a PIL image), check, convert and crop an image for a model of
-    ``resolution`` pixels; the ``sha256`` is that of the file's bytes (of the RGB pixels for a PIL image)."""
+    ``resolution`` pixels; the ``sha256`` is that of the file's bytes (of the RGB pixels for a PIL image). ``crop``:
+    ``(left, top, width, height)`` to cut out first (e.g. the face in a photograph), in the upright image's pixels."""
     if isinstance(source, Image.Image):
         shown = name or "the image"
         limits.check_image_size(*source.size, shown)
@@ -187,10 +211,24 @@ def prepare_image(
         data, shown = read_bytes(source, name)
         digest = hashlib.sha256(data).hexdigest()
         rgb, notes, original_size, original_mode = decode(data, shown)
+    box = check_crop(crop, rgb.size)
+    if box is not None:
+        left, top, width, height = box
+        rgb = rgb.crop((left, top, left + width, top + height))
+        notes.append(f"cropped to {width}×{height} at ({left}, {top})")
     square = centre_square(rgb, resolution, notes)
     array = np.asarray(square, dtype=np.float32)
     pixels = torch.from_numpy(array).permute(2, 0, 1)[None] / 127.5 - 1.0
     return PreparedImage(pixels.contiguous(), digest, shown, original_size, original_mode, tuple(notes))
 
 
-__all__ = ["BACKGROUND", "MIN_SIDE", "PreparedImage", "centre_square", "decode", "prepare_image", "read_bytes"]
+__all__ = [
+    "BACKGROUND",
+    "MIN_SIDE",
+    "PreparedImage",
+    "centre_square",
+    "check_crop",
+    "decode",
+    "prepare_image",
+    "read_bytes",
+]

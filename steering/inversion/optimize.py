@@ -10,7 +10,9 @@
   after every step. ``w+`` (Image2StyleGAN) gives every layer its own w.
 * **Classes** (class-conditional models: the eyes cDCGAN, BigGAN-deep): ``classes="soft"`` (default) optimises
   class logits with z, the class vector being their softmax, starting from the best class (each class rendered at the
-  initial z; for more than 64 classes, from uniform logits); ``classes="best"`` keeps that best class fixed (one-hot).
+  initial z; for more than 64 classes, from uniform logits); ``classes="best"`` does the same for the first half of
+  the steps, then renders the current z with every class, keeps the one that reconstructs best (one-hot; for more
+  than 64 classes the most likely one) and refines z alone.
   A soft result is stored soft: every control reads soft classes.
 
 Loss: ``loss.ReconstructionLoss``. The best iterate (lowest loss) is kept. Runs stop early when ``target_psnr`` is
@@ -228,6 +230,20 @@ class Inversion:
             losses, _ = self.loss(G.synthesize(probes), self.pixels.expand(Z_PROBES, -1, -1, -1))
         return probes.codes[int(losses.argmin())][None].clone().float()
 
+    def _best_class(self, codes: Tensor, logits: Tensor) -> Tensor:
+        """One-hot logits of the class that reconstructs best at ``codes`` (each class rendered; for more than
+        ``MAX_PROBED_CLASSES`` classes, the most likely one of ``logits``)."""
+        G = self.generator
+        if G.num_classes > MAX_PROBED_CLASSES:
+            index = int(logits.argmax(1))
+        else:
+            eye = torch.eye(G.num_classes, device=G.device)
+            with torch.no_grad():
+                images = G.synthesize(self._latents(codes.expand(G.num_classes, *codes.shape[1:]), eye))
+                losses, _ = self.loss(images, self.pixels.expand_as(images))
+            index = int(losses.argmin())
+        return F.one_hot(torch.tensor([index], device=G.device), G.num_classes).float().clamp_min(1e-9).log()
+
     def _start_classes(self, codes: Tensor) -> Tensor | None:
         G = self.generator
         if not G.num_classes:
@@ -263,13 +279,9 @@ class Inversion:
         logits = self._start_classes(codes)
         codes.requires_grad_(True)
         params: list[Tensor] = [codes]
-        learn_classes = logits is not None and s.classes == "soft"
         if logits is not None:
-            if s.classes == "best":
-                logits = F.one_hot(logits.argmax(1), G.num_classes).float().clamp_min(1e-9).log()
-            logits.requires_grad_(learn_classes)
-            if learn_classes:
-                params.append(logits)
+            params.append(logits.requires_grad_(True))
+        snap_at = s.steps // 2 if logits is not None and s.classes == "best" else None
         maps: list[Tensor] | None = None
         if self.space != Z and s.optimize_noise and G.noise_modes:
             generator = torch.Generator().manual_seed(s.seed)
@@ -278,8 +290,10 @@ class Inversion:
         rate = s.rate_for(self.space)
         optimizer = torch.optim.Adam(params, lr=rate, betas=(0.9, 0.999))
 
+        fixed: list[Tensor] = []  # "best": the one-hot class chosen half-way
+
         def classes_of(values: Tensor | None) -> Tensor | None:
-            return None if values is None else values.softmax(1)
+            return fixed[0] if fixed else None if values is None else values.softmax(1)
 
         best: tuple[float, Tensor, Tensor | None, list[Tensor] | None] | None = None
         history: list[tuple[int, float, float]] = []
@@ -287,6 +301,10 @@ class Inversion:
         best_psnr = -math.inf
         for step in range(s.steps + 1):  # step 0 measures the start; steps 1 … n each take one update
             t = step / s.steps
+            if step == snap_at and logits is not None:  # "best": the best class at the current z, one-hot from here
+                logits = self._best_class(codes.detach(), logits.detach())
+                fixed.append(F.one_hot(logits.argmax(1), G.num_classes).float())
+                best, stall_from, stall_loss = None, step, math.inf
             noise_scale = 0.0 if self.space == Z else w_std * 0.05 * max(0.0, 1.0 - t / 0.75) ** 2
             jitter = torch.randn_like(codes) * noise_scale if step and noise_scale else 0.0
             images = self._render(codes + jitter, classes_of(logits), maps)
@@ -335,6 +353,9 @@ class Inversion:
                         m *= m.square().mean().rsqrt()
         assert best is not None
         _, codes, logits, maps = best
+        if snap_at is not None and not fixed and logits is not None:  # "best" stopped early: snap the result too
+            logits = self._best_class(codes, logits)
+            fixed.append(F.one_hot(logits.argmax(1), G.num_classes).float())
         with torch.no_grad():
             image = self._render(codes, classes_of(logits), maps)
             final_psnr, final_ssim = float(psnr(image, self.pixels)[0]), float(ssim_score(image, self.pixels)[0])
