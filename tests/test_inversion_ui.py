@@ -52,18 +52,21 @@ def face_png(dcgan, path: Path, seed: int = 5) -> Path:
     return path
 
 
-def invert(settings, upload, steps=30, start_key="", progress=None, spec=MODEL):
+def invert(settings, upload, steps=30, start_key="", progress=None, spec=MODEL, crop=""):
     return list(
-        invert_tab.invert_image(settings, spec, start_key, str(upload), "default", steps, 0, True, progress=progress)
+        invert_tab.invert_image(
+            settings, spec, start_key, str(upload), "default", steps, 0, True, crop, progress=progress
+        )
     )
 
 
 def test_the_panel_streams_previews_and_the_inversion_becomes_the_start(settings, key, dcgan, tmp_path):
     upload = face_png(dcgan, tmp_path / "face.png")
-    runs = invert(settings, upload, steps=40)
+    runs = invert(settings, upload, steps=40, crop=" 2, 2, 60,60 ")
     previews, (final, status, start_key, file) = runs[:-1], runs[-1]
     assert len(previews) >= 5 and all(p[2] == "" and p[3] is None for p in previews)  # the start unchanged meanwhile
     assert "inverted into z" in status and "PSNR" in status and Path(file).is_file()
+    assert "cropped to 60×60 at (2, 2)" in status
     assert Path(file).parent == settings.output_dir / "latents"
     found = directions_store.get(start_key)
     assert isinstance(found, LatentsFile) and found.source["image"] == "face.png"
@@ -103,6 +106,10 @@ def test_bad_uploads_are_clear_errors_and_change_nothing(settings, dcgan, tmp_pa
     face = face_png(dcgan, tmp_path / "f.png")
     with pytest.raises(InvalidValueError, match="latent spaces"):
         list(invert_tab.invert_image(settings, MODEL, "", str(face), "w+", 10, 0, True))
+    bad_crops = (("1,2,3", "four whole numbers"), ("a,b,c,d", "four whole numbers"), ("0,0,65,10", "not inside"))
+    for crop, words in bad_crops:
+        with pytest.raises(InvalidValueError, match=words):
+            invert(settings, face, crop=crop)
     public = UISettings(output_dir=settings.output_dir, device="cpu", default_model=MODEL, public=True)
     with pytest.raises(InvalidValueError, match="not uploaded through this page"):
         invert(public, face)

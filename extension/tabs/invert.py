@@ -48,22 +48,24 @@ def invert_image(
     steps: Any,
     target_psnr: Any,
     use_encoder: Any,
+    crop: Any = "",
     *,
     request: Any = None,
     progress: Any = None,
 ) -> Iterator[tuple[Any, str, str, Any]]:
     """Invert the uploaded image; yields ``(preview, status, start key, latents file)``: previews while it runs (the
-    start unchanged), then the inverted start and its file."""
+    start unchanged), then the inverted start and its file. ``crop``: ``"L,T,W,H"`` cut out first (empty: none)."""
     path = compat.uploaded_path(upload, confined=settings.public)
     if path is None:
         raise errors.InvalidValueError("choose an image to invert first")
     steps = values.check_count(steps, "the number of steps", 1, MAX_UI_STEPS)
     psnr = None if target_psnr in (None, "", 0) else values.check_number(target_psnr, "the target PSNR", 1.0, 100.0)
     chosen = None if str(space or "default") == "default" else str(space)
+    box = core_inversion.parse_crop(crop)
     session = session_id(request)
     with settings.lock:
         model = generator(settings, spec, request=request)
-        target = core_inversion.prepare_image(path, model.resolution, name=Path(path).name)
+        target = core_inversion.prepare_image(path, model.resolution, name=Path(path).name, crop=box)
         run_settings = core_inversion.InversionSettings(
             space=chosen, steps=steps, target_psnr=psnr, preview_every=max(1, steps // PREVIEWS)
         )
@@ -134,6 +136,12 @@ class InvertPanel:
                             label="Start from the trained encoder (if any)",
                             elem_id="gan_steering_invert_encoder",
                         )
+                    self.crop = C(
+                        gr.Textbox,
+                        value="",
+                        label="Crop box L,T,W,H in pixels (optional: e.g. around the face; no automatic alignment)",
+                        elem_id="gan_steering_invert_crop",
+                    )
                     with gr.Row():
                         self.button = C(gr.Button, value="Invert", variant="primary", elem_id="gan_steering_invert")
                         self.cancel = C(gr.Button, value="Cancel", elem_id="gan_steering_invert_cancel")
@@ -151,10 +159,11 @@ class InvertPanel:
 
     def wire(self, settings: UISettings, shared: Shared, edit: Any) -> None:
         """Connect the panel once the Edit tab's components all exist (the inverted start refreshes the tab)."""
+        panel = [self.upload, self.space, self.steps, self.target, self.use_encoder, self.crop]
         inverted = compat.listen(
             self.button.click,
             bind(invert_image, settings, gpu=True),
-            [shared.model, edit.start_key, self.upload, self.space, self.steps, self.target, self.use_encoder],
+            [shared.model, edit.start_key, *panel],
             [self.preview, self.status, edit.start_key, self.file],
         )
         edit.refresh_after(inverted)

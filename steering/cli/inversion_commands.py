@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from ..errors import InvalidValueError
-from ..inversion import InversionSettings, LossWeights, invert, prepare_image
+from ..inversion import InversionSettings, LossWeights, invert, parse_crop, prepare_image
 from ..inversion import encoder as encoders
 from ..render import grid, to_pil
 from .console import Console, echo
@@ -81,13 +81,7 @@ def cmd_invert(args: argparse.Namespace, console: Console) -> int:
         seed=args.seed,
     )
     generator = load_model(args, console)
-    crop = None
-    if args.crop:
-        try:
-            crop = [int(v) for v in args.crop.split(",")]
-        except ValueError:
-            raise InvalidValueError(f"--crop must be four whole numbers L,T,W,H, got {args.crop[:40]!r}") from None
-    target = prepare_image(Path(args.image).expanduser(), generator.resolution, crop=crop)
+    target = prepare_image(Path(args.image).expanduser(), generator.resolution, crop=parse_crop(args.crop))
     for note in target.notes:
         console.info(f"{target.name}: {note}")
     encoder = _encoder(args, generator)

@@ -4,7 +4,7 @@ started by a learned encoder), and save them as a latents file that every contro
 from __future__ import annotations
 
 from .encoder import TrainedEncoder, default_path, find_encoder, load_encoder, train_encoder
-from .image import PreparedImage, prepare_image
+from .image import PreparedImage, parse_crop, prepare_image
 from .loss import LossWeights, psnr, ssim_score
 from .optimize import Inversion, InversionResult, InversionSettings, InversionState, invert
 
@@ -20,6 +20,7 @@ __all__ = [
     "find_encoder",
     "invert",
     "load_encoder",
+    "parse_crop",
     "prepare_image",
     "psnr",
     "ssim_score",

@@ -175,6 +175,16 @@ def check_crop(crop: Sequence[int] | None, size: tuple[int, int]) -> tuple[int, 
     return left, top, width, height
 
 
+def parse_crop(text: str | None) -> tuple[int, ...] | None:
+    """``"L,T,W,H"`` (the CLI's ``--crop``, the UI's box) as four whole numbers; empty: no crop."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        return tuple(int(v) for v in str(text).replace(" ", "").split(","))
+    except ValueError:
+        raise InvalidValueError(f"a crop box is four whole numbers L,T,W,H, got {str(text)[:40]!r}") from None
+
+
 def centre_square(image: Image.Image, resolution: int, notes: list[str]) -> Image.Image:
     """The largest centred square, resized to ``resolution`` (Lanczos)."""
     width, height = image.size
@@ -229,6 +239,7 @@ __all__ = [
     "centre_square",
     "check_crop",
     "decode",
+    "parse_crop",
     "prepare_image",
     "read_bytes",
 ]
