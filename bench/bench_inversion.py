@@ -44,8 +44,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=6, help="generated images per model")
     parser.add_argument("--steps", type=int, default=200, help="optimisation steps at most")
     parser.add_argument("--targets", default="20,22,24,26", help="PSNR targets (dB)")
-    parser.add_argument("--train-steps", type=int, default=600)
-    parser.add_argument("--pool", type=int, default=4096)
+    parser.add_argument("--train-steps", type=int, default=2000)
+    parser.add_argument("--pool", type=int, default=6144)
     args = parser.parse_args()
     targets = [float(t) for t in args.targets.split(",")]
     torch.set_num_threads(1)  # one thread for both: fair on a shared machine (no spinning thread pools)

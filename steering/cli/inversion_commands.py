@@ -39,7 +39,7 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
 
     p = sub("train-encoder", cmd_train_encoder, "train the encoder that starts inversions (z models)", [model])
     p.add_argument("-o", "--output", metavar="FILE.safetensors", help="default: where invert and the UI look for it")
-    p.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
+    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
     p.add_argument("--batch", type=int, default=64, help="pairs per step (default 64)")
     p.add_argument(
         "--pool", type=int, default=8192, help="pairs generated once and reused (default 8192; 0: fresh every step)"
