@@ -140,8 +140,11 @@ def test_names_from_files_are_shown_escaped(public, dcgan):
 def space(tmp_path_factory):
     from appserver import running_app
 
-    if int(gr.__version__.split(".")[0]) < 4:
-        pytest.skip("Gradio 3.x has no HTTP /call API to send raw requests through")
+    if int(gr.__version__.split(".")[0]) < 5:
+        # Gradio 3 has no /call API; Gradio 4.40's reads a call's answer by its event id only, so calls cannot share a
+        # session, and its error events carry no text. Public mode is for the Space (Gradio 6, the README's sdk);
+        # the handlers' refusals are checked directly on every Gradio version by the other tests here.
+        pytest.skip("raw /call requests with sessions need Gradio 5 or later")
     folder = tmp_path_factory.mktemp("public-space")
     with running_app(folder, env={"GAN_STEERING_PUBLIC": "1"}) as app:
         yield app
@@ -152,7 +155,7 @@ def api_base(app) -> str:
     import httpx
 
     probe = httpx.get(app.url + "gradio_api/info", timeout=10)
-    return app.url + ("gradio_api" if probe.status_code == 200 else "").rstrip("/")
+    return (app.url + ("gradio_api" if probe.status_code == 200 else "")).rstrip("/")
 
 
 def call(app, api_name: str, *data, session: str) -> tuple[str, str]:
