@@ -267,3 +267,11 @@ def test_the_binary_scorer_list_matches_the_scorers():
     for name in available():
         assert scorer(name).binary == (name in BINARY), name
     assert set(BINARY) < set(SCORERS)
+
+
+def test_an_attribute_without_an_image_change_is_moved_by_a_masked_gradctrl_step(dcgan):
+    """fer's happy vs not has no image-space change: the rare combinations come from a GradCtrl step along it with the
+    brightness head's channels masked, and are checked by both scorers."""
+    result = correct(dcgan, "brightness", "fer-happy", num_samples=400, fraction=0.1, rare=8, inversion_steps=5)
+    assert result.rare.substitute == "GradCtrl step along fer-happy with A masked"
+    assert 1 <= len(result.rare) <= result.rare.made <= 16

@@ -190,17 +190,17 @@ def _move_b(
     images = generator.synthesize(latents).clamp(-1, 1).float()
     if substitute.startswith("image-space"):
         return move_to(b_scorer, images, torch.full((len(images),), float(target)))[0]
-    heads = train_heads([confident(b_data, 0.1, seed=1), confident(a_data, 0.1, seed=2)], Training(epochs=30, seed=0))
+    direction = 1.0 if float(target) > float(b_data.scores[:, 0].median()) else -1.0
+    b_labelled = confident(b_data, 0.1, seed=1)
     if substitute.startswith("GradCtrl"):
+        heads = train_heads([b_labelled, confident(a_data, 0.1, seed=2)], Training(epochs=30, seed=0))
         control = build_controls(generator, heads, exclude="others")
-        direction = 1.0 if float(target) > float(b_data.scores[:, 0].median()) else -1.0
         moved = apply(generator, latents, [control], [{0: direction * PATH_LENGTH}])
         return generator.synthesize(moved).clamp(-1, 1).float()
-    # style-based: B's boundary normal written only into B's W+ layers, moved until B reaches the target side
-    normal, _ = fit_normal(confident(b_data, 0.1, seed=1), 0, *standardisation([confident(b_data, 0.1, seed=1)]))
+    # style-based: B's boundary normal, a full path length towards the target side, written only into B's W+ layers
+    normal, _ = fit_normal(b_labelled, 0, *standardisation([b_labelled]))
     layers = layer_range(generator, b_layers)
     plus = generator.to_space(latents, WPLUS)
-    direction = 1.0 if float(target) > float(b_data.scores[:, 0].median()) else -1.0
     mask = torch.zeros(generator.num_layers, 1)
     mask[list(layers)] = 1.0
     codes = plus.codes + direction * PATH_LENGTH * mask * normal.to(plus.codes)
