@@ -89,17 +89,15 @@ class Correction:
     rare: RareSamples
 
 
-def _pair_samples(
-    generator: Generator, a: Source, b: Source, sampling: Sampling, progress: Progress | None
-) -> tuple[AttributeSamples, AttributeSamples, Scorer, Scorer]:
-    scorers = [as_scorer(a), as_scorer(b)]
+def _pair_scorers(a: Source, b: Source) -> tuple[Scorer, Scorer]:
+    """The scorers of A and B: two different binary attributes."""
+    scorers = as_scorer(a), as_scorer(b)
     if scorers[0].name == scorers[1].name:
         raise InvalidValueError("choose two different attributes: the one to edit and the one it drags along")
     for s in scorers:
         if not s.binary:
             raise InvalidValueError(f"{s.name!r} has several classes: SC²GAN here corrects binary attributes")
-    found = [s for s, _ in attribute_samples(generator, scorers, sampling, progress)]
-    return found[0], found[1], scorers[0], scorers[1]
+    return scorers
 
 
 def _rows(labelled: Labelled, data: AttributeSamples) -> Tensor:
@@ -235,13 +233,14 @@ def correct(
     sampling = Sampling(
         check_count(num_samples, "the number of samples", 32, 1_000_000), seed=seed, truncation=truncation
     )
-    a_name = as_scorer(attribute).name
+    a_scorer, b_scorer = _pair_scorers(attribute, correlated)
+    a_name = a_scorer.name
     index = None if parent is None else parent_slider(generator, parent, a_name, parent_index)
     stage = _Stages(progress, ("scoring", "synthesis", "re-projection", "fit"))
     if samples is None:
-        a_data, b_data, a_scorer, b_scorer = _pair_samples(generator, attribute, correlated, sampling, stage(0))
+        (a_data, _), (b_data, _) = attribute_samples(generator, [a_scorer, b_scorer], sampling, stage(0))
     else:
-        (a_data, b_data), a_scorer, b_scorer = samples, as_scorer(attribute), as_scorer(correlated)
+        a_data, b_data = samples
     found = correlations_of([a_data, b_data])
     pair = found.pair(0, 1)
     labelled = confident(a_data, fraction, seed=seed)
