@@ -73,9 +73,10 @@ def heatmap(
     n = len(labels)
     if any(len(row) != n for row in matrix) or len(matrix) != n:
         raise ValueError(f"a heat map needs a {n}×{n} matrix")
-    margin = 8 + 6 * max((len(label) for label in labels), default=0)
+    margin = 8 + 6 * max((len(label) for label in labels), default=0)  # PIL's default font: 6 px a character
     top = margin + (24 if title else 0)
-    image = Image.new("RGB", (margin + n * cell + 8, top + n * cell + 8), "white")
+    width = max(margin + n * cell + 8, 16 + 6 * len(title))
+    image = Image.new("RGB", (width, top + n * cell + 8), "white")
     draw = ImageDraw.Draw(image)
     if title:
         draw.text((8, 6), title, fill=_TEXT)
@@ -87,9 +88,12 @@ def heatmap(
             x, y = margin + j * cell, top + i * cell
             draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=colour, outline=_GRID)
             draw.text((x + 4, y + cell // 2 - 6), f"{v:+.2f}", fill=_TEXT if abs(v) < 0.6 else (255, 255, 255))
-        draw.text((4, top + i * cell + cell // 2 - 6), labels[i][: (margin - 8) // 6], fill=_TEXT)
-    for j, label in enumerate(labels):  # column labels, written downwards one character per line would be unreadable
-        draw.text((margin + j * cell + 2, top - 14 - 10 * (j % 2)), label[: cell // 6 + 2], fill=_TEXT)
+        draw.text((4, top + i * cell + cell // 2 - 6), labels[i], fill=_TEXT)
+    for j, label in enumerate(labels):  # column labels in full, turned to read upwards above their column
+        word = Image.new("RGB", (6 * len(label) + 4, 12), "white")
+        ImageDraw.Draw(word).text((2, 0), label, fill=_TEXT)
+        upright = word.rotate(90, expand=True)
+        image.paste(upright, (margin + j * cell + (cell - upright.width) // 2, top - 4 - upright.height))
     return image
 
 

@@ -39,22 +39,27 @@ def grid(
     column_labels: Sequence[str] | None = None,
     pad: int = 2,
 ) -> Image.Image:
-    """Images laid out row-major in a grid, with optional row and column labels."""
+    """Images laid out row-major in a grid, with optional row and column labels; a column is widened (its images
+    centred) where its label is wider than the images, so that no label is cut."""
     if not images:
         raise ValueError("a grid needs at least one image")
     width, height = images[0].size
     rows = -(-len(images) // columns)
-    left = 8 + 7 * max((len(s) for s in row_labels), default=0) if row_labels else 0
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    left = 8 + round(max((measure.textlength(s) for s in row_labels), default=0)) if row_labels else 0
     top = 16 if column_labels else 0
-    canvas = Image.new("RGB", (left + columns * (width + pad), top + rows * (height + pad)), "white")
+    label_width = max((measure.textlength(s) for s in column_labels or []), default=0)
+    pitch = max(width, round(label_width) + 4) + pad
+    canvas = Image.new("RGB", (left + columns * pitch, top + rows * (height + pad)), "white")
     draw = ImageDraw.Draw(canvas)
+    inset = (pitch - pad - width) // 2
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
-        canvas.paste(image.convert("RGB"), (left + c * (width + pad), top + r * (height + pad)))
+        canvas.paste(image.convert("RGB"), (left + c * pitch + inset, top + r * (height + pad)))
     for r, label in enumerate(row_labels or []):
         draw.text((2, top + r * (height + pad) + height // 2 - 5), label, fill="black")
     for c, label in enumerate(column_labels or []):
-        draw.text((left + c * (width + pad) + 2, 2), label, fill="black")
+        draw.text((left + c * pitch + 2, 2), label, fill="black")
     return canvas
 
 
