@@ -85,6 +85,25 @@ def test_trust_of_the_edit_tabs_directions(settings):
         analyze.trust(settings, *state(""), "block1", 10)
 
 
+def test_trust_beside_the_edit_tabs_sliders(settings):
+    """The line under the Edit tab's sliders: nothing until asked; then each slider's trust at the current start, as
+    the Analyze tab's table gives it (default partial network, k = 10); a field control gets a note, not an error."""
+    import re
+
+    _, key, _, _, _ = discover_tab.discover(settings, MODEL, "sefa", 3, "all", 0)
+    assert analyze.trust_beside_sliders(settings, *state(key), False) == ""
+    assert analyze.trust_beside_sliders(settings, *state(""), True) == ""
+    line = analyze.trust_beside_sliders(settings, *state(key, seed=3), True)
+    scores = [float(v) for v in re.findall(r"\*\*([0-9.]+)\*\*", line)]
+    assert len(scores) == 3 and all(0.0 <= v <= 1.0 for v in scores) and "top-10" in line
+    table = analyze.trust(settings, *state(key, seed=3), "default", 10)
+    exact = [float(v) for v in re.findall(r"\| ([0-9.]+) \|", table)]  # 3 decimals there, 2 here
+    assert len(exact) == 3 and all(abs(a - b) <= 0.0051 for a, b in zip(exact, scores, strict=True))
+    assert analyze.trust_beside_sliders(settings, *state(key, seed=4), True) != line  # another start, other trust
+    field, _, _ = analyze.send_to_edit(settings, *state(), "block1", 2, "iterative", 0.5, "all", "sefa", "auto")
+    assert "global linear directions" in analyze.trust_beside_sliders(settings, *state(field), True)
+
+
 def test_warpage_chart_and_table(settings):
     chart, table = analyze.warpage(settings, MODEL, "block1", 3, 2, 0.1, "projection", 0)
     assert opened(chart).size == (640, 400)

@@ -150,16 +150,26 @@ def send_to_edit(settings: UISettings, *inputs: Any, request: Any = None, progre
     return key, start_key, ok(f"{len(found)} {md(found.names[0].split(' (')[0])}… {found.noun} ready in the Edit tab")
 
 
+#: The subspace dimension of the trust shown beside the Edit tab's sliders.
+TRUST_BESIDE_SLIDERS = 10
+
+
+def _trust_at(settings: UISettings, inputs: tuple[Any, ...], request: Any, feature: Any, count: Any) -> tuple:
+    """``(directions, trust, starting point)`` of the Edit tab's current directions; the caller holds the lock."""
+    model, start, latents, _ = _point(settings, inputs, request)
+    current, _ = state.current_set(model, inputs[1], settings.max_sliders, strict=False)
+    if current is None:
+        raise errors.InvalidValueError("no directions in the Edit tab to judge: discover or load some first")
+    k = _count(count, "the subspace dimension", 1, MAX_DIRECTIONS)
+    return current, warpage_module.trust(model, latents, current, k, _feature(model, feature)), start
+
+
 def trust(settings: UISettings, *inputs: Any, request: Any = None) -> str:
     """How far the Edit tab's current (linear, global) directions can be trusted at its starting point (own inputs:
     feature, subspace dimension): a Markdown table."""
+    feature, count = inputs[state.STATE_INPUTS :]
     with settings.lock:
-        model, start, latents, (feature, count) = _point(settings, inputs, request)
-        current, _ = state.current_set(model, inputs[1], settings.max_sliders, strict=False)
-        if current is None:
-            raise errors.InvalidValueError("no directions in the Edit tab to judge: discover or load some first")
-        k = _count(count, "the subspace dimension", 1, MAX_DIRECTIONS)
-        found = warpage_module.trust(model, latents, current, k, _feature(model, feature))
+        current, found, start = _trust_at(settings, inputs, request, feature, count)
     rows = "\n".join(
         f"| {md(current.names[i])} | {score:.3f} | {found.best[i]} |" for i, score in enumerate(found.scores)
     )
@@ -168,6 +178,28 @@ def trust(settings: UISettings, *inputs: Any, request: Any = None) -> str:
         f"a random direction ≈ {found.chance:.3f}):\n\n| direction | trust | closest local direction |\n|---|---|---|\n"
         + rows
     )
+
+
+def trust_beside_sliders(settings: UISettings, *inputs: Any, request: Any = None) -> str:
+    """The Edit tab's line under its sliders (own input: whether it is wanted): each slider's trust at the current
+    starting point, against the local top-10 subspace of the default partial network; empty when not wanted or when
+    there is nothing to judge."""
+    (wanted,) = inputs[state.STATE_INPUTS :]
+    if not wanted:
+        return ""
+    with settings.lock:
+        model = generator(settings, inputs[0], request=request)
+        current, _ = state.current_set(model, inputs[1], settings.max_sliders, strict=False)
+        if current is None:
+            return ""
+        if not warpage_module.judged(current):
+            return f"_Trust is measured for global linear directions; these are {md(current.noun)}._"
+        _, found, _ = _trust_at(settings, inputs, request, DEFAULT_FEATURE, TRUST_BESIDE_SLIDERS)
+    shown = min(len(current), settings.max_sliders)
+    unbroken = [md(current.names[i]).replace(" ", "\u00a0") for i in range(shown)]  # a name stays on one line
+    scores = " · ".join(f"{name}\u00a0**{found.scores[i]:.2f}**" for i, name in enumerate(unbroken))
+    what = f"cosine with the local top-{found.k} subspace; a random direction ≈ {found.chance:.2f}"
+    return f"Trust here ({what}): {scores}"
 
 
 def warpage(

@@ -16,6 +16,7 @@ from ..core import start as core_start
 from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
+from .analyze import trust_beside_sliders
 from .common import choice_index, choice_labels, code, for_display, md
 from .invert import InvertPanel
 
@@ -370,6 +371,13 @@ class EditTab:
                     )
                     for i in range(settings.max_sliders)
                 ]
+                self.trust_wanted = C(
+                    gr.Checkbox,
+                    value=False,
+                    label="Show how far each direction can be trusted here (Local Basis)",
+                    elem_id="gan_steering_trust_wanted",
+                )
+                self.trust_line = C(gr.Markdown, value="", elem_id="gan_steering_trust")
                 with C(
                     gr.Accordion,
                     label="Interpolation towards another seed",
@@ -540,8 +548,15 @@ class EditTab:
         ]
 
     def refresh_after(self, dependency: Any) -> Any:
-        """After ``dependency`` succeeds (new model, set or start), show the new state here."""
-        return compat.then(dependency, bind(view, self.settings, gpu=True), self.state_inputs, self.view_outputs)
+        """After ``dependency`` succeeds (new model, set or start), show the new state here (then the sliders' trust,
+        where it is wanted)."""
+        shown = compat.then(dependency, bind(view, self.settings, gpu=True), self.state_inputs, self.view_outputs)
+        self._trust_after(shown)
+        return shown
+
+    def _trust_after(self, dependency: Any) -> None:
+        trust = bind(trust_beside_sliders, self.settings, gpu=True)
+        compat.then(dependency, trust, [*self.state_inputs, self.trust_wanted], [self.trust_line])
 
     def _wire(self, settings: UISettings, shared: Shared) -> None:
         base = self.state_inputs
@@ -559,8 +574,12 @@ class EditTab:
             )
         typed = compat.listen(self.seed.change, bind(use_seed, settings), [], [self.start_key])
         compat.then(typed, live, [*base, self.towards, *self.sliders], [self.image], show_progress="minimal")
+        self._trust_after(typed)
         for choice in (self.target, self.klass, self.noise, self.walk, self.mode):
             compat.listen(choice.change, live, [*base, self.towards, *self.sliders], [self.image])
+        trust = bind(trust_beside_sliders, settings, gpu=True)
+        for moved in (self.trust_wanted.change, self.klass.change, self.noise.change, self.truncation.release):
+            compat.listen(moved, trust, [*base, self.trust_wanted], [self.trust_line], show_progress="minimal")
         compat.listen(self.dice.click, bind(random_seed, settings), [], [self.seed, self.start_key])
         compat.listen(
             self.reset_button.click, bind(reset, settings, gpu=True), base, [*self.sliders, self.towards, self.image]
@@ -626,3 +645,4 @@ class EditTab:
             ],
         )
         compat.then(restored, live, [*base, self.towards, *self.sliders], [self.image])
+        self._trust_after(restored)

@@ -135,6 +135,11 @@ class Trust:
     k: int
 
 
+def judged(control: object) -> bool:
+    """Whether ``trust`` applies to ``control``: global linear directions (a field or path has no fixed vector)."""
+    return isinstance(control, LinearControl)
+
+
 def trust(
     generator: Generator,
     latents: Latents,
@@ -146,7 +151,7 @@ def trust(
     """How far each of ``directions`` (linear, global) can be trusted at ``latents`` (module docstring)."""
     from ..methods.localbasis import local_basis
 
-    if not isinstance(directions, LinearControl):
+    if not judged(directions):
         raise InvalidValueError("trust is measured for linear (global) directions")
     basis = local_basis(generator, latents, min(k, latents.codes.shape[-1]), feature, solver)
     if directions.space == latents.space:
@@ -171,4 +176,15 @@ def trust(
     )
 
 
-__all__ = ["BASELINE", "METRICS", "NEARBY", "RANDOM_PAIRS", "REFERENCES", "Trust", "Warpage", "trust", "warpage"]
+__all__ = [
+    "BASELINE",
+    "METRICS",
+    "NEARBY",
+    "RANDOM_PAIRS",
+    "REFERENCES",
+    "Trust",
+    "Warpage",
+    "judged",
+    "trust",
+    "warpage",
+]
