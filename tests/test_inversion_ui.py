@@ -135,57 +135,36 @@ def test_inverted_latents_of_another_model_are_refused(settings, dcgan, tmp_path
 
 # ----- the browser ---------------------------------------------------------------------------------------------------
 @pytest.mark.browser
-def test_a_photograph_is_inverted_and_edited_in_the_browser(tmp_path_factory):
-    from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, IMAGE, LOADED, drag, open_accordion, settled_src
+def test_a_photograph_is_inverted_and_edited_in_the_browser(tmp_path):
+    from browser import ARTIFACTS, CHANGED, IMAGE, app_page, drag, open_accordion, settled_src, wait_for_sliders
 
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} is absent: install Debian's browser with `apt-get install -y chromium`")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
     data = pytest.importorskip("skimage.data", reason="scikit-image is a test dependency (dev.sh)")
-    from appserver import running_app
-    from playwright.sync_api import sync_playwright
-
-    folder = tmp_path_factory.mktemp("invert-app")
-    photo = folder / "astronaut.png"
+    photo = tmp_path / "astronaut.png"
     Image.fromarray(data.astronaut()).save(photo)
-    ARTIFACTS.mkdir(exist_ok=True)
-    with running_app(folder) as app, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1400})
-            page.set_default_timeout(60_000)
-            page.goto(app.url, wait_until="domcontentloaded")
-            page.wait_for_function(LOADED, arg=IMAGE)
-            page.wait_for_function(
-                "() => (document.querySelector('#gan_steering_strength_0') || {}).innerText?.includes('sefa 0')"
-            )
-            open_accordion(page, "gan_steering_invert_box")
-            page.locator("#gan_steering_invert_upload input[type=file]").set_input_files(str(photo))
-            page.wait_for_timeout(1500)
-            steps = page.locator("#gan_steering_invert_steps input[type=number]")
-            steps.fill("80")
-            steps.press("Enter")
-            before = page.get_attribute(IMAGE, "src")
-            page.locator("#gan_steering_invert").click()
-            page.wait_for_function(
-                "() => (document.querySelector('#gan_steering_invert_status') || {}).innerText?.includes('inverted')",
-                timeout=300_000,
-            )
-            page.wait_for_function(
-                "([sel, old]) => { const i = document.querySelector(sel); return !!i && i.src !== old; }",
-                arg=[IMAGE, before],
-            )
-            inverted = settled_src(page)
-            status = page.locator("#gan_steering_invert_status").first.inner_text()  # gradio 3: the id twice
-            assert "PSNR" in status
-            drag(page, "#gan_steering_strength_0", 0.9)
-            deadline = time.monotonic() + 30
-            while page.get_attribute(IMAGE, "src") == inverted and time.monotonic() < deadline:
-                page.wait_for_timeout(200)
-            assert page.get_attribute(IMAGE, "src") != inverted, "the slider did not edit the inverted photograph"
-            settled_src(page)
-            page.locator("#gan_steering_invert_box").first.scroll_into_view_if_needed()
-            page.screenshot(path=str(ARTIFACTS / "inversion-astronaut-edited.png"), full_page=True)
-            print(f"\nbrowser: {status}")
-        finally:
-            browser.close()
+    with app_page(tmp_path, height=1400, timeout_ms=60_000) as page:
+        wait_for_sliders(page, "sefa 0")
+        open_accordion(page, "gan_steering_invert_box")
+        page.locator("#gan_steering_invert_upload input[type=file]").set_input_files(str(photo))
+        page.wait_for_timeout(1500)
+        steps = page.locator("#gan_steering_invert_steps input[type=number]")
+        steps.fill("80")
+        steps.press("Enter")
+        before = page.get_attribute(IMAGE, "src")
+        page.locator("#gan_steering_invert").click()
+        page.wait_for_function(
+            "() => (document.querySelector('#gan_steering_invert_status') || {}).innerText?.includes('inverted')",
+            timeout=300_000,
+        )
+        page.wait_for_function(CHANGED, arg=[IMAGE, before])
+        inverted = settled_src(page)
+        status = page.locator("#gan_steering_invert_status").first.inner_text()  # gradio 3: the id twice
+        assert "PSNR" in status
+        drag(page, "#gan_steering_strength_0", 0.9)
+        deadline = time.monotonic() + 30
+        while page.get_attribute(IMAGE, "src") == inverted and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert page.get_attribute(IMAGE, "src") != inverted, "the slider did not edit the inverted photograph"
+        settled_src(page)
+        page.locator("#gan_steering_invert_box").first.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "inversion-astronaut-edited.png"), full_page=True)
+        print(f"\nbrowser: {status}")
