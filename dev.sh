@@ -50,13 +50,16 @@ compat_venv() {  # name, then pip requirements
     "$dir/bin/python" install.py
 }
 
-test_compat() {
-    local olah
-    olah="$(pwd)/$VENV/bin/olah-cli"
+setup_compat() {
     compat_venv gradio3 "gradio==3.41.2" "fastapi==0.94.0" "huggingface_hub==0.25.2"
     compat_venv gradio4 "gradio==4.40.0" "fastapi==0.112.2" "huggingface_hub==0.26.2"
     # huggingface_hub 1.x (between the webuis' 0.2x and the Space's 2.x) over the main venv, for the Hub tests.
     pip install -q --no-deps --target .venv-hub1 "huggingface_hub==1.33.0"
+}
+
+test_compat() {
+    local olah
+    olah="$(pwd)/$VENV/bin/olah-cli"
     echo "== Hub tests on huggingface_hub 1.33.0"
     PYTHONPATH=.venv-hub1 python -m pytest -q -p no:cacheprovider tests/test_hub_download.py tests/test_share.py
     for name in gradio3 gradio4; do
@@ -78,8 +81,19 @@ case "${1:-run}" in
         setup
         setup_tests
         ruff check .
+        compat_pid=""
+        if [ -z "${GAN_STEERING_SKIP_COMPAT:-}" ]; then
+            # The hosts' venvs install (mostly downloads and unpacking) while the main suite runs.
+            setup_compat >.venv-compat-setup.log 2>&1 &
+            compat_pid=$!
+            trap 'kill "$compat_pid" 2>/dev/null || true' EXIT
+        fi
         python -m pytest -q "${@:2}"
-        [ -n "${GAN_STEERING_SKIP_COMPAT:-}" ] || test_compat
+        if [ -n "$compat_pid" ]; then
+            wait "$compat_pid" || { cat .venv-compat-setup.log >&2; echo "setting up the hosts' venvs failed" >&2; exit 1; }
+            trap - EXIT
+            test_compat
+        fi
         ;;
     *)
         echo "usage: ./dev.sh run|test [args]" >&2
