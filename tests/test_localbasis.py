@@ -70,6 +70,33 @@ def test_exact_triplets_reconstruct_the_jacobian(dcgan):
     assert torch.allclose(found.values, torch.linalg.svdvals(jac)[:12], rtol=1e-4)
 
 
+def test_forward_mode_jacobians_from_several_threads_at_once(dcgan):
+    """Users of one Space compute local bases at the same time: forward mode (process-wide AD levels in PyTorch)
+    must not break a concurrent one; every thread gets the single-threaded Jacobian."""
+    import threading
+
+    start = start_latents(dcgan, seed=0)
+    f = partial_network(dcgan, start, "block1")
+    x = start.codes[0]
+    assert jacobian.forward_mode(x.numel(), f(x[None]).shape[1])  # a 100-d z into a feature map: jacfwd
+    expected = jacobian.jacobian(f, x)
+    failures: list[str] = []
+
+    def user() -> None:
+        try:
+            for _ in range(3):
+                assert torch.allclose(jacobian.jacobian(f, x), expected, atol=1e-5)
+        except Exception as error:  # collected and asserted below
+            failures.append(repr(error)[:200])
+
+    threads = [threading.Thread(target=user) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+
+
 # ----- Grassmannian metrics -----------------------------------------------------------------------------------------
 def test_distance_of_a_subspace_to_itself_is_zero():
     """Any two bases of one subspace are at distance 0 (to float64 rounding), in both metrics."""

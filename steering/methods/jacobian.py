@@ -18,6 +18,7 @@ mapping network, as fast on the DCGANs: measured).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,6 +34,9 @@ Batched = Callable[[Tensor], Tensor]
 SOLVERS = ("auto", "exact", "top-k")
 #: ``auto`` computes the exact Jacobian up to this many values (m·d), the top-k solver beyond.
 EXACT_UP_TO = 64 * 2**20 // 4
+#: PyTorch's forward-mode AD levels are process-wide, not per thread: two ``jacfwd`` at once (two users of a Space)
+#: delete each other's level. Forward mode runs one at a time; reverse mode needs no lock.
+_FORWARD_MODE = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,10 @@ def jacobian(f: Batched, x: Tensor) -> Tensor:
         m = int(one(x).numel())
     d = int(x.numel())
     limits.check_bytes(3 * 4 * m * d, f"the full {m}×{d} Jacobian (use the top-k solver)")
-    return (jacfwd if forward_mode(d, m) else jacrev)(one)(x).reshape(m, d).detach()
+    if not forward_mode(d, m):
+        return jacrev(one)(x).reshape(m, d).detach()
+    with _FORWARD_MODE:
+        return jacfwd(one)(x).reshape(m, d).detach()
 
 
 def exact(f: Batched, x: Tensor, k: int) -> Triplets:
