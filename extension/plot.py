@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Sequence
 
 from PIL import Image, ImageDraw
+
+from .core import CORE
+
+charts = importlib.import_module(CORE + ".charts")
+glyphs = importlib.import_module(CORE + ".glyphs")
 
 _BAR = (79, 70, 229)
 _GRID = (226, 232, 240)
@@ -35,15 +41,14 @@ def bar_chart(
     finite = [float(v) for v in values if math.isfinite(float(v))]
     top = max([abs(v) for v in finite] + [1e-12])
     step = _nice_step(top)
-    top = step * math.ceil(top / step)
-    left, right, upper, lower = 56, 12, 44 if title else 16, 36
+    top = charts.headroom_top(top, step)
+    font = glyphs.font()
+    left, right, upper, lower = 56, 12, (charts.draw_title(draw, title, width) if title else charts.BADGE_BAND) + 8, 36
     plot_w, plot_h = width - left - right, height - upper - lower
-    if title:
-        draw.text(((width - 6 * len(title)) / 2, 12), title, fill=_TEXT)  # centred: hosts put labels in the corners
     for i in range(round(top / step) + 1):
         y = upper + plot_h - plot_h * (i * step) / top
         draw.line([(left, y), (left + plot_w, y)], fill=_GRID)
-        draw.text((4, y - 6), _fmt(i * step), fill=_TEXT)
+        draw.text((4, y - 6), _fmt(i * step), fill=_TEXT, font=font)
     n = max(len(values), 1)
     slot = plot_w / n
     bar = max(1.0, slot * 0.7)
@@ -55,7 +60,7 @@ def bar_chart(
             y0 = upper + plot_h - plot_h * max(v, 0.0) / top
             draw.rectangle([x0, y0, x0 + bar, upper + plot_h], fill=_BAR)
         if i % every == 0:
-            text = labels[i] if labels else str(i)
-            draw.text((x0, upper + plot_h + 6), text[:8], fill=_TEXT)
+            text = glyphs.shorten(labels[i], max(slot * every, 24)) if labels else str(i)
+            draw.text((x0, upper + plot_h + 6), text, fill=_TEXT, font=font)
     draw.line([(left, upper), (left, upper + plot_h), (left + plot_w, upper + plot_h)], fill=_TEXT)
     return image

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 from torch import Tensor
 
 from .errors import InvalidValueError
+from .glyphs import font, legible, line_height, text_width, wrap
 from .io import atomic_path, save_image
 
 
@@ -38,28 +39,34 @@ def grid(
     row_labels: Sequence[str] | None = None,
     column_labels: Sequence[str] | None = None,
     pad: int = 2,
+    label_width: int = 160,
 ) -> Image.Image:
     """Images laid out row-major in a grid, with optional row and column labels; a column is widened (its images
-    centred) where its label is wider than the images, so that no label is cut."""
+    centred) where its label is wider than the images, up to ``label_width`` pixels: a longer label is wrapped onto
+    two lines. The label band is as tall as the font's lines, so no label is clipped."""
     if not images:
         raise ValueError("a grid needs at least one image")
     width, height = images[0].size
     rows = -(-len(images) // columns)
-    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    left = 8 + round(max((measure.textlength(s) for s in row_labels), default=0)) if row_labels else 0
-    top = 16 if column_labels else 0
-    label_width = max((measure.textlength(s) for s in column_labels or []), default=0)
-    pitch = max(width, round(label_width) + 4) + pad
+    rows_shown = [legible(s) for s in row_labels or []]
+    left = 8 + max((text_width(s) for s in rows_shown), default=0) if row_labels else 0
+    heads = [wrap(s, max(width, label_width)) for s in column_labels or []]
+    lines = max((len(h) for h in heads), default=0)
+    top = lines * line_height() + 4 if lines else 0
+    widest = max((text_width(line) for head in heads for line in head), default=0)
+    pitch = max(width, widest + 4) + pad
     canvas = Image.new("RGB", (left + columns * pitch, top + rows * (height + pad)), "white")
     draw = ImageDraw.Draw(canvas)
     inset = (pitch - pad - width) // 2
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         canvas.paste(image.convert("RGB"), (left + c * pitch + inset, top + r * (height + pad)))
-    for r, label in enumerate(row_labels or []):
-        draw.text((2, top + r * (height + pad) + height // 2 - 5), label, fill="black")
-    for c, label in enumerate(column_labels or []):
-        draw.text((left + c * pitch + 2, 2), label, fill="black")
+    for r, label in enumerate(rows_shown):
+        draw.text((2, top + r * (height + pad) + (height - line_height()) // 2), label, fill="black", font=font())
+    for c, head in enumerate(heads):
+        for k, line in enumerate(head):
+            x = left + c * pitch + (pitch - pad - text_width(line)) // 2
+            draw.text((max(x, left + c * pitch), 2 + k * line_height()), line, fill="black", font=font())
     return canvas
 
 

@@ -468,7 +468,7 @@ def strip(generator: Generator, measured: Correction | Control, leak: Measuremen
         cells += [one]
         cells += [apply(generator, one, [c], [{k: s}]) for (_, c, k), s in zip(edits, strengths, strict=True)]
     images = render_images(generator, Latents.cat(cells))
-    return grid(images, columns=1 + len(edits), column_labels=["start", *(name[:28] for name, _, _ in edits)])
+    return grid(images, columns=1 + len(edits), column_labels=["start", *(name for name, _, _ in edits)])
 
 
 class _Stages:
