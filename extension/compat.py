@@ -78,7 +78,10 @@ def unchanged() -> dict[str, Any]:
 
 # ----- components with version-specific arguments ---------------------------------------------------------------
 def image_output(**kwargs: Any) -> Any:
-    """A non-interactive image shown from PIL images or file paths (PNG where the version lets us choose)."""
+    """A non-interactive image shown from PIL images or file paths (PNG where the version lets us choose).
+
+    ``show_label=False`` (every version) for a chart or strip with its own title or column headers: the label badge
+    would hide their top-left corner; ``label`` still names the image for screen readers and the download."""
     kwargs.setdefault("interactive", False)
     kwargs.setdefault("format", "png")
     return component(gr.Image, type="pil", **kwargs)

@@ -329,7 +329,9 @@ class AnalyzeTab:
             with gr.Column(scale=1):
                 self.chart = compat.image_output(label="Local spectrum", elem_id="gan_steering_lb_chart")
                 self.summary = C(gr.Markdown, value="", elem_id="gan_steering_lb_summary")
-                self.preview = compat.image_output(label="Local walk", elem_id="gan_steering_lb_preview")
+                self.preview = compat.image_output(
+                    label="Local walk", show_label=False, elem_id="gan_steering_lb_preview"
+                )
                 self.file = C(gr.File, label="Local walk file", elem_id="gan_steering_lb_file")
                 self.trust = C(gr.Markdown, value="", elem_id="gan_steering_lb_trust_table")
                 self.status = C(gr.Markdown, value="", elem_id="gan_steering_lb_status")

@@ -141,7 +141,7 @@ class CorrelationsTab:
                 with gr.Row():
                     self.samples = C(gr.Number, value=2000, precision=0, label="Samples to score", elem_id="cc_samples")
                     self.measure_button = C(gr.Button, value="Measure", elem_id="cc_measure")
-                self.heatmap = compat.image_output(label="Correlation matrix", elem_id="cc_heatmap")
+                self.heatmap = compat.image_output(label="Correlation matrix", show_label=False, elem_id="cc_heatmap")
                 self.pairs = C(gr.Markdown, value="", elem_id="cc_pairs")
             with gr.Column(scale=1):
                 gr.Markdown("**2 · Correct** A's direction so that it stops dragging B along (SC²GAN).")
@@ -161,7 +161,7 @@ class CorrelationsTab:
                     self.correct_button = C(gr.Button, value="Correct", variant="primary", elem_id="cc_correct")
                     self.cancel_button = C(gr.Button, value="Cancel", elem_id="cc_cancel")
                 self.table = C(gr.Markdown, value="", elem_id="cc_table")
-                self.strip = compat.image_output(label="Start · base · corrected", elem_id="cc_strip")
+                self.strip = compat.image_output(label="Start · base · corrected", show_label=False, elem_id="cc_strip")
                 self.status = C(gr.Markdown, value="", elem_id="cc_status")
         listen = compat.listen
         listen(
