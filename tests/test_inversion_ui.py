@@ -168,3 +168,18 @@ def test_a_photograph_is_inverted_and_edited_in_the_browser(tmp_path):
         page.locator("#gan_steering_invert_box").first.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "inversion-astronaut-edited.png"), full_page=True)
         print(f"\nbrowser: {status}")
+
+
+def test_the_preview_labels_are_drawn_after_upscaling_and_not_clipped():
+    """The pictures are upscaled for the screen first; the labels are then drawn at the font's size, in a band as
+    tall as its lines (not a 64 px grid's band blown up, pixelated and cut)."""
+    from types import SimpleNamespace
+
+    from steering.glyphs import line_height
+
+    target = SimpleNamespace(image=Image.new("RGB", (64, 64), "grey"))
+    preview = Image.open(invert_tab._side_by_side(target, torch.zeros(1, 3, 64, 64)))
+    band = line_height() + 4
+    assert preview.size[1] == band + 256 + 2 and preview.size[0] >= 2 * 256
+    ink = np.asarray(preview.convert("L"))[:band] < 200
+    assert ink.any() and not ink[0].any() and not ink[-1].any()  # labels inside the band, none cut

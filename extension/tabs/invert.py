@@ -32,11 +32,10 @@ PREVIEWS = 20
 
 
 def _side_by_side(target: Any, current: Any) -> str:
-    """The prepared image beside the current reconstruction, as a preview PNG."""
-    pictures = [target.image, *render.to_pil(current.clamp(-1, 1))]
-    return outputs.preview(
-        for_display(render.grid(pictures, columns=2, column_labels=["your image", "reconstruction"]))
-    )
+    """The prepared image beside the current reconstruction, as a preview PNG: the pictures upscaled for the screen
+    first, the labels drawn after (crisp, at the font's size)."""
+    pictures = [for_display(p) for p in (target.image, *render.to_pil(current.clamp(-1, 1)))]
+    return outputs.preview(render.grid(pictures, columns=2, column_labels=["your image", "reconstruction"]))
 
 
 def invert_image(
