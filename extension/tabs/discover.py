@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from . import Shared
 
 
+#: The parameter that fills the Edit tab's sliders (its input starts at the number of sliders).
+NUM_DIRECTIONS = "num_directions"
+
+
 # ----- the method table, read when used ---------------------------------------------------------------------------
 def parameters() -> dict[str, methods.Parameter]:
     """Every parameter of every registered method, in the order of the tab's inputs."""
@@ -57,10 +61,21 @@ def show_model(settings: UISettings, spec: str, *, request: Any = None) -> tuple
     return compat.update(value=spec), summary
 
 
-def method_options(method: str) -> list[dict[str, Any]]:
-    """Show the inputs of the chosen method's parameters, hide the others."""
-    own = {p.name for p in methods.method(method).parameters}
-    return [compat.update(visible=name in own) for name in parameters()]
+def method_options(method: str, max_sliders: int | None = None) -> list[dict[str, Any]]:
+    """Show the inputs of the chosen method's parameters with its own labels and defaults (an input several methods
+    share never shows another method's label or a value typed for another method), hide the others. The number of
+    directions keeps what the user set."""
+    own = {p.name: p for p in methods.method(method).parameters}
+    updates = []
+    for name in parameters():
+        if name not in own:
+            updates.append(compat.update(visible=False))
+        elif name == NUM_DIRECTIONS:
+            updates.append(compat.update(visible=True, label=own[name].help))
+        else:
+            shown = shown_default(own[name], max_sliders)
+            updates.append(compat.update(visible=True, label=own[name].help, value=shown))
+    return updates
 
 
 def discover(
@@ -102,28 +117,53 @@ def first_page(settings: UISettings, spec: str, key: str, *, request: Any = None
 
 
 # ----- layout -----------------------------------------------------------------------------------------------------
+def shown_default(parameter: methods.Parameter, max_sliders: int | None = None) -> Any:
+    """What a parameter's input shows before the user types (one place, for building the tab and switching method):
+    the number of directions fills the sliders; lists are typed "0, 1, 2"; no default is an empty field."""
+    if parameter.name == NUM_DIRECTIONS and max_sliders is not None:
+        return max_sliders
+    if parameter.type == "choices":
+        return list(parameter.default or [])
+    if parameter.type in ("choice", "layers", "feature"):
+        return parameter.default if parameter.default is not None else parameter.options(None)[0]
+    if parameter.type == "bool":
+        return bool(parameter.default)
+    if _number_box(parameter):
+        return parameter.default
+    return parameter.as_text()
+
+
+def _number_box(parameter: methods.Parameter) -> bool:
+    """A number input, unless some method leaves the parameter empty by default (a number box cannot be empty: it
+    would show 0, which means something else, e.g. class 0)."""
+    if parameter.type not in ("int", "float"):
+        return False
+    return all(
+        p.default is not None for m in methods.METHODS.values() for p in m.parameters if p.name == parameter.name
+    )
+
+
 def parameter_input(parameter: methods.Parameter, settings: UISettings, visible: bool) -> Any:
     """The input for one method parameter, by its type (one place: every method's inputs come from here)."""
     C = compat.component
     elem_id = f"gan_steering_param_{parameter.name}"
     label = parameter.help
+    value = shown_default(parameter, settings.max_sliders)
     if parameter.type == "choices":  # several; compositions ("a∘b") typed where the version allows
         return compat.choices_input(
             choices=parameter.options(None),
-            value=list(parameter.default or []),
+            value=value,
             allow_custom_value=True,
             label=label,
             visible=visible,
             elem_id=elem_id,
         )
     if parameter.type in ("choice", "layers", "feature"):
-        choices = parameter.options(None)
-        value = parameter.default if parameter.default is not None else choices[0]
         # Layer ranges and model-dependent choices are typed as well as picked.
         custom = parameter.type == "layers" or parameter.depends_on_model
         return C(
             gr.Dropdown,
-            choices=choices,
+            choices=parameter.options(None),
             value=value,
             allow_custom_value=custom,
             label=label,
@@ -131,21 +171,19 @@ def parameter_input(parameter: methods.Parameter, settings: UISettings, visible:
             elem_id=elem_id,
         )
     if parameter.type == "bool":
-        return C(gr.Checkbox, value=bool(parameter.default), label=label, visible=visible, elem_id=elem_id)
-    if parameter.type in ("int", "float"):
-        value = settings.max_sliders if parameter.name == "num_directions" else parameter.default
-        precision = 0 if parameter.type == "int" else None
+        return C(gr.Checkbox, value=value, label=label, visible=visible, elem_id=elem_id)
+    if _number_box(parameter):
         return C(
             gr.Number,
             value=value,
-            precision=precision,
+            precision=0 if parameter.type == "int" else None,
             minimum=parameter.minimum,
             maximum=parameter.maximum,
             label=label,
             visible=visible,
             elem_id=elem_id,
         )
-    return C(gr.Textbox, value=parameter.default or "", label=label, visible=visible, elem_id=elem_id)
+    return C(gr.Textbox, value=value, label=label, visible=visible, elem_id=elem_id)
 
 
 class DiscoverTab:
@@ -191,7 +229,12 @@ class DiscoverTab:
             [self.model],
             [shared.model, self.summary, *self.parameters],
         )
-        compat.listen(self.method.change, method_options, [self.method], self.parameters)
+        compat.listen(
+            self.method.change,
+            lambda method: method_options(method, settings.max_sliders),
+            [self.method],
+            self.parameters,
+        )
         self.discover_event = compat.listen(
             self.discover_button.click,
             bind(discover, settings, gpu=True),

@@ -79,6 +79,16 @@ class Parameter:
             raise InvalidValueError(f"{what} must be one of {', '.join(self.choices)}, got {text[:40]!r}")
         return text
 
+    def as_text(self, value: Any = None) -> str:
+        """``value`` (default: the parameter's default) as typed into a text field: lists comma-separated (what
+        ``parse`` reads back), no default as an empty field."""
+        value = self.default if value is None else value
+        if value is None:
+            return ""
+        if isinstance(value, (list, tuple)):
+            return ", ".join(str(item) for item in value)
+        return str(value)
+
     def options(self, generator: Generator | None) -> list[str]:
         """The choices to offer (a feature picker lists the model's named features)."""
         if self.model_options is not None:
