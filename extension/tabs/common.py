@@ -80,3 +80,18 @@ def for_display(image: Any, minimum: int = 256) -> Any:
         return image
     factor = -(-minimum // side)
     return image.resize((image.size[0] * factor, image.size[1] * factor), Image.Resampling.NEAREST)
+
+
+def animation_for_display(path: str, minimum: int = 256) -> str:
+    """A preview of a small GIF with every frame upscaled like ``for_display`` (timing and loop kept); the saved file
+    itself is unchanged. Large GIFs are previewed as they are."""
+    from PIL import Image, ImageSequence
+
+    from .. import outputs
+
+    with Image.open(path) as gif:
+        if min(gif.size) >= minimum:
+            return str(path)
+        frames = [for_display(frame.convert("RGB"), minimum) for frame in ImageSequence.Iterator(gif)]
+        timing = {"duration": gif.info.get("duration", 83), "loop": gif.info.get("loop", 0)}
+    return outputs.preview(frames[0], format="GIF", save_all=True, append_images=frames[1:], **timing)
