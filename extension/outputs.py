@@ -70,18 +70,19 @@ def output_path(settings: UISettings, kind: str, stem: str, suffix: str, session
     return folder / f"{slug(stem)}-{_stamp()}{suffix}"
 
 
-def preview(image: Any, **pil_options: Any) -> str:
-    """A live preview PNG in the private scratch folder, named by its content; returns its path.
+def preview(image: Any, format: str = "PNG", **pil_options: Any) -> str:
+    """A live preview PNG (or ``format``: GIF for an animation) in the private scratch folder, named by its content;
+    returns its path.
 
     The same picture always gets the same file (and so the same URL: the browser shows it without a reload); a new
     picture is written atomically under a new name, so a file being streamed is never rewritten."""
     buffer = BytesIO()
-    image.save(buffer, format="PNG", **pil_options)
+    image.save(buffer, format=format, **pil_options)
     data = buffer.getvalue()
     folder = scratch_root() / "previews"
     folder.mkdir(parents=True, exist_ok=True)
     _prune(folder, PREVIEW_MAX_AGE)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.png"
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:32]}.{format.lower()}"
     if path.is_file():
         os.utime(path)  # keeps it from being pruned while in use
     else:

@@ -17,7 +17,7 @@ from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
 from .analyze import trust_beside_sliders
-from .common import choice_index, choice_labels, code, for_display, md
+from .common import animation_for_display, choice_index, choice_labels, code, counted, for_display, md
 from .invert import InvertPanel
 
 if TYPE_CHECKING:
@@ -166,8 +166,10 @@ def export_animation(
         core_edit.animate(
             current.model, latents, control, index, strengths, path, fps=rate, progress=progress, walk=current.walk
         )
-    preview = str(path) if suffix == ".gif" else None
-    return preview, str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
+    if suffix == ".gif":
+        return animation_for_display(str(path)), str(path), ok(f"GIF saved as {code(outputs.shown(settings, path))}")
+    note = "no preview here: download it from the file box"  # an image component cannot play a video
+    return None, str(path), ok(f"MP4 saved as {code(outputs.shown(settings, path))} ({note})")
 
 
 def save_directions(settings: UISettings, key: str, *, request: Any = None) -> tuple[str, str]:
@@ -190,7 +192,7 @@ def upload_directions(
         model = generator(settings, spec, request=request)
         loaded = core_controls.load_control(path, model)
     new_key = directions_store.put(loaded, session_id(request))
-    return new_key, ok(f"loaded {len(loaded)} {md(loaded.method)} {loaded.noun} from the file")
+    return new_key, ok(f"loaded {counted(loaded, loaded.method)} from the file")
 
 
 def rename_direction(
