@@ -116,11 +116,41 @@ def test_every_method_runs_from_the_inputs_it_shows(settings):
             continue  # scored samples and training: their own tests (tab and method) run them with small sizes
         quick = {"num_samples": 300, "num_directions": 2}
         inputs = [
-            quick.get(n, discover_tab.shown_default(own[n], settings.max_sliders)) if n in own else None
-            for n in names
+            quick.get(n, discover_tab.shown_default(own[n], settings.max_sliders)) if n in own else None for n in names
         ]
         _, key, _, _, status = discover_tab.discover(settings, MODEL, method.name, *inputs)
         assert directions_store.get(key).method == method.name and "✓" in status, method.name
+
+
+def test_the_edit_tab_describes_its_set_in_words(settings):
+    """The info under the image: the set's own noun (singular for one), the sliders' range (one, or per slider),
+    parameters in words (no Python repr, no quotes, no broken HTML entities); names with quotes stay readable."""
+    from extension.tabs.common import directions_summary, md
+
+    _, key, _, _, status = discover_tab.discover(
+        settings, MODEL, "interpolation", *_method_inputs(settings, "interpolation", num_directions=1)
+    )
+    found = directions_store.get(key)
+    assert "1 interpolation path " in status and "paths" not in status
+    summary = directions_summary(found)
+    assert "1 interpolation path**" in summary and "[" not in summary and "&#x27;" not in summary
+    _, key, _, _, _ = discover_tab.discover(settings, MODEL, "steerability", *_method_inputs(settings, "steerability"))
+    steer = directions_store.get(key)
+    summary = directions_summary(steer)
+    assert "transformations**" in summary and "a range per slider" in summary  # each slider ends where it ends
+    assert "\\[" not in summary and "&#x27;" not in summary and "transformations shift" in summary
+    assert md("Bob's <b>") == "Bob&#x27;s &lt;b&gt;"  # the entity stays whole (it was escaped into "&\\#x27;")
+
+
+def _method_inputs(settings, method: str, **given):
+    """The Discover tab's inputs as it shows them for ``method`` (own defaults, others empty)."""
+    from steering import methods
+
+    own = {p.name: p for p in methods.method(method).parameters}
+    return [
+        given.get(n, discover_tab.shown_default(own[n], settings.max_sliders)) if n in own else None
+        for n in discover_tab.parameters()
+    ]
 
 
 def test_discover_refuses_bad_parameters(settings):

@@ -20,7 +20,7 @@ from ..core import start as core_start
 from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
-from .common import code, md
+from .common import code, counted, md
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -147,7 +147,7 @@ def send_to_edit(settings: UISettings, *inputs: Any, request: Any = None, progre
     if found.space == "z" and isinstance(start, core_start.Seed) and model.default_space != "z":
         file = core_start.LatentsFile(latents, model.identity, source={**start.describe(), "space": "z"})
         start_key = directions_store.put(file, session)
-    return key, start_key, ok(f"{len(found)} {md(found.names[0].split(' (')[0])}… {found.noun} ready in the Edit tab")
+    return key, start_key, ok(f"{counted(found, found.method)} ready in the Edit tab")
 
 
 #: The subspace dimension of the trust shown beside the Edit tab's sliders.

@@ -11,13 +11,15 @@ from typing import Any
 
 from ..core import errors, values
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+#: Markdown punctuation, escaped with a backslash (``<`` and ``>`` become HTML entities instead).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 
 
 def md(text: Any) -> str:
-    """``text`` as literal Markdown: HTML escaped, Markdown punctuation backslash-escaped, one line."""
+    """``text`` as literal Markdown: Markdown punctuation backslash-escaped, then HTML escaped (in that order, so the
+    entities of quotes and ampersands stay whole), one line."""
     plain = " ".join(str(text).split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(plain, quote=True))
+    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", plain), quote=True)
 
 
 def code(text: Any) -> str:
@@ -60,14 +62,44 @@ def model_summary(generator: Any) -> str:
     return "\n".join(f"- **{k}**: {v}" for k, v in rows)
 
 
+def counted(controls: Any, method: str = "") -> str:
+    """``"3 sefa directions"``, ``"1 interpolation path"``: how many controls, of which method, in the set's own
+    noun (directions, transformations, field controls, paths), singular for one."""
+    noun = controls.noun if len(controls) != 1 else controls.noun.removesuffix("s")
+    return f"{len(controls)} {md(method) + ' ' if method else ''}{noun}"
+
+
+def parameter_text(value: Any) -> str:
+    """A method parameter as a person reads it: numbers, words, lists comma-separated, a mapping's plain entries;
+    long strings (hashes) cut. Never a Python repr."""
+    if isinstance(value, bool) or value is None:
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        shown = ", ".join(parameter_text(item) for item in value[:6])
+        return shown + (f", … ({len(value)})" if len(value) > 6 else "")
+    if isinstance(value, dict):
+        plain = [(k, v) for k, v in value.items() if isinstance(v, (str, int, float, bool)) and v is not None]
+        return ", ".join(f"{k} {parameter_text(v)}" for k, v in plain)
+    text = str(value)
+    return text if len(text) <= 16 else text[:12] + "…"
+
+
 def directions_summary(directions: Any) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in sorted(directions.params.items()))
+    """What the Edit tab says about its set: how many of what, for which model, in which space and layers, the
+    strength range (one range, or per slider), and the method's parameters in words."""
+    params = ", ".join(f"{k} {parameter_text(v)}" for k, v in sorted(directions.params.items()) if v is not None)
     layers = "all" if directions.layers is None else ", ".join(map(str, directions.layers))
-    lo, hi = directions.strength_range
+    ranges = {(spec.minimum, spec.maximum) for spec in (directions.slider(i) for i in range(len(directions)))}
+    if len(ranges) == 1:
+        ((lo, hi),) = ranges
+        strengths = f"strengths {lo:g} … {hi:g}"
+    else:
+        strengths = "a range per slider"
     return (
-        f"**{len(directions)} {md(directions.method)} directions** for {code(directions.model.name)} "
-        f"(space {md(directions.space)}, layers {md(layers)}, strengths {lo:g} … {hi:g})"
-        + (f" · {md(params)}" if params else "")
+        f"**{counted(directions, directions.method)}** for {code(directions.model.name)} "
+        f"(space {md(directions.space)}, layers {md(layers)}, {strengths})" + (f" · {md(params)}" if params else "")
     )
 
 

@@ -15,7 +15,7 @@ from .. import compat, plot
 from ..core import catalog, methods
 from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
-from .common import md, model_summary
+from .common import counted, md, model_summary
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -95,7 +95,7 @@ def discover(
     if found.values is not None:
         chart = plot.bar_chart(found.values.tolist(), title=f"{chosen.title}: {chosen.value_label or 'values'}")
     status = ok(
-        f"{len(found)} {md(chosen.name)} {found.noun} for {md(found.model.name)}: move the sliders in the Edit tab"
+        f"{counted(found, chosen.name)} for {md(found.model.name)}: move the sliders in the Edit tab"
     )
     return spec, key, chart, model_summary(model), status
 
@@ -112,7 +112,7 @@ def first_page(settings: UISettings, spec: str, key: str, *, request: Any = None
         chosen = methods.method(default_method())
         found = chosen.run(model, {"num_directions": min(settings.max_sliders, model.space_dim(model.default_space))})
     chart = None if found.values is None else plot.bar_chart(found.values.tolist(), title=chosen.title)
-    status = ok(f"{len(found)} {md(chosen.name)} {found.noun} ready: move the sliders in the Edit tab")
+    status = ok(f"{counted(found, chosen.name)} ready: move the sliders in the Edit tab")
     return directions_store.put(found, session_id(request)), chart, model_summary(model), status
 
 

@@ -17,7 +17,7 @@ from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
 from .analyze import trust_beside_sliders
-from .common import animation_for_display, choice_index, choice_labels, code, for_display, md
+from .common import animation_for_display, choice_index, choice_labels, code, counted, for_display, md
 from .invert import InvertPanel
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def upload_directions(
         model = generator(settings, spec, request=request)
         loaded = core_controls.load_control(path, model)
     new_key = directions_store.put(loaded, session_id(request))
-    return new_key, ok(f"loaded {len(loaded)} {md(loaded.method)} {loaded.noun} from the file")
+    return new_key, ok(f"loaded {counted(loaded, loaded.method)} from the file")
 
 
 def rename_direction(
