@@ -94,9 +94,7 @@ def discover(
     chart = None
     if found.values is not None:
         chart = plot.bar_chart(found.values.tolist(), title=f"{chosen.title}: {chosen.value_label or 'values'}")
-    status = ok(
-        f"{counted(found, chosen.name)} for {md(found.model.name)}: move the sliders in the Edit tab"
-    )
+    status = ok(f"{counted(found, chosen.name)} for {md(found.model.name)}: move the sliders in the Edit tab")
     return spec, key, chart, model_summary(model), status
 
 
