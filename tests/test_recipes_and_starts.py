@@ -584,6 +584,22 @@ def test_a_latents_file_is_a_starting_point_in_the_edit_tab(ui, settings, key, f
         ui.edit.upload_latents(settings, MODEL, str(many))
 
 
+def test_restore_of_an_image_that_started_from_a_latents_file(ui, settings, key, files):
+    """Its sliders come back while that file is the starting point (the start stays the file); without it, the
+    message says where to load the file, and nothing changes."""
+    start_key, _ = ui.edit.upload_latents(settings, MODEL, str(files / "start.safetensors"))
+    sliders = [1.0, -1.5, 0.0, 0.0]
+    png = ui.edit.render(settings, MODEL, *ui_state(key, seed=3, start_key=start_key), 0.0, *sliders, 0.0, 0.0)
+    with pytest.raises(InvalidValueError, match=r"Starting point \(latents file\)"):
+        ui.edit.restore(settings, MODEL, key, png, "")
+    out = ui.edit.restore(settings, MODEL, "", png, start_key)  # the set recomputed, the file kept as the start
+    assert out[1] == start_key and "restored" in out[-1]
+    values = [u["value"] for u in out[9 : 9 + MAX]]
+    assert values == [*sliders, 0.0, 0.0]
+    again = ui.edit.render(settings, MODEL, *ui_state(out[0], seed=99, start_key=start_key), 0.0, *values)
+    np.testing.assert_array_equal(pixels(again), pixels(png))
+
+
 def test_save_start_writes_a_latents_file_that_loads_back(ui, settings, key, dcgan):
     path, status = ui.edit.save_start(settings, MODEL, "", 9, 0.6, None, "const")
     assert path.startswith(str(settings.output_dir)) and "saved" in status

@@ -153,6 +153,18 @@ def _method_inputs(settings, method: str, **given):
     ]
 
 
+def test_a_refresh_keeps_the_walk_the_user_chose(settings):
+    """A new start or set re-reads the state, and keeps the great-circle walk where the set still offers it."""
+    _, key, _, _, _ = discover_tab.discover(settings, MODEL, "sefa", K, "all", 0)
+    walk = edit_tab.view(settings, MODEL, *state(key, walk="great-circle"))[MAX + 8]
+    assert walk["value"] == "great-circle" and "great-circle" in walk["choices"]
+    _, path_key, _, _, _ = discover_tab.discover(
+        settings, MODEL, "interpolation", *_method_inputs(settings, "interpolation")
+    )
+    walk = edit_tab.view(settings, MODEL, *state(path_key, walk="great-circle"))[MAX + 8]
+    assert walk["value"] == "linear"  # a path offers no great circle
+
+
 def test_discover_refuses_bad_parameters(settings):
     with pytest.raises(InvalidValueError, match=r"[Nn]umber of directions"):
         discover_tab.discover(settings, MODEL, "sefa", 0, "all", 0)

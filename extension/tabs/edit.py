@@ -76,7 +76,7 @@ def view(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
         compat.update(choices=labels, value=labels[0] if labels else None),
         compat.update(value=low),
         compat.update(value=high),
-        compat.update(visible=len(walks) > 1, choices=walks, value="linear"),
+        compat.update(visible=len(walks) > 1, choices=walks, value=current.walk if current.walk in walks else "linear"),
         compat.update(visible=bool(current.model.noise_modes)),
         _class_picker(current),
     ]
@@ -255,11 +255,15 @@ def save_start(
     return str(path), ok(f"starting point saved as {code(outputs.shown(settings, path))}")
 
 
-def restore(settings: UISettings, spec: str, key: str, image: Any, *, request: Any = None) -> list[Any]:
+def restore(
+    settings: UISettings, spec: str, key: str, image: Any, start_key: str = "", *, request: Any = None
+) -> list[Any]:
     """Read a PNG's recipe (PNG info) and restore its seed, truncation, class, noise, set, sliders and interpolation.
 
     The recipe's set is the current one when its sha256 matches, else it is recomputed with the recorded method
-    and parameters (a cached basis: instant); an image without a recipe gets a clear message."""
+    and parameters (a cached basis: instant); an image without a recipe gets a clear message. An image that started
+    from a latents file (an inverted photo, a saved start) restores its set and sliders when that file is the
+    current starting point (same latents sha256); otherwise the message says where to load it."""
     path = compat.uploaded_path(image, confined=settings.public)
     if path is None:
         raise errors.InvalidValueError("drop a PNG saved by gan-steering first")
@@ -271,8 +275,15 @@ def restore(settings: UISettings, spec: str, key: str, image: Any, *, request: A
                 f"this image was made with {made.model.get('name')!r}; load that model ({made.model.get('spec')}) first"
             )
         start = made.start
-        if "seed" not in start:
-            raise errors.InvalidValueError("this image starts from a latents file: load that file below instead")
+        from_file = "seed" not in start
+        if from_file:
+            loaded = directions_store.find(start_key) if start_key else None
+            if loaded is None or loaded.describe().get("latents_sha256") != start.get("latents_sha256"):
+                named = f" ({md(start['file'])})" if start.get("file") else ""
+                raise errors.InvalidValueError(
+                    f"this image starts from a latents file{named}: upload it under *Starting point (latents file)* "
+                    "(or invert the photo again), then drop this PNG again to restore its sliders"
+                )
         entries = [c for c in made.controls if c.get("method") != "interpolation"]
         path_entry = next((c for c in made.controls if c.get("method") == "interpolation"), None)
         current = directions_store.find(key)
@@ -283,9 +294,15 @@ def restore(settings: UISettings, spec: str, key: str, image: Any, *, request: A
                 matched = recipe.controls_of(recipe.Recipe(made.model, start, entries[:1]), model)[0]
                 new_key = directions_store.put(matched, session_id(request))
     strengths = entries[0]["strengths"] if entries else None  # an image made without a set: sliders at neutral
+    restored = directions_store.find(new_key) if new_key else None
+    sliders = state.slider_updates(restored, settings.max_sliders, strengths if restored is not None else None)
+    status = ok(f"restored: {md(made.summary())}")
+    if from_file:  # the starting point stays the loaded file: the seed, ψ, class and noise boxes are left alone
+        target, mode, towards = _interpolation_of(path_entry, 0)
+        unchanged = [compat.unchanged() for _ in range(4)]
+        return [new_key, start_key, *unchanged, target, mode, towards, *sliders, status]
     noise = (start.get("noise") or {}).get("mode", "const")
     target, mode, towards = _interpolation_of(path_entry, start["seed"])
-    restored = directions_store.find(new_key) if new_key else None
     return [
         new_key,
         "",
@@ -296,8 +313,8 @@ def restore(settings: UISettings, spec: str, key: str, image: Any, *, request: A
         target,
         mode,
         towards,
-        *state.slider_updates(restored, settings.max_sliders, strengths if restored is not None else None),
-        ok(f"restored: {md(made.summary())}"),
+        *sliders,
+        status,
     ]
 
 
@@ -307,6 +324,8 @@ def _interpolation_of(entry: dict[str, Any] | None, seed: int) -> tuple[int, str
         return seed + 1, "slerp", 0.0
     params = entry.get("params") or {}
     seeds, mode = params.get("seeds"), params.get("interpolation", "slerp")
+    if "to_seed" in params:  # from a latents file towards a seed's sample (``edit_state.interpolation_towards``)
+        seeds = [params["to_seed"]]
     if not isinstance(seeds, list) or not seeds or mode not in ("slerp", "linear") or len(entry["strengths"]) != 1:
         raise recipe.RecipeError("the image's interpolation is malformed: it cannot be restored")
     return values.check_seed(seeds[-1]), mode, values.check_strength(entry["strengths"][0], "the interpolation")
@@ -631,7 +650,7 @@ class EditTab:
         restored = compat.listen(
             self.png.upload,
             bind(restore, settings, gpu=True),
-            [shared.model, shared.directions, self.png],
+            [shared.model, shared.directions, self.png, self.start_key],
             [
                 shared.directions,
                 self.start_key,
