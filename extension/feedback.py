@@ -141,3 +141,8 @@ def cancel(settings: UISettings, *, request: Any = None) -> str:
 def ok(text: str) -> str:
     """A status line for a successful action."""
     return f"✓ {text}"
+
+
+def warn(text: str) -> str:
+    """A status line for an action that finished with a result the user should not trust as it is."""
+    return f"⚠️ {text}"

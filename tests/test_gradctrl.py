@@ -24,7 +24,7 @@ from steering.attributes import (
     train_heads,
 )
 from steering.attributes.labels import LabelsFileError
-from steering.attributes.measure import Edit, measure
+from steering.attributes.measure import Edit, best_direction, measure
 from steering.controls import FieldControl, LinearControl, load_control
 from steering.edit import apply
 from steering.errors import InvalidValueError
@@ -251,6 +251,35 @@ def test_heads_learn_a_planted_rule_and_the_linear_boundary_finds_it():
     picked = confident(three, fraction=0.05)
     assert sorted(torch.bincount(picked.labels).tolist()) == [75, 75, 75]  # 5 % of N per class, each its argmax
     assert torch.equal(picked.codes[:, :3].argmax(1), picked.labels)
+
+
+def test_heads_at_chance_level_are_reported_and_the_chance_level_is_kept_in_the_file():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(600, 20, generator=gen)
+    planted = confident(AttributeSamples(Attribute("planted", ("up",)), "z", x, x[:, :1]), fraction=0.2)
+    noise = torch.randn(600, 1, generator=gen)  # a score the latent says nothing about
+    unrelated = confident(AttributeSamples(Attribute("noise", ("up",)), "z", x, noise), fraction=0.2)
+    heads = train_heads([planted, unrelated], Training(epochs=10))
+    assert heads.chance == [0.5, 0.5]  # the confident share is balanced: half of each side
+    weak = heads.weak()
+    assert list(weak) == ["noise"] and "cannot steer" in weak["noise"] and "72 samples" in weak["noise"]
+    again = Heads.from_description(heads.tensors, heads.describe(), heads.training)
+    assert again.chance == heads.chance and list(again.weak()) == ["noise"]
+
+
+def test_an_edit_that_never_raises_the_target_sets_no_level_and_says_why(dcgan):
+    directions = METHODS["sefa"].run(dcgan, {"num_directions": 5})
+    brightness, warmth = scorer("brightness"), scorer("warmth")
+    latents = dcgan.sample(4, seed=1000)
+    best, sign = best_direction(dcgan, directions, brightness, 0, latents)
+    edits = [Edit("raises", directions, best, 0, flip=sign < 0), Edit("lowers", directions, best, 0, flip=sign > 0)]
+    found = measure(dcgan, edits, [brightness, warmth], latents, [1, 2])
+    raises, lowers = found.table()
+    assert found.level == pytest.approx(float(found.curves[0].target.mean(dim=1).max()))
+    assert raises["note"] is None and 0 < raises["strength"] <= 2 and raises["others_change"] > 0
+    assert lowers["strength"] is None and lowers["others_change"] is None and lowers["per_attribute"] is None
+    assert lowers["note"].startswith("never raises brightness") and lowers["target_change"] < 0
+    assert "nan" not in found.format()
 
 
 # ----- the real models: faces with fer's emotions and built-in statistics, eyes with a colour attribute ---------------

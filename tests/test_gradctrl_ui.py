@@ -59,7 +59,8 @@ def test_label_train_exclude_and_render(settings, tmp_path):
     preview, file, _ = tab.animation(settings, MODEL, changed_key, "warmth", 1, "GIF")
     assert preview == file and file.endswith(".gif")
     table, chart = tab.measure(settings, MODEL, changed_key, heads_key, "brightness", 4)
-    assert table.count("\n") == 7 and "GradCtrl" in table and "ganspace" in table and chart.size == (640, 400)
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    assert len(rows) == 7 and "GradCtrl" in table and "ganspace" in table and chart.size == (640, 400)
     with pytest.raises(InvalidValueError, match="no image scorer"):
         tab.measure(settings, MODEL, changed_key, heads_key, "smile", 4)
     edited = torch.equal(
@@ -100,3 +101,28 @@ def test_cli_label_train_measure(tmp_path, capsys):
     assert "gradctrl: warmth" in out and "boundaries: warmth (linear)" in out and (tmp_path / "p.png").is_file()
     sefa_row = next(line for line in out.splitlines() if line.startswith("sefa: "))
     assert sefa_row.split()[4] != "—" and float(sefa_row.split()[4]) > 0  # oriented: its best direction raises warmth
+
+
+def test_a_head_at_chance_is_a_warning_and_the_measure_table_shows_no_nan(settings, tmp_path, capsys):
+    """The browser walkthrough: brightness + warmth on 200 samples for 3 epochs leaves heads at chance level. Training
+    says so (UI status and CLI), and Measure compares the edits that do raise the target instead of showing ``nan``
+    on every row: an edit that does not gets a reason in words."""
+    from steering.cli import main
+
+    controls_key, heads_key, _, _, status = tab.train(
+        settings, MODEL, ["brightness", "warmth"], "", False, 200, 0.1, 3, "entangled", 0
+    )
+    weak = directions_store.get(heads_key).heads.weak()
+    assert "warmth" in weak and status.startswith("⚠️") and "cannot steer" in status
+    table, chart = tab.measure(settings, MODEL, controls_key, heads_key, "warmth", 4)
+    assert "nan" not in table.lower() and chart.size == (640, 400)
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 6 and sum(row[3][0].isdigit() for row in rows) >= 4  # the boundaries and SeFa/GANSpace
+    assert all(row[3][0].isdigit() or row[3].startswith("— *") for row in rows)  # a number, or why not in words
+    assert "⚠️" in table  # the head behind this control is at chance: said beside the table too
+
+    capsys.readouterr()
+    train = ["-q", "train", MODEL, "--device", "cpu", "--samples", "200", "--fraction", "0.1", "--epochs", "3"]
+    target = str(tmp_path / "g.safetensors")
+    assert main([*train, "--attribute", "brightness", "--attribute", "warmth", "-o", target]) == 0
+    assert "gan-steering: warning: warmth: validation accuracy 0.500" in capsys.readouterr().err

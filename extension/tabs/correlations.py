@@ -113,9 +113,11 @@ def correct(
     rows.append("|---|---|---|---|---|")
     for row, unit in zip(measured.table(), per_unit, strict=True):  # one row per edit: base, corrected
         strength = "—" if row["strength"] is None else f"{row['strength']:.2f}"
-        rows.append(
-            f"| {md(row['edit'])} | {strength} | {row['target_change']:.3f} | {row['others_change']:.3f} | {unit:.3f} |"
-        )
+        if row["note"]:
+            leaked, per = f"— *{md(row['note'])}*", "—"
+        else:
+            leaked, per = f"{row['others_change']:.3f}", f"{unit:.3f}"
+        rows.append(f"| {md(row['edit'])} | {strength} | {row['target_change']:.3f} | {leaked} | {per} |")
     status = ok(
         f"r = {result.pair.correlation:+.3f}; {len(result.rare)} of {result.rare.made} rare samples kept "
         f"({md(result.rare.substitute)}); the corrected control ({len(result.control)} sliders) is in the Edit tab"

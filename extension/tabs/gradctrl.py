@@ -16,7 +16,7 @@ import gradio as gr
 
 from .. import compat, outputs
 from ..core import CORE, edit, errors, methods, start, values
-from ..feedback import bind, cancel, ok
+from ..feedback import bind, cancel, ok, warn
 from ..session import directions_store, generator, session_id
 from .common import code, for_display, md
 
@@ -160,7 +160,10 @@ def train(
         samples = f"{head['samples'].get('train', 0)} + {head['samples'].get('validation', 0)}"
         rows.append(f"| {md(head['name'])} | {md(', '.join(head['classes']))} | {accuracy} | {samples} |")
     picker = compat.update(choices=list(controls.names), value=controls.names[0])
+    weak = trained.heads.weak()
     status = ok(f"{len(controls)} gradient controls: move them in the Edit tab")
+    if weak:
+        status = warn(f"{len(controls)} gradient controls, but " + "; ".join(md(w) for w in weak.values()))
     return key, heads_key, "\n".join(rows), picker, status
 
 
@@ -262,13 +265,21 @@ def measure(
             best, sign = measurement.best_direction(model, directions, chosen[0], column, probe)
             edits.append(measurement.Edit(name, directions, best, 0, column, others, flip=sign < 0))
         result = measurement.measure(model, edits, chosen, latents, [1, 2, 3, 4], progress=progress)
-    rows = ["| edit | strength | target change | excluded change | success |", "|---|---|---|---|---|"]
+    rows = [
+        f"Compared at an equal change of {md(names[target])}: {result.level:.3f} std.",
+        "",
+        "| edit | strength | target change | excluded change | success |",
+        "|---|---|---|---|---|",
+    ]
     for row in result.table():
         strength = "—" if row["strength"] is None else f"{row['strength']:.2f}"
+        excluded = f"— *{md(row['note'])}*" if row["note"] else f"{row['others_change']:.3f}"
         rows.append(
-            f"| {md(row['edit'])} | {strength} | {row['target_change']:.3f} | {row['others_change']:.3f} "
-            f"| {row['success']:.0%} |"
+            f"| {md(row['edit'])} | {strength} | {row['target_change']:.3f} | {excluded} | {row['success']:.0%} |"
         )
+    weak = trained.heads.weak().get(names[target])
+    if weak:
+        rows += ["", warn(md(weak))]
     chart = charts.line_chart(
         result.curves_for_plot(), title=control, x_label="target change (std)", y_label="excluded change (std)"
     )

@@ -131,6 +131,25 @@ class Heads:
     train_accuracy: list[float]
     counts: list[dict[str, int]] = field(default_factory=list)
     training: dict[str, Any] = field(default_factory=dict)
+    chance: list[float] = field(default_factory=list)  # per head: the validation share of its most common class
+
+    def weak(self) -> dict[str, str]:
+        """A warning (by attribute name) for each head whose validation accuracy is not clearly above chance (the
+        share of its most common class; one-sided binomial test at 5 %): its control follows noise, it cannot steer."""
+        found = {}
+        for a, attribute in enumerate(self.attributes):
+            n = self.counts[a].get("validation", 0) if a < len(self.counts) else 0
+            accuracy = self.accuracy[a]
+            chance = self.chance[a] if a < len(self.chance) else None
+            if not n or chance is None or not math.isfinite(accuracy) or not math.isfinite(chance):
+                continue
+            if _above_chance(round(accuracy * n), n, chance) > 0.05:
+                level = "at chance level" if accuracy <= chance + 1e-9 else "not clearly above chance"
+                found[attribute.name] = (
+                    f"{attribute.name}: validation accuracy {accuracy:.3f} on {n} samples is {level} "
+                    f"({chance:.3f}), so its control cannot steer: score more samples or train more epochs"
+                )
+        return found
 
     def __len__(self) -> int:
         return len(self.attributes)
@@ -152,6 +171,7 @@ class Heads:
                 "accuracy": _finite_or_none(self.accuracy[a]),
                 "train_accuracy": _finite_or_none(self.train_accuracy[a]),
                 "samples": self.counts[a] if a < len(self.counts) else {},
+                "chance": _finite_or_none(self.chance[a]) if a < len(self.chance) else None,
             }
             for a, attribute in enumerate(self.attributes)
         ]
@@ -176,6 +196,7 @@ class Heads:
             [nan if d.get("train_accuracy") is None else float(d["train_accuracy"]) for d in described],
             [dict(d.get("samples") or {}) for d in described],
             dict(training),
+            [nan if d.get("chance") is None else float(d["chance"]) for d in described],
         )
 
 
@@ -193,6 +214,30 @@ def one_thread() -> Iterator[None]:
 
 def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
+
+
+def _above_chance(correct: int, n: int, chance: float) -> float:
+    """The one-sided binomial p-value of ``correct`` right out of ``n`` when each is right with ``chance``."""
+    if chance >= 1.0:
+        return 1.0
+    if chance <= 0.0:
+        return 0.0 if correct > 0 else 1.0
+    terms = [
+        math.lgamma(n + 1)
+        - math.lgamma(k + 1)
+        - math.lgamma(n - k + 1)
+        + k * math.log(chance)
+        + (n - k) * math.log1p(-chance)
+        for k in range(max(correct, 0), n + 1)
+    ]
+    return min(1.0, sum(math.exp(t) for t in terms))
+
+
+def chance_level(labels: Tensor, outputs: int) -> float:
+    """Accuracy of always guessing the most common class of ``labels`` (NaN without labels)."""
+    if not len(labels):
+        return float("nan")
+    return float(torch.bincount(labels.long(), minlength=max(outputs, 2)).max()) / len(labels)
 
 
 def _accuracy(out: Tensor, labels: Tensor) -> float:
@@ -279,7 +324,7 @@ def train_heads(
         raise InvalidValueError(f"every attribute's latents must have one dimension, got {sorted(dims)}")
     shift, scale = standardisation(labelled)
     tensors: dict[str, Tensor] = {"input.shift": shift, "input.scale": scale}
-    accuracy, train_accuracy, counts = [], [], []
+    accuracy, train_accuracy, counts, chance = [], [], [], []
     total = training.epochs * len(labelled)
     for a, data in enumerate(labelled):
         report = None if progress is None else (lambda e, a=a: progress(a * training.epochs + e, total))
@@ -288,7 +333,9 @@ def train_heads(
         accuracy.append(val)
         train_accuracy.append(fit)
         counts.append(data.counts())
-    return Heads([d.attribute for d in labelled], tensors, accuracy, train_accuracy, counts, training.describe())
+        chance.append(chance_level(data.part(validation=True)[2], data.attribute.outputs))
+    described = training.describe()
+    return Heads([d.attribute for d in labelled], tensors, accuracy, train_accuracy, counts, described, chance)
 
 
 __all__ = [
@@ -296,6 +343,7 @@ __all__ = [
     "SLOPE",
     "Heads",
     "Training",
+    "chance_level",
     "check_head_tensors",
     "head_count",
     "hidden",

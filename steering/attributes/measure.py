@@ -10,9 +10,12 @@ standard deviation per score column), so attributes of different scales compare:
   attributes a GradCtrl control excludes; default every other scored attribute).
 
 Edits are compared **at equal target change**: for each edit the strength where its mean target change reaches a
-common level (the largest level every edit reaches, or the one asked for) is found by interpolating along its
-strengths, and the other attributes' changes are read there. ``Measurement.table()`` gives rows for a report;
-``Measurement.curves()`` gives (target change, others' change) points per edit for a plot.
+common level (the largest level every edit that raises the target reaches, or the one asked for) is found by
+interpolating along its strengths, and the other attributes' changes are read there. An edit that never raises the
+target (a head at chance level, a direction that does not move the attribute) cannot be compared at any level: it
+does not set the level, and its row has no strength and no others' change but a ``note`` saying why (the plot still
+shows its curve). ``Measurement.table()`` gives rows for a report; ``Measurement.curves_for_plot()`` gives
+(target change, others' change) points per edit for a plot.
 """
 
 from __future__ import annotations
@@ -85,8 +88,8 @@ class Measurement:
         where = torch.cat([torch.zeros(1, dtype=torch.float64), s])
         changes = torch.cat([torch.zeros(1, len(self.attributes)), curve.changes.mean(dim=2)])  # [S + 1, A]
         reached = (points >= level - 1e-9).nonzero()
-        if level <= 0 or not len(reached):  # an edit that never moves the target the requested way
-            return {"strength": None, "target": float(mean_target.max()), "changes": [float("nan")] * len(changes[0])}
+        if level <= 0 or not len(reached):  # an edit that never moves the target that far the requested way
+            return {"strength": None, "target": float(mean_target.max()), "changes": None}
         j = int(reached[0])
         t = 0.0 if j == 0 else float((level - points[j - 1]) / (points[j] - points[j - 1]).clamp_min(1e-12))
         i = max(j - 1, 0)
@@ -94,24 +97,38 @@ class Measurement:
         strength = float(where[i] + t * (where[j] - where[i])) if j else 0.0
         return {"strength": strength, "target": level, "changes": row.tolist()}
 
+    def note(self, curve: Curve, best: float) -> str:
+        """Why ``curve`` has no row values at the common level (its mean target change reaches ``best`` at most)."""
+        target = self.attributes[curve.edit.target]
+        largest = max(abs(s) for s in curve.strengths)
+        if best <= 0:
+            return f"never raises {target} (up to strength {largest:g}): nothing to compare"
+        return f"raises {target} by {best:.3g} std at most (strength {largest:g}), short of the common {self.level:.3g}"
+
     def table(self) -> list[dict[str, Any]]:
         """One row per edit at the common target level: strength, success share, others' mean change, and each
-        attribute's change."""
+        attribute's change; an edit that does not reach the level has ``None`` for them and a ``note`` saying why
+        (``target_change`` is then the most it reached)."""
         rows = []
         for curve in self.curves:
             found = self.at_level(curve)
-            others = [found["changes"][a] for a in self.others(curve)]
-            rows.append(
-                {
-                    "edit": curve.edit.label,
-                    "target": self.attributes[curve.edit.target],
-                    "strength": found["strength"],
-                    "target_change": found["target"],
-                    "others_change": sum(others) / len(others) if others else 0.0,
-                    "success": curve.success(),
-                    "per_attribute": dict(zip(self.attributes, found["changes"], strict=True)),
-                }
-            )
+            row = {
+                "edit": curve.edit.label,
+                "target": self.attributes[curve.edit.target],
+                "strength": found["strength"],
+                "target_change": found["target"],
+                "others_change": None,
+                "success": curve.success(),
+                "per_attribute": None,
+                "note": None,
+            }
+            if found["changes"] is None:
+                row["note"] = self.note(curve, found["target"])
+            else:
+                others = [found["changes"][a] for a in self.others(curve)]
+                row["others_change"] = sum(others) / len(others) if others else 0.0
+                row["per_attribute"] = dict(zip(self.attributes, found["changes"], strict=True))
+            rows.append(row)
         return rows
 
     def curves_for_plot(self) -> dict[str, list[tuple[float, float]]]:
@@ -130,9 +147,13 @@ class Measurement:
         lines = [f"common target change: {self.level:.3g} (standard deviations)", head]
         for row in self.table():
             strength = "—" if row["strength"] is None else f"{row['strength']:.3g}"
-            per = ", ".join(f"{k} {v:.2f}" for k, v in row["per_attribute"].items() if k != row["target"])
+            if row["note"] is None:
+                others = f"{row['others_change']:8.3f}"
+                per = ", ".join(f"{k} {v:.2f}" for k, v in row["per_attribute"].items() if k != row["target"])
+            else:
+                others, per = f"{'—':>8s}", row["note"]
             lines.append(
-                f"{row['edit'][:34]:34s} {strength:>8s} {row['target_change']:8.3f} {row['others_change']:8.3f} "
+                f"{row['edit'][:34]:34s} {strength:>8s} {row['target_change']:8.3f} {others} "
                 f"{row['success']:7.0%}  {per}"
             )
         return "\n".join(lines)
@@ -192,8 +213,9 @@ def measure(
             if progress is not None:
                 progress(done, total)
         curves.append(Curve(e, [sign * s for s in strengths], torch.stack(targets), torch.stack(changes)))
-    reachable = min(float(c.target.mean(dim=1).max()) for c in curves)
-    common = reachable if level is None else float(level)
+    reached = [float(c.target.mean(dim=1).max()) for c in curves]
+    raising = [r for r in reached if r > 0]  # an edit that never raises the target sets no level (its row says so)
+    common = (min(raising) if raising else 0.0) if level is None else float(level)
     return Measurement([s.name for s in scorers], curves, common, {"seeds": len(latents)})
 
 

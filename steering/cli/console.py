@@ -36,6 +36,10 @@ class Console:
         if not self.quiet:
             echo(message, file=sys.stderr, flush=True)
 
+    def warn(self, message: str) -> None:
+        """A result not to trust as it is: shown even when quiet (on stderr)."""
+        echo(f"{PROG}: warning: {message}", file=sys.stderr, flush=True)
+
     @contextmanager
     def progress(self, description: str, unit: str = "it") -> Iterator[Progress | None]:
         """A ``progress(done, total)`` callback drawing a tqdm bar on stderr, shown only after a second of work."""

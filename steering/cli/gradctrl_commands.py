@@ -124,6 +124,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         console.info(f"{head['name']}: validation accuracy {accuracy}, samples {head['samples']}")
     for i, name in enumerate(controls.names):
         console.info(f"  {name}: excludes {gc.exclusions(controls, i) or 'nothing'}")
+    for weak in trained.heads.weak().values():
+        console.warn(weak)
     for path, conditional in ((args.linear, False), (args.conditional, True)):
         if path:
             found = boundaries_from(generator, trained.labelled, conditional=conditional, layers=args.layers)

@@ -451,9 +451,13 @@ def leak(
     return measure(generator, edits, scorers, latents, strengths, progress=progress)
 
 
-def leak_per_unit(measurement: Measurement) -> list[float]:
-    """Per edit: the change of B per unit change of A at the common level."""
-    return [row["others_change"] / max(row["target_change"], 1e-12) for row in measurement.table()]
+def leak_per_unit(measurement: Measurement) -> list[float | None]:
+    """Per edit: the change of B per unit change of A at the common level (``None`` for an edit that does not reach
+    it: its row's ``note`` says why)."""
+    return [
+        None if row["others_change"] is None else row["others_change"] / max(row["target_change"], 1e-12)
+        for row in measurement.table()
+    ]
 
 
 def strip(generator: Generator, measured: Correction | Control, leak: Measurement, seeds: int = 4) -> Image.Image:
