@@ -92,9 +92,10 @@ def discover(
         found = chosen.run(model, options, progress=progress)
     key = directions_store.put(found, session_id(request))
     chart = None
-    if found.values is not None:
+    if found.has_values:
         chart = plot.bar_chart(found.values.tolist(), title=f"{chosen.title}: {chosen.value_label or 'values'}")
-    status = ok(f"{counted(found, chosen.name)} for {md(found.model.name)}: move the sliders in the Edit tab")
+    zeros = "" if found.has_values or found.values is None else f" ({md(chosen.value_label or 'values')}: 0 for each)"
+    status = ok(f"{counted(found, chosen.name)} for {md(found.model.name)}{zeros}: move the sliders in the Edit tab")
     return spec, key, chart, model_summary(model), status
 
 
@@ -109,7 +110,7 @@ def first_page(settings: UISettings, spec: str, key: str, *, request: Any = None
             return key, compat.unchanged(), model_summary(model), compat.unchanged()
         chosen = methods.method(default_method())
         found = chosen.run(model, {"num_directions": min(settings.max_sliders, model.space_dim(model.default_space))})
-    chart = None if found.values is None else plot.bar_chart(found.values.tolist(), title=chosen.title)
+    chart = plot.bar_chart(found.values.tolist(), title=chosen.title) if found.has_values else None
     status = ok(f"{counted(found, chosen.name)} ready: move the sliders in the Edit tab")
     return directions_store.put(found, session_id(request)), chart, model_summary(model), status
 

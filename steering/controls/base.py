@@ -195,9 +195,15 @@ class Control(ABC):
             end_point=self.end_point(index),
         )
 
+    @property
+    def has_values(self) -> bool:
+        """Whether ``values`` say anything: present and not all zero (a geometric move the model's mean map does not
+        show has a change of 0 for every transformation: a label or chart of zeros would only confuse)."""
+        return self.values is not None and bool((self.values.abs() > 0).any())
+
     def label(self, index: int) -> str:
-        """UI label: the name plus the value when there is one."""
-        if self.values is None:
+        """UI label: the name plus the value when the values say anything."""
+        if not self.has_values:
             return self.names[index]
         return f"{self.names[index]} ({self.value_symbol}={float(self.values[index]):.4g})"
 
