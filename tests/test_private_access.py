@@ -135,15 +135,34 @@ def test_offline_only_tokens_verified_in_this_process_are_served(auth_hub, priva
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     assert cache.get(private, token=TOKEN_A) is alice
-    for token in (False, "hf_wrong", TOKEN_B, "hf_carol_also_reads_it"):  # Carol may read it, but was never checked
+    for token in ("hf_wrong", TOKEN_B, "hf_carol_also_reads_it"):  # Carol may read it, but was never checked
         with pytest.raises(HubError, match="offline: cannot verify that this token may read alice/private-gan"):
             cache.get(private, token=token)
+    with pytest.raises(HubError, match=r"offline: alice/private-gan .* was requested without a token") as anonymous:
+        cache.get(private, token=False)  # no token: the message speaks of none, and a login would not be used
+    assert "this token" not in str(anonymous.value) and "log in" not in str(anonymous.value)
 
     cache.clear()  # not in memory any more: A's load comes from the HF cache, the others are still refused
     assert cache.get(private, token=TOKEN_A).identity == alice.identity
     with pytest.raises(HubError, match="offline"):
         cache.get(private, token=False)
     assert auth_hub.requests()[before:] == []  # offline: nothing reached the server
+
+
+def test_offline_without_a_token_the_message_speaks_of_no_token(auth_hub, private, cache, monkeypatch):
+    """Offline with no token and no saved login: nothing to verify, so say that, and what would help (connecting;
+    a login, which offline is trusted with its own cache; not in public mode, where a login is never used)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(HubError) as refused:
+        cache.get(private)
+    message = str(refused.value)
+    assert message.startswith("offline: alice/private-gan (alice/private-gan:weights.tar) was requested without a")
+    assert "token" in message and "this token" not in message and "pass a token" not in message
+    assert "unset HF_HUB_OFFLINE" in message and "hf auth login" in message
+    with pytest.raises(HubError, match="without a token") as public:
+        cache.get(private, anonymous_default=True)
+    assert "hf auth login" not in str(public.value)
+    assert auth_hub.requests() == []  # offline: nothing reached the server
 
 
 def test_offline_the_process_own_login_is_served(auth_hub, private, cache, monkeypatch):

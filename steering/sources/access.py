@@ -18,7 +18,7 @@ import time
 from typing import Callable
 
 from ..errors import HubError, SteeringError
-from .hub import LOGIN_HINT, hf_errors, hub_endpoint, map_error
+from .hub import LOGIN_HINT, LOGIN_LOCAL, hf_errors, hub_endpoint, map_error
 from .spec import HubFile
 
 DEFAULT_TTL = 60.0
@@ -83,7 +83,7 @@ class AccessChecker:
         endpoint = endpoint or hub_endpoint()
         key = (fingerprint(sent), file_url(source, endpoint))
         if offline:
-            self._require_known(source, key, sent)
+            self._require_known(source, key, sent, login_helps=token is None and not anonymous_default)
             return
         with self._lock:
             if self._fresh.get(key, float("-inf")) > self._clock():
@@ -136,9 +136,18 @@ class AccessChecker:
                 return True
         return bool(sent) and sent == token_to_send(None)
 
-    def _require_known(self, source: HubFile, key: tuple[str, str], sent: str | None) -> None:
-        if not self._known(key, sent):
+    def _require_known(self, source: HubFile, key: tuple[str, str], sent: str | None, *, login_helps: bool) -> None:
+        """Refuse offline what this process has not verified; the message fits the caller: a token that was never
+        checked, or no token at all (``login_helps``: the caller would be served the machine's own login)."""
+        if self._known(key, sent):
+            return
+        if sent:
             raise HubError(
                 f"offline: cannot verify that this token may read {source.repo_id} ({source}): it was not checked "
                 f"with the Hub earlier in this process; connect to the Hub (unset HF_HUB_OFFLINE) or {LOGIN_HINT}"
             )
+        login = f"; or {LOGIN_LOCAL} (offline, this machine's own login is trusted)" if login_helps else ""
+        raise HubError(
+            f"offline: {source.repo_id} ({source}) was requested without a token, and it was not found public on the "
+            f"Hub earlier in this process; connect to the Hub (unset HF_HUB_OFFLINE) so that it can be checked{login}"
+        )

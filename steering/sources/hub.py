@@ -18,7 +18,8 @@ from .spec import HubFile, valid_repo_id
 
 _TRUE = {"1", "on", "yes", "true"}
 _HTTP_LIBRARIES = {"httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3"}  # their errors: network trouble
-LOGIN_HINT = "log in with `hf auth login` (`huggingface-cli login` before huggingface_hub 1.0) or pass a token"
+LOGIN_LOCAL = "log in with `hf auth login` (`huggingface-cli login` before huggingface_hub 1.0)"
+LOGIN_HINT = f"{LOGIN_LOCAL} or pass a token"
 
 
 @dataclass(frozen=True)
