@@ -207,6 +207,13 @@ def on_user_change(
     return deps
 
 
+def error(message: str) -> Any:
+    """The ``gr.Error`` a handler raises to show ``message``. Gradio 5+ would also print the exception's traceback to
+    the server log: not here (a user's mistake is not a server fault; unexpected errors are logged by ``bind``)."""
+    quiet = {"print_exception": False} if "print_exception" in accepted(gr.Error.__init__) else {}
+    return gr.Error(message, **quiet)
+
+
 # ----- apps -----------------------------------------------------------------------------------------------------
 def blocks(*, css: str | None = None, theme: Any = None, **kwargs: Any) -> Any:
     """A top-level ``gr.Blocks``; ``css``/``theme`` go here before Gradio 6 (from 6 on, to ``launch``).

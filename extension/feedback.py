@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import gradio as gr
 
+from . import compat
 from .core import errors
 from .session import cancellations, directions_store, session_id
 
@@ -81,7 +82,7 @@ def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> 
     def shown(exc: Exception) -> gr.Error:
         if not isinstance(exc, errors.SteeringError):
             log.exception("gan-steering handler %s failed", fn.__name__)
-        return gr.Error(user_message(exc, settings.public))
+        return compat.error(user_message(exc, settings.public))
 
     def handler(*args: Any) -> Any:
         args, extra = prepared(args)
