@@ -98,3 +98,23 @@ def test_cancel_stops_a_correction(settings):
             )
     finally:
         cancellations.clear("local")
+
+
+def test_a_pair_tied_in_the_images_fails_with_its_cause_not_with_advice_that_cannot_help(settings):
+    """saturation ~ warmth (r ≈ 0.9 on the faces): with 200 samples only a handful of rare combinations can be made
+    (making warmth low moves saturation too), and re-projection pulls warmth back: the error gives the counts and
+    asks for more samples or another pair, not just more inversion steps."""
+    with pytest.raises(InvalidValueError) as failed:
+        tab.correct(settings, MODEL, "", tab.BASES[0], "saturation", "warmth", 200, 0.1, 64, 100, 4)
+    message = str(failed.value)
+    assert "synthesised rare combinations of 'saturation' and 'warmth' survived" in message
+    assert "kept warmth on its rare side" in message and "more samples" in message and "another pair" in message
+    assert "raise the inversion steps" not in message
+
+
+def test_a_correction_that_does_not_lower_the_leak_says_so(settings):
+    """The swapped pair corrects (a few rare samples, one side of A), but B's change per unit of A stays the same:
+    a real result (saturation follows warmth in the pixels whatever the direction), reported as a warning."""
+    _, table, _, status = tab.correct(settings, MODEL, "", tab.BASES[0], "warmth", "saturation", 200, 0.1, 64, 100, 8)
+    assert "nan" not in table and status.startswith("⚠️")
+    assert "all have warmth low" in status and "did not lower the change of saturation" in status

@@ -13,7 +13,7 @@ import gradio as gr
 
 from .. import compat
 from ..core import CORE, errors, values
-from ..feedback import bind, cancel, ok
+from ..feedback import bind, cancel, ok, warn
 from ..session import directions_store, generator, session_id
 from .common import md
 
@@ -118,10 +118,12 @@ def correct(
         else:
             leaked, per = f"{row['others_change']:.3f}", f"{unit:.3f}"
         rows.append(f"| {md(row['edit'])} | {strength} | {row['target_change']:.3f} | {leaked} | {per} |")
-    status = ok(
+    done = (
         f"r = {result.pair.correlation:+.3f}; {len(result.rare)} of {result.rare.made} rare samples kept "
         f"({md(result.rare.substitute)}); the corrected control ({len(result.control)} sliders) is in the Edit tab"
     )
+    caveats = sc2gan.caveats(result, measured)
+    status = warn(f"{done}; but " + "; ".join(md(c) for c in caveats)) if caveats else ok(done)
     return key, "\n".join(rows), strip, status
 
 

@@ -126,6 +126,7 @@ def synthesise(
     b_median, a_median = b_scores.median(), a_scores.median()
     rows = _rows(labelled, a_data)
     images, sides, sources, frequency = [], [], [], 0.0
+    tried, held_a, moved_b = 0, 0, 0
     substitute = _substitute(generator, b_scorer)
     for side in (1, 0):
         # A high goes with B high when they correlate positively: the rare cell is A high & B low (and vice versa)
@@ -146,15 +147,21 @@ def synthesise(
         held = (found_a > a_median) == bool(side)
         flipped = (found_b > b_median) != b_common_high
         keep = held & flipped
+        tried, held_a, moved_b = tried + len(held), held_a + int(held.sum()), moved_b + int(flipped.sum())
         images.append(moved[keep])
         sides.append(torch.full((int(keep.sum()),), float(side)))
         sources.append(latents.select(keep))
         if progress is not None:
             progress(2 - side, 2)
     if not images or not sum(len(i) for i in images):
+        a, b = a_scorer.name, b_scorer.name
         raise InvalidValueError(
-            f"no rare combination of {a_scorer.name!r} and {b_scorer.name!r} could be made from these samples: "
-            "use more samples or a larger confident fraction"
+            f"no rare combination of {a!r} and {b!r} could be made: of {tried} confident samples of {a} with {b} on "
+            f"its common side, {moved_b} got {b} moved to its rare side ({substitute}) and {held_a} kept {a}, never "
+            f"both (moving {b} moves {a} too: the two are tied in the images); use more samples, or another pair"
+            if tried
+            else f"no rare combination of {a!r} and {b!r} could be made: no confident sample of {a} has {b} on its "
+            "common side; use more samples or a larger confident fraction"
         )
     merged = Latents(
         torch.cat([s.codes for s in sources]),
@@ -247,13 +254,21 @@ def correct(
     images, sides, sources, substitute, frequency = synthesise(
         generator, a_data, b_data, a_scorer, b_scorer, labelled, rare, b_layers=b_layers, progress=stage(1)
     )
-    projected, _ = reproject(generator, images, sources, inversion_steps, progress=stage(2))
+    projected, quality = reproject(generator, images, sources, inversion_steps, progress=stage(2))
     again_a, again_b = render_scores(generator, projected, [a_scorer, b_scorer])
     a_median, b_median = a_data.scores[:, 0].median(), b_data.scores[:, 0].median()
     b_common_high = (sides > 0.5) == (pair.correlation >= 0)
-    kept = ((again_a[:, 0] > a_median) == (sides > 0.5)) & ((again_b[:, 0] > b_median) != b_common_high)
+    held = (again_a[:, 0] > a_median) == (sides > 0.5)
+    flipped = (again_b[:, 0] > b_median) != b_common_high
+    kept = held & flipped
     if not bool(kept.any()):
-        raise InvalidValueError("no re-projected sample kept its rare combination: raise the inversion steps")
+        raise InvalidValueError(
+            f"none of the {len(images)} synthesised rare combinations of {a_name!r} and {b_scorer.name!r} survived "
+            f"re-projection (mean {float(quality.mean()):.1f} dB): {int(held.sum())} kept {a_name} on its side, "
+            f"{int(flipped.sum())} kept {b_scorer.name} on its rare side; the generator pulls them back to the "
+            f"combination it draws. Use more samples (more rare combinations to re-project), or another pair; more "
+            f"re-projection steps keep at most a few more"
+        )
     rare_samples = RareSamples(
         projected.codes[kept],
         None if projected.classes is None else projected.classes[kept],
@@ -460,6 +475,25 @@ def leak_per_unit(measurement: Measurement) -> list[float | None]:
     ]
 
 
+def caveats(result: Correction, measured: Measurement, tolerance: float = 0.02) -> list[str]:
+    """What a user should know before trusting ``result`` (measured by ``leak``): the rare samples came from one side
+    of A only, or the corrected edit leaks no less of B per unit of A than the base (within ``tolerance``)."""
+    a, b = result.correlations.names[result.pair.first], result.correlations.names[result.pair.second]
+    found = []
+    sides = sorted({int(s) for s in result.rare.sides.tolist()})
+    if len(sides) == 1:
+        side = "high" if sides[0] else "low"
+        found.append(f"the {len(result.rare)} rare samples kept all have {a} {side}: the other rare cell was not made")
+    per_unit = leak_per_unit(measured)
+    if len(per_unit) == 2 and None not in per_unit and per_unit[1] >= per_unit[0] * (1 - tolerance):  # type: ignore
+        found.append(
+            f"the correction did not lower the change of {b} per unit change of {a} ({per_unit[0]:.3f} before, "
+            f"{per_unit[1]:.3f} after): with {len(result.rare)} rare samples the direction barely moved, or {b} "
+            f"follows {a} whatever the direction (tied in the images); use more samples, or another pair"
+        )
+    return found
+
+
 def strip(generator: Generator, measured: Correction | Control, leak: Measurement, seeds: int = 4) -> Image.Image:
     """Rows of seeded samples (apart from the training ones): the start, then each edit of A (``edits_of``) at the
     strength where ``leak`` found the common change of A (base and corrected side by side)."""
@@ -527,6 +561,7 @@ def sc2gan(
 __all__ = [
     "Correction",
     "RareSamples",
+    "caveats",
     "correct",
     "edits_of",
     "leak",
