@@ -31,6 +31,7 @@ from steering.errors import (
     InvalidValueError,
     ModelNotFoundError,
 )
+from steering.glyphs import line_height
 from steering.methods import sefa
 from steering.sources import hub as hub_module
 from steering.sources import load_generator
@@ -92,9 +93,10 @@ def test_upload_folder_holds_file_card_and_preview(dcgan, directions, tmp_path):
 
     preview = Image.open(folder / "preview.png")
     preview.load()
-    cell, pad, top, steps, rows = 64, 2, 16, share.PREVIEW_STEPS, share.PREVIEW_DIRECTIONS
-    left = preview.width - steps * (cell + pad)
-    assert preview.height == top + rows * (cell + pad) and left > 0
+    cell, pad, steps, rows = 64, 2, share.PREVIEW_STEPS, share.PREVIEW_DIRECTIONS
+    left = preview.width - steps * (cell + pad)  # the row labels' band
+    top = preview.height - rows * (cell + pad)  # the strengths' band: one line of the charts' font
+    assert left > 0 and line_height() < top < 2 * line_height()
     # The middle column is strength 0: each row's cell there is the unedited seed-0 sample, pixel for pixel.
     unedited = edit.render(dcgan, dcgan.sample(1, seed=0))[0]
     lo, hi = directions.strength_range
