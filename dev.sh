@@ -57,19 +57,33 @@ setup_compat() {
     pip install -q --no-deps --target .venv-hub1 "huggingface_hub==1.33.0"
 }
 
+# The three runs are independent (own venv, own servers on free ports, own temp folders) and partly wait on servers
+# and the browser, so they run side by side (CI time); each one's output is shown after, in order.
 test_compat() {
-    local olah
+    local olah name status=0
+    local -a pids=()
     olah="$(pwd)/$VENV/bin/olah-cli"
-    echo "== Hub tests on huggingface_hub 1.33.0"
-    PYTHONPATH=.venv-hub1 python -m pytest -q -p no:cacheprovider tests/test_hub_download.py tests/test_share.py
+    (
+        echo "== Hub tests on huggingface_hub 1.33.0"
+        PYTHONPATH=.venv-hub1 python -m pytest -q -p no:cacheprovider tests/test_hub_download.py tests/test_share.py
+    ) >.venv-compat-hub1.log 2>&1 &
+    pids+=("$!")
     for name in gradio3 gradio4; do
-        echo "== UI, webui and browser tests on $(".venv-$name/bin/python" -c 'import gradio; print("gradio", gradio.__version__)')"
-        GAN_STEERING_OLAH_CLI="$olah" ".venv-$name/bin/python" -m pytest -q -p no:cacheprovider \
-            tests/test_webui.py tests/test_ui_callbacks.py tests/test_browser.py tests/test_public_mode.py \
-            tests/test_recipes_and_starts.py tests/test_hub_download.py tests/test_share.py tests/test_coalesce.py \
-            tests/test_gradctrl_ui.py tests/test_gradctrl_browser.py tests/test_analyze_tab.py tests/test_inversion_ui.py \
-            tests/test_correlations_tab.py tests/test_hub_tab_access.py
+        (
+            echo "== UI, webui and browser tests on $(".venv-$name/bin/python" -c 'import gradio; print("gradio", gradio.__version__)')"
+            GAN_STEERING_OLAH_CLI="$olah" ".venv-$name/bin/python" -m pytest -q -p no:cacheprovider \
+                tests/test_webui.py tests/test_ui_callbacks.py tests/test_browser.py tests/test_public_mode.py \
+                tests/test_recipes_and_starts.py tests/test_hub_download.py tests/test_share.py tests/test_coalesce.py \
+                tests/test_gradctrl_ui.py tests/test_gradctrl_browser.py tests/test_analyze_tab.py \
+                tests/test_inversion_ui.py tests/test_correlations_tab.py tests/test_hub_tab_access.py
+        ) >".venv-compat-$name.log" 2>&1 &
+        pids+=("$!")
     done
+    for pid in "${pids[@]}"; do
+        wait "$pid" || status=1
+    done
+    cat .venv-compat-hub1.log .venv-compat-gradio3.log .venv-compat-gradio4.log
+    return "$status"
 }
 
 case "${1:-run}" in
