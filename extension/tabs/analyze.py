@@ -154,14 +154,17 @@ def send_to_edit(settings: UISettings, *inputs: Any, request: Any = None, progre
 TRUST_BESIDE_SLIDERS = 10
 
 
-def _trust_at(settings: UISettings, inputs: tuple[Any, ...], request: Any, feature: Any, count: Any) -> tuple:
-    """``(directions, trust, starting point)`` of the Edit tab's current directions; the caller holds the lock."""
+def _current(settings: UISettings, inputs: tuple[Any, ...], request: Any) -> tuple[Any, Any | None]:
+    """``(model, the Edit tab's current set or None)``; the caller holds the lock."""
+    model = generator(settings, inputs[0], request=request)
+    return model, state.current_set(model, inputs[1], settings.max_sliders, strict=False)[0]
+
+
+def _trust_of(settings: UISettings, inputs: tuple[Any, ...], request: Any, current: Any, feature: Any, count: Any):
+    """``(trust, starting point)`` of ``current`` at the Edit tab's starting point; the caller holds the lock."""
     model, start, latents, _ = _point(settings, inputs, request)
-    current, _ = state.current_set(model, inputs[1], settings.max_sliders, strict=False)
-    if current is None:
-        raise errors.InvalidValueError("no directions in the Edit tab to judge: discover or load some first")
     k = _count(count, "the subspace dimension", 1, MAX_DIRECTIONS)
-    return current, warpage_module.trust(model, latents, current, k, _feature(model, feature)), start
+    return warpage_module.trust(model, latents, current, k, _feature(model, feature)), start
 
 
 def trust(settings: UISettings, *inputs: Any, request: Any = None) -> str:
@@ -169,7 +172,10 @@ def trust(settings: UISettings, *inputs: Any, request: Any = None) -> str:
     feature, subspace dimension): a Markdown table."""
     feature, count = inputs[state.STATE_INPUTS :]
     with settings.lock:
-        current, found, start = _trust_at(settings, inputs, request, feature, count)
+        _, current = _current(settings, inputs, request)
+        if current is None:
+            raise errors.InvalidValueError("no directions in the Edit tab to judge: discover or load some first")
+        found, start = _trust_of(settings, inputs, request, current, feature, count)
     rows = "\n".join(
         f"| {md(current.names[i])} | {score:.3f} | {found.best[i]} |" for i, score in enumerate(found.scores)
     )
@@ -188,13 +194,12 @@ def trust_beside_sliders(settings: UISettings, *inputs: Any, request: Any = None
     if not wanted:
         return ""
     with settings.lock:
-        model = generator(settings, inputs[0], request=request)
-        current, _ = state.current_set(model, inputs[1], settings.max_sliders, strict=False)
+        _, current = _current(settings, inputs, request)
         if current is None:
             return ""
         if not warpage_module.judged(current):
             return f"_Trust is measured for global linear directions; these are {md(current.noun)}._"
-        _, found, _ = _trust_at(settings, inputs, request, DEFAULT_FEATURE, TRUST_BESIDE_SLIDERS)
+        found, _ = _trust_of(settings, inputs, request, current, DEFAULT_FEATURE, TRUST_BESIDE_SLIDERS)
     shown = min(len(current), settings.max_sliders)
     unbroken = [md(current.names[i]).replace(" ", "\u00a0") for i in range(shown)]  # a name stays on one line
     scores = " · ".join(f"{name}\u00a0**{found.scores[i]:.2f}**" for i, name in enumerate(unbroken))
