@@ -248,8 +248,11 @@ def test_cli_correlations_and_correct(dcgan, tmp_path, capsys):
     out, strip = tmp_path / "corrected.safetensors", tmp_path / "strip.png"
     argv = ["-q", "correct", "dcgan-faces", "--attribute", "brightness", "--correlated", "contrast", *small]
     assert main([*argv, "-o", str(out), "--strip", str(strip)]) == 0
-    text = capsys.readouterr().out
+    printed = capsys.readouterr()
+    text = printed.out
     assert "per unit Δ brightness" in text and "two sliders" in text
+    base, fixed = (float(line.rsplit("=", 1)[1]) for line in text.splitlines() if "per unit Δ" in line)
+    assert ("warning: the correction did not lower" in printed.err) == (fixed >= base * 0.98)  # caveats() shown
     corrected = load_control(out, dcgan)
     assert corrected.method == "sc2gan" and corrected.params["pair"] == ["brightness", "contrast"]
     assert Image.open(strip).size[0] > 3 * 64

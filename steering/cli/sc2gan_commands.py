@@ -94,6 +94,8 @@ def cmd_correct(args: argparse.Namespace, console: Console) -> int:
     echo(measured.format())
     for (name, _, _), unit in zip(result.edits, sc2gan.leak_per_unit(measured), strict=True):
         echo(f"  {name}: Δ {args.correlated} per unit Δ {args.attribute} = {unit:.4f}")
+    for caveat in sc2gan.caveats(result, measured):
+        console.warn(caveat)
     linear = result.control.kind == "linear"
     shape = "two sliders: the base direction and the corrected one" if linear else "A's head re-trained"
     echo(f"saved {out} ({shape})")
