@@ -2,8 +2,8 @@
 synthesis micro-batcher on and off.
 
 Each configuration starts ``spaces_app.py`` (public mode, localhost) afresh; clients are the load test's
-(``tests/test_space_batching.py``): each its own session and seed, a SeFa set, then random slider moves as fast as
-answers come. Configurations:
+(``tests/test_load.py``, renders only here): each its own session and seed, a SeFa set, then random slider moves as
+fast as answers come. Configurations:
 
 * ``before``: 2 renders at a time, no batching (how the Space ran before: the queue's default of 2 events);
 * ``16, off``: 16 renders at a time (``GAN_STEERING_LIVE_CONCURRENCY``), each synthesised alone
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from appserver import running_app  # noqa: E402
-from test_space_batching import clients, summary  # noqa: E402
+from test_load import clients, summary  # noqa: E402
 
 CONFIGURATIONS = {
     "before (2 at a time, no batching)": {"GAN_STEERING_LIVE_CONCURRENCY": "2", "GAN_STEERING_BATCHING": "0"},
@@ -53,10 +53,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-space-") as folder:
             full = {"GAN_STEERING_PUBLIC": "1", "GAN_STEERING_CACHE_CLEANUP": "5,10", **env}
             with running_app(Path(folder), env=full) as app:
-                failures: list[str] = []
-                clients(app, 1, 3.0, failures)  # warm-up: the model, the SeFa cache, the first PNGs
-                alone = summary(clients(app, 1, args.alone, failures), args.alone)
-                many = summary(clients(app, args.clients, args.seconds, failures), args.seconds)
+                clients(app, 1, 3.0)  # warm-up: the model, the SeFa cache, the first PNGs
+                one, all_of_them = clients(app, 1, args.alone), clients(app, args.clients, args.seconds)
+                failures = one.failures + all_of_them.failures
+                alone, many = summary(one.renders, args.alone), summary(all_of_them.renders, args.seconds)
         if failures:
             print(f"  {name}: {len(failures)} failed requests, e.g. {failures[0][:200]}")
         rows.append((name, alone, many))
