@@ -73,6 +73,13 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
     for event in (gradient.train_event, gradient.apply_event, correlated.corrected):
         edit.refresh_after(event)
     compat.then(hub.load_event, bind(show_model, settings), [shared.model], [discover.model, discover.summary])
+    # Results made from the previous model (images, files, tables, status lines) go once another model is loaded.
+    results = [*edit.results, *analyze.results, *gradient.results, *correlated.results]
+    blanks = gr.State(["" if isinstance(c, gr.Markdown) else None for c in results])
+    shown = gr.State(settings.default_model)  # the model the results shown were made from
+    for event in (discover.load_event, discover.discover_event, hub.load_event):
+        forget = bind(forget_results, settings)
+        compat.then(event, forget, [shared.model, shown, blanks], [shown, *results], show_progress="hidden")
     opened = compat.on_load(
         blocks,
         bind(first_page, settings, gpu=True),
@@ -90,6 +97,14 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
         "correlations": correlated,
         "hub": hub,
     }
+
+
+def forget_results(settings: UISettings, model: str, shown: str, blanks: list[Any]) -> list[Any]:
+    """After a model was loaded: if it is not the one the results ``shown`` were made from, the model's spec, then
+    each result blank (``blanks``: the empty value of each); otherwise nothing changes."""
+    if model == shown:
+        return [shown, *(compat.unchanged() for _ in blanks)]
+    return [model, *(compat.update(value=blank) for blank in blanks)]
 
 
 def end_session(request: gr.Request) -> None:

@@ -190,6 +190,22 @@ def test_view_shows_one_slider_per_direction(settings, key):
     assert low["value"] == lo and high["value"] == hi and f"{K} sefa directions" in info
 
 
+def test_the_pickers_follow_a_new_seed_and_keep_what_was_picked(settings, key):
+    """The interpolation's label names both seeds: a new seed or target relabels it in the sweep and animation
+    pickers, and what was picked (under its old label) stays picked."""
+    *_, sweep_pick, gif_pick, _, _, _ = view_parts(settings, key, seed=3)
+    old = sweep_pick["choices"][-1]
+    assert old.endswith("seed 3 → seed 1")
+    held = ["0.1: sefa 1", old]
+    sweep, gif = edit_tab.relabel_pickers(settings, MODEL, *state(key, seed=7, target=9), held, old)
+    new = sweep["choices"][-1]
+    assert new.endswith("seed 7 → seed 9") and new.split(":")[0] == old.split(":")[0]
+    assert sweep["choices"][:-1] == gif_pick["choices"][:-1] and gif["choices"] == sweep["choices"]
+    assert sweep["value"] == ["0.1: sefa 1", new] and gif["value"] == new
+    sweep, gif = edit_tab.relabel_pickers(settings, MODEL, *state(key, seed=7), [], None)  # nothing held: the first
+    assert sweep["value"] == sweep["choices"][:1] and gif["value"] == sweep["choices"][0]
+
+
 def test_moving_a_slider_changes_the_image_and_reset_restores_it(settings, key):
     _, base, *_ = view_parts(settings, key)
     hi = directions_store.get(key).strength_range[1]
@@ -354,6 +370,22 @@ def test_app_and_tabs_build(settings):
     assert sum(i.startswith("gan_steering_strength_") for i in ids) == MAX
     labels = [c["props"]["label"] for c in config["components"] if c["props"].get("label")]
     assert len(labels) == len(set(labels)), "a webui keys saved defaults by label: labels must be unique"
+
+
+def test_loading_another_model_blanks_the_previous_models_results(settings):
+    """Results of every tab (images, files, tables, status lines) go after a model switch by Load, Discover or the
+    Hub tab, and stay when the same model is loaded again."""
+    from extension.ui import build_app, forget_results
+
+    blanks = [None, ""]
+    assert forget_results(settings, MODEL, MODEL, blanks) == [MODEL, compat.unchanged(), compat.unchanged()]
+    switched = forget_results(settings, "dcgan-eyes", MODEL, blanks)
+    assert switched == ["dcgan-eyes", compat.update(value=None), compat.update(value="")]
+    config = compat.config_of(build_app(settings))
+    ids = {c["props"].get("elem_id"): c["id"] for c in config["components"]}
+    shown = ("gan_steering_sweep_image", "gan_steering_invert_status", "gan_steering_lb_chart", "gc_grid", "cc_status")
+    wanted = {ids[name] for name in shown}
+    assert sum(wanted <= set(d["outputs"]) for d in config["dependencies"]) == 3
 
 
 def test_push_refuses_without_repo_or_directions(settings, key):

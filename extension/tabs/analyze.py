@@ -376,6 +376,9 @@ class AnalyzeTab:
             [*base, *walk_inputs, self.solver, self.format],
             [self.preview, self.file, self.status],
         )
+        #: What shows a result made from the current model (blanked when another model is loaded).
+        self.results = [self.chart, self.summary, self.preview, self.file, self.trust, self.status]
+        self.results += [self.warpage_chart, self.warpage_table]
         send_inputs = [self.feature, self.count, self.traversal, self.step, self.layers, self.guide, self.solver]
         self.send_event = compat.listen(
             self.send_button.click,

@@ -167,6 +167,8 @@ class CorrelationsTab:
                 self.table = C(gr.Markdown, value="", elem_id="cc_table")
                 self.strip = compat.image_output(label="Start · base · corrected", show_label=False, elem_id="cc_strip")
                 self.status = C(gr.Markdown, value="", elem_id="cc_status")
+        #: What shows a result made from the current model (blanked when another model is loaded).
+        self.results = [self.heatmap, self.pairs, self.table, self.strip, self.status]
         listen = compat.listen
         listen(
             self.measure_button.click,

@@ -56,6 +56,16 @@ def _stack_pickers(view: state.View) -> list[Any]:
     return [compat.update(choices=labels, value=sweep_value), compat.update(choices=labels, value=labels[0])]
 
 
+def relabel_pickers(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
+    """The sweep and animation pickers after the seed, target or interpolation changed (inputs after the state: the
+    two pickers' values): the interpolation's label names the seeds, and what was picked stays picked."""
+    with settings.lock:
+        current, (swept, animated) = _read(settings, inputs, request, strict=False)
+    labels = state.pickable(current)
+    swept, animated = state.still_picked(labels, swept) or labels[:1], state.still_picked(labels, animated)
+    return [compat.update(choices=labels, value=swept), compat.update(choices=labels, value=(animated or labels)[0])]
+
+
 # ----- handlers: each takes the tab's state inputs first (``EditTab.state_inputs``), then its own ------------------
 def view(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
     """Everything that follows the current state: sliders (at their neutral values), image, pickers, walk, info."""
@@ -533,6 +543,10 @@ class EditTab:
 
         self.invert_panel.wire(settings, shared, self)
         self._wire(settings, shared)
+        panel = self.invert_panel
+        #: What shows a result made from the current model (blanked when another model is loaded).
+        self.results = [self.status, self.sweep_image, self.sweep_file, self.gif_preview, self.gif_file]
+        self.results += [self.start_file, panel.preview, panel.status, panel.file]
 
     # The same lists are used to wire events and, in tests, to read handler results.
     @property
@@ -598,6 +612,11 @@ class EditTab:
         self._trust_after(typed)
         for choice in (self.target, self.klass, self.noise, self.walk, self.mode):
             compat.listen(choice.change, live, [*base, self.towards, *self.sliders], [self.image])
+        relabel = bind(relabel_pickers, settings)
+        pickers = [self.sweep_pick, self.gif_pick]
+        compat.then(typed, relabel, [*base, *pickers], pickers, show_progress="hidden")
+        for choice in (self.target, self.mode):
+            compat.listen(choice.change, relabel, [*base, *pickers], pickers, show_progress="hidden")
         trust = bind(trust_beside_sliders, settings, gpu=True)
         for moved in (self.trust_wanted.change, self.klass.change, self.noise.change, self.truncation.release):
             compat.listen(moved, trust, [*base, self.trust_wanted], [self.trust_line], show_progress="minimal")

@@ -179,6 +179,14 @@ def pickable(view: View) -> list[str]:
     return [f"{s}.{i}: {c.names[i]}" for s, c in enumerate(view.stack) for i in range(len(c))]
 
 
+def still_picked(labels: list[str], held: Any) -> list[str]:
+    """The current labels of what a picker still holds (``held``: one label or several, perhaps under an old name of
+    the same ``"set.index"``, such as an interpolation named after the previous seed)."""
+    held = [held] if isinstance(held, str) else list(held or [])
+    by_key = {label.split(":", 1)[0]: label for label in labels}
+    return [by_key[key] for key in (str(h).split(":", 1)[0] for h in held) if key in by_key]
+
+
 def picked(view: View, labels: Any) -> list[tuple[Any, int]]:
     """The (control, index) pairs behind picker labels."""
     import re

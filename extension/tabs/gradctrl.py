@@ -364,6 +364,9 @@ class GradCtrlTab:
                 self.table = C(gr.Markdown, value="", elem_id="gc_table")
                 self.plot = compat.image_output(label="Target vs excluded change", elem_id="gc_plot")
                 self.status = C(gr.Markdown, value="", elem_id="gc_status")
+        #: What shows a result made from the current model (blanked when another model is loaded).
+        self.results = [self.grid, self.accuracy, self.strip, self.animation, self.animation_file, self.table]
+        self.results += [self.plot, self.status]
         self._wire(settings, shared)
 
     def _wire(self, settings: UISettings, shared: Shared) -> None:
