@@ -71,7 +71,7 @@ test_compat() {
     for name in gradio3 gradio4; do
         (
             echo "== UI, webui and browser tests on $(".venv-$name/bin/python" -c 'import gradio; print("gradio", gradio.__version__)')"
-            GAN_STEERING_OLAH_CLI="$olah" ".venv-$name/bin/python" -m pytest -q -p no:cacheprovider \
+            GAN_STEERING_OLAH_CLI="$olah" ".venv-$name/bin/python" -m pytest -q -p no:cacheprovider -m "not core" \
                 tests/test_webui.py tests/test_ui_callbacks.py tests/test_browser.py tests/test_public_mode.py \
                 tests/test_recipes_and_starts.py tests/test_hub_download.py tests/test_share.py tests/test_coalesce.py \
                 tests/test_gradctrl_ui.py tests/test_gradctrl_browser.py tests/test_analyze_tab.py \
