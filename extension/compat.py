@@ -87,6 +87,15 @@ def image_output(**kwargs: Any) -> Any:
     return component(gr.Image, type="pil", **kwargs)
 
 
+def video_output(**kwargs: Any) -> Any:
+    """A non-interactive player for an H.264 MP4 (hidden until shown by an update), looping where the version can
+    (4+). No ``format``: every version then serves the file as it is, without ffmpeg (only where an ffmpeg is on
+    the PATH does Gradio probe the file first, and an H.264 MP4 passes as playable)."""
+    kwargs.setdefault("interactive", False)
+    kwargs.setdefault("visible", False)
+    return component(gr.Video, autoplay=True, loop=True, **kwargs)
+
+
 def file_input(**kwargs: Any) -> Any:
     """An upload box whose value ``file_path`` turns into a path on every version."""
     return component(gr.File, type="filepath" if GRADIO_MAJOR >= 4 else "file", file_count="single", **kwargs)

@@ -1,5 +1,6 @@
 """spaces_app.py in headless Chromium: the page opens ready, sliders (dragged or typed), the interpolation and Reset
-change the image, the sliders' trust shows when asked, an MP4 is exported and decodes, Discover works.
+change the image, the sliders' trust shows when asked, an MP4 is exported, plays in the page and decodes, Discover
+works.
 
 Driven through ``browser.py`` (Debian's Chromium and the ``playwright`` package; never downloads a browser).
 Screenshots go to ``test-artifacts/`` at the repository root. ``GAN_STEERING_BROWSER_PYTHON`` runs the app under
@@ -72,6 +73,13 @@ def test_the_page_opens_ready_and_every_control_moves_the_image(tmp_path):
         page.click("#gan_steering_gif")
         link = page.locator("#gan_steering_gif_file a[href*='.mp4']").first
         link.wait_for(timeout=60_000)
+        # It plays in the page: a video with the MP4 as its source, decoded (its frames' size known), time running.
+        playing = (
+            "() => { const v = document.querySelector('#gan_steering_mp4_preview video');"
+            " return !!v && v.currentSrc.includes('.mp4') && !v.error && v.videoWidth > 0 && v.currentTime > 0; }"
+        )
+        page.wait_for_function(playing, timeout=20_000)
+        assert not page.locator("#gan_steering_gif_preview").first.is_visible()  # the GIF's preview is hidden
         page.screenshot(path=str(ARTIFACTS / "browser-mp4.png"), full_page=True)
         video = page.request.get(link.get_attribute("href") or "")
         assert video.ok

@@ -298,12 +298,23 @@ def test_sweep_and_gif_write_files_into_output_dir(settings, key):
         assert saved.format == "PNG"
     assert path.startswith(str(settings.output_dir)) and grid.size[0] > 5 * 64 and grid.size[1] > 2 * 64
 
-    preview, gif, _ = edit_tab.export_animation(settings, MODEL, *state(key), "0.1: sefa 1", -2, 2, 6, 10, "GIF")
+    animated = (settings, MODEL, *state(key), "0.1: sefa 1", -2, 2, 6, 10)  # then the format
+    image, video, gif, _ = edit_tab.export_animation(*animated, "GIF")
+    preview = image["value"]
     assert gif.startswith(str(settings.output_dir)) and gif.endswith(".gif") and preview.endswith(".gif")
+    assert image["visible"] and video == compat.update(value=None, visible=False)  # a GIF shows as an image
     with Image.open(gif) as anim, Image.open(preview) as shown:
         assert anim.is_animated and anim.n_frames == 2 * 6 - 2  # forward then back
         # the preview: the same frames upscaled for the screen (the saved file keeps the model's 64 px)
         assert shown.n_frames == anim.n_frames and anim.size == (64, 64) and min(shown.size) >= 256
+
+    # An MP4 plays in the video preview (the file itself), the image preview hidden.
+    image, video, mp4, status = edit_tab.export_animation(*animated, "MP4")
+    assert mp4.startswith(str(settings.output_dir)) and mp4.endswith(".mp4") and mp4 in status
+    assert video == compat.update(value=mp4, visible=True) and image == compat.update(value=None, visible=False)
+    import imageio_ffmpeg
+
+    assert imageio_ffmpeg.count_frames_and_secs(mp4)[0] == 2 * 6 - 2
     with pytest.raises(InvalidValueError, match="choose at least one"):
         edit_tab.sweep(settings, MODEL, *state(key), [], -2, 2, 5)
 

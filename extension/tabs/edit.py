@@ -161,9 +161,9 @@ def sweep(settings: UISettings, *inputs: Any, request: Any = None, progress: Any
 
 def export_animation(
     settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None
-) -> tuple[Any, str, str]:
+) -> tuple[Any, Any, str, str]:
     """A GIF or MP4 (inputs after the state: control, from, to, frames, fps, format) along one control from the
-    unedited start; returns ``(preview, file, status)``."""
+    unedited start; returns ``(GIF preview, MP4 preview, file, status)``: the preview of the other format is hidden."""
     with settings.lock:
         current, (picked_control, low, high, frames, fps, fmt) = _read(settings, inputs, request, strict=True)
         rate = values.check_number(fps, "frames per second", 0.1, 50)
@@ -176,10 +176,10 @@ def export_animation(
         core_edit.animate(
             current.model, latents, control, index, strengths, path, fps=rate, progress=progress, walk=current.walk
         )
-    if suffix == ".gif":
-        return animation_for_display(str(path)), str(path), ok(f"GIF saved as {code(outputs.shown(settings, path))}")
-    note = "no preview here: download it from the file box"  # an image component cannot play a video
-    return None, str(path), ok(f"MP4 saved as {code(outputs.shown(settings, path))} ({note})")
+    gif = suffix == ".gif"
+    image = compat.update(value=animation_for_display(str(path)) if gif else None, visible=gif)
+    video = compat.update(value=None if gif else str(path), visible=not gif)
+    return image, video, str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
 
 
 def save_directions(settings: UISettings, key: str, *, request: Any = None) -> tuple[str, str]:
@@ -502,6 +502,9 @@ class EditTab:
                     label="GIF preview",
                     elem_id="gan_steering_gif_preview",
                 )
+                self.mp4_preview = compat.video_output(
+                    label="MP4 preview", height=300, elem_id="gan_steering_mp4_preview"
+                )
                 self.gif_file = C(gr.File, label="Animation file", interactive=False, elem_id="gan_steering_gif_file")
 
         with C(gr.Accordion, label="Starting point (latents file)", open=False, elem_id="gan_steering_start_box"):
@@ -545,8 +548,8 @@ class EditTab:
         self._wire(settings, shared)
         panel = self.invert_panel
         #: What shows a result made from the current model (blanked when another model is loaded).
-        self.results = [self.status, self.sweep_image, self.sweep_file, self.gif_preview, self.gif_file]
-        self.results += [self.start_file, panel.preview, panel.status, panel.file]
+        self.results = [self.status, self.sweep_image, self.sweep_file, self.gif_preview, self.mp4_preview]
+        self.results += [self.gif_file, self.start_file, panel.preview, panel.status, panel.file]
 
     # The same lists are used to wire events and, in tests, to read handler results.
     @property
@@ -634,7 +637,7 @@ class EditTab:
             self.gif_button.click,
             bind(export_animation, settings, gpu=True),
             [*base, self.gif_pick, self.low, self.high, self.frames, self.fps, self.format],
-            [self.gif_preview, self.gif_file, self.status],
+            [self.gif_preview, self.mp4_preview, self.gif_file, self.status],
         )
         compat.listen(self.cancel_button.click, bind(cancel, settings), [], [self.status], queue=False)
         compat.listen(
