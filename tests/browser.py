@@ -7,14 +7,16 @@ Screenshots go to ``test-artifacts/`` at the repository root.
 
 from __future__ import annotations
 
+import functools
 import re
+import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from appserver import running_app
+from appserver import SERVER_PYTHON, running_app
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -80,10 +82,13 @@ def settled_src(page, quiet: float = 1.5, timeout: float = 20.0) -> str | None:
     raise AssertionError(f"the image kept changing for {timeout} s")
 
 
+@functools.cache
 def gradio_major() -> int:
-    import gradio
-
-    return int(gradio.__version__.split(".")[0])
+    """The major version of the gradio serving the page (the app's interpreter: ``GAN_STEERING_BROWSER_PYTHON``)."""
+    found = subprocess.run(
+        [SERVER_PYTHON, "-c", "import gradio; print(gradio.__version__)"], capture_output=True, text=True, check=True
+    )
+    return int(found.stdout.strip().split(".")[0])
 
 
 def changed_after(page, action, timeout: float = 20_000) -> float:
@@ -119,6 +124,15 @@ def open_tab(page, name: str) -> None:
     if tabs.count() == 0:
         tabs = page.locator("#gan_steering_tabs button")
     tabs.filter(has_text=re.compile(rf"^\s*{re.escape(name)}\s*$")).first.click()
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    """Pick ``option`` in a dropdown: type it (the list filters to it), then Enter takes the match."""
+    box = page.locator(f"#{elem_id} input").first
+    box.click()
+    box.fill(option)
+    box.press("Enter")
+    box.press("Tab")
 
 
 def type_into(page, elem_id: str, text: str) -> None:

@@ -1,6 +1,6 @@
 """spaces_app.py in headless Chromium: the page opens ready, sliders (dragged or typed), the interpolation and Reset
 change the image, the sliders' trust shows when asked, an MP4 is exported, plays in the page and decodes, Discover
-works.
+works, and loading another model blanks the previous model's results.
 
 Driven through ``browser.py`` (Debian's Chromium and the ``playwright`` package; never downloads a browser).
 Screenshots go to ``test-artifacts/`` at the repository root. ``GAN_STEERING_BROWSER_PYTHON`` runs the app under
@@ -16,6 +16,7 @@ from browser import (
     LOADED,
     app_page,
     changed_after,
+    choose,
     drag,
     gradio_major,
     open_accordion,
@@ -95,3 +96,15 @@ def test_the_page_opens_ready_and_every_control_moves_the_image(tmp_path):
         page.click("#gan_steering_discover")
         page.wait_for_selector("#gan_steering_discover_status :text('sefa directions for')")
         page.screenshot(path=str(ARTIFACTS / "browser-discover.png"), full_page=True)
+
+        # Discovering on the same model keeps the Edit tab's results; loading another model blanks them.
+        mp4 = "#gan_steering_gif_file a[href*='.mp4']"
+        open_tab(page, "Edit")
+        page.wait_for_selector(mp4, state="attached")
+        open_tab(page, "Discover")
+        choose(page, "gan_steering_model", "dcgan-eyes")
+        page.click("#gan_steering_load_model")
+        page.wait_for_selector("#gan_steering_model_summary :text('dcgan-eyes')")
+        open_tab(page, "Edit")
+        page.wait_for_selector(mp4, state="detached", timeout=20_000)
+        page.wait_for_function("() => !document.querySelector('#gan_steering_mp4_preview video[src]')")
