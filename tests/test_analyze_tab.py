@@ -7,6 +7,10 @@ import pytest
 
 gr = pytest.importorskip("gradio")
 
+import imageio_ffmpeg  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from extension import compat  # noqa: E402
 from extension.session import cancellations, directions_store  # noqa: E402
 from extension.settings import UISettings  # noqa: E402
 from extension.tabs import analyze  # noqa: E402
@@ -49,11 +53,21 @@ def test_spectrum_at_the_edit_tabs_starting_point(settings):
 
 def test_walk_strip_and_animation(settings):
     own = ("block1", "1: σ=1", -1.0, 1.0, 3, 0.5, "all", "auto")
-    preview, path, status = analyze.walk(settings, *state(), *own, "strip (PNG)")
-    strip = opened(preview)
+    image, video, path, status = analyze.walk(settings, *state(), *own, "strip (PNG)")
+    strip = opened(image["value"])
     assert path.endswith(".png") and strip.size[1] > 2 * 64 and "strip saved" in status  # two rows: ICT, linear
-    preview, path, status = analyze.walk(settings, *state(), *own, "MP4")
-    assert preview is None and path.endswith(".mp4") and "MP4 saved" in status
+    assert image["visible"] and video == compat.update(value=None, visible=False)  # a strip shows as an image
+    # A GIF of the ICT (forward then back) shows in the image preview, upscaled for the screen; the video hidden.
+    image, video, path, status = analyze.walk(settings, *state(), *own, "GIF")
+    assert path.endswith(".gif") and "GIF saved" in status and image["visible"]
+    assert video == compat.update(value=None, visible=False)
+    with Image.open(path) as gif, Image.open(image["value"]) as shown:
+        assert gif.n_frames == shown.n_frames == 2 * 3 - 2 and gif.size == (64, 64) and min(shown.size) >= 256
+    # An MP4 plays in the video preview (the file itself), the image preview hidden; it decodes to its frames.
+    image, video, path, status = analyze.walk(settings, *state(), *own, "MP4")
+    assert path.endswith(".mp4") and "MP4 saved" in status
+    assert video == compat.update(value=path, visible=True) and image == compat.update(value=None, visible=False)
+    assert imageio_ffmpeg.count_frames_and_secs(path)[0] == 2 * 3 - 2  # forward then back
     with pytest.raises(InvalidValueError):
         analyze.walk(settings, *state(), "block1", "x", -1.0, 1.0, 3, 0.5, "all", "auto", "GIF")
     with pytest.raises(InvalidValueError, match="re-estimate the local basis 2000 times"):  # bounded work per request

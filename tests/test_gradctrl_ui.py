@@ -1,11 +1,15 @@
 """The Gradient Controls tab's handlers, called directly as the UI calls them: label seeds, save and reload the
-labelled set, train, the controls reach the Edit tab's store, per-control exclusions, trajectory, GIF, measurement."""
+labelled set, train, the controls reach the Edit tab's store, per-control exclusions, trajectory, GIF and MP4 (each
+in its own preview), measurement."""
 
 from __future__ import annotations
 
+import imageio_ffmpeg
 import pytest
 import torch
+from PIL import Image
 
+from extension import compat
 from extension.session import directions_store
 from extension.settings import UISettings
 from extension.tabs import gradctrl as tab
@@ -56,8 +60,15 @@ def test_label_train_exclude_and_render(settings, tmp_path):
 
     strip = tab.strip(settings, MODEL, changed_key, "brightness", 1)
     assert strip.size[0] > 5 * strip.size[1]  # one row of 7 frames
-    preview, file, _ = tab.animation(settings, MODEL, changed_key, "warmth", 1, "GIF")
-    assert preview == file and file.endswith(".gif")
+    image, video, file, _ = tab.animation(settings, MODEL, changed_key, "warmth", 1, "GIF")
+    assert file.endswith(".gif") and image["visible"] and video == compat.update(value=None, visible=False)
+    with Image.open(file) as gif, Image.open(image["value"]) as shown:  # the preview: upscaled for the screen
+        assert gif.n_frames == shown.n_frames == 2 * 16 - 2 and gif.size == (64, 64) and min(shown.size) >= 256
+    # An MP4 plays in the video preview (the file itself), the image preview hidden; it decodes to its frames.
+    image, video, file, status = tab.animation(settings, MODEL, changed_key, "warmth", 1, "MP4")
+    assert file.endswith(".mp4") and "MP4 saved" in status
+    assert video == compat.update(value=file, visible=True) and image == compat.update(value=None, visible=False)
+    assert imageio_ffmpeg.count_frames_and_secs(file)[0] == 2 * 16 - 2  # 16 strengths forward then back
     table, chart = tab.measure(settings, MODEL, changed_key, heads_key, "brightness", 4)
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert len(rows) == 7 and "GradCtrl" in table and "ganspace" in table and chart.size == (640, 400)

@@ -20,7 +20,7 @@ from ..core import start as core_start
 from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
-from .common import code, counted, md
+from .common import code, counted, md, previews
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -96,10 +96,11 @@ def spectrum(settings: UISettings, *inputs: Any, request: Any = None, progress: 
     ]
 
 
-def walk(settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None) -> tuple[Any, Any, str]:
+def walk(settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None) -> tuple[Any, Any, str, str]:
     """One local direction walked from the starting point (own inputs: feature, direction, from, to, frames, step,
     W+ layers, solver, format): a strip with the ICT and linear rows, or a GIF/MP4 of the ICT. Returns
-    ``(preview image, file, status)``."""
+    ``(image preview, MP4 preview, file, status)``: an MP4 plays in its own preview, the image preview hidden, and
+    the reverse for a strip or GIF."""
     with settings.lock:
         model, _, latents, own = _point(settings, inputs, request)
         feature, picked, low, high, frames, step, layers, solver, fmt = own
@@ -115,13 +116,12 @@ def walk(settings: UISettings, *inputs: Any, request: Any = None, progress: Any 
             strip = render.grid(images, columns=len(strengths), row_labels=list(rows), column_labels=labels)
             path = outputs.output_path(settings, "analysis", f"local-{index}-strip", ".png", session_id(request))
             core_io.save_image(strip, path)
-            return str(path), str(path), ok(f"strip saved as {code(outputs.shown(settings, path))}")
+            return *previews(path), str(path), ok(f"strip saved as {code(outputs.shown(settings, path))}")
         suffix = ".mp4" if what == "MP4" else ".gif"
         images = edit.render(model, rows["ICT"], progress=progress)
         path = outputs.output_path(settings, "analysis", f"local-{index}-ict", suffix, session_id(request))
         render.save_animation(images, path, fps=8.0)
-    preview = str(path) if suffix == ".gif" else None
-    return preview, str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
+    return *previews(path), str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
 
 
 def send_to_edit(settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None) -> tuple[str, str, str]:
@@ -337,6 +337,7 @@ class AnalyzeTab:
                 self.preview = compat.image_output(
                     label="Local walk", show_label=False, elem_id="gan_steering_lb_preview"
                 )
+                self.video = compat.video_output(label="Local walk (MP4)", height=300, elem_id="gan_steering_lb_video")
                 self.file = C(gr.File, label="Local walk file", elem_id="gan_steering_lb_file")
                 self.trust = C(gr.Markdown, value="", elem_id="gan_steering_lb_trust_table")
                 self.status = C(gr.Markdown, value="", elem_id="gan_steering_lb_status")
@@ -374,10 +375,10 @@ class AnalyzeTab:
             self.walk_button.click,
             bind(walk, settings, gpu=True),
             [*base, *walk_inputs, self.solver, self.format],
-            [self.preview, self.file, self.status],
+            [self.preview, self.video, self.file, self.status],
         )
         #: What shows a result made from the current model (blanked when another model is loaded).
-        self.results = [self.chart, self.summary, self.preview, self.file, self.trust, self.status]
+        self.results = [self.chart, self.summary, self.preview, self.video, self.file, self.trust, self.status]
         self.results += [self.warpage_chart, self.warpage_table]
         send_inputs = [self.feature, self.count, self.traversal, self.step, self.layers, self.guide, self.solver]
         self.send_event = compat.listen(

@@ -9,6 +9,7 @@ import html
 import re
 from typing import Any
 
+from .. import compat
 from ..core import errors, values
 
 #: Markdown punctuation, escaped with a backslash (``<`` and ``>`` become HTML entities instead).
@@ -127,3 +128,14 @@ def animation_for_display(path: str, minimum: int = 256) -> str:
         frames = [for_display(frame.convert("RGB"), minimum) for frame in ImageSequence.Iterator(gif)]
         timing = {"duration": gif.info.get("duration", 83), "loop": gif.info.get("loop", 0)}
     return outputs.preview(frames[0], format="GIF", save_all=True, append_images=frames[1:], **timing)
+
+
+def previews(path: Any) -> tuple[Any, Any]:
+    """``(image preview update, video preview update)`` for a saved result: an MP4 plays in the video preview (the
+    file itself) with the image preview hidden; anything else (a GIF, upscaled like ``animation_for_display``, or a
+    still image) shows in the image preview with the video preview hidden and emptied."""
+    shown = str(path)
+    if shown.lower().endswith(".mp4"):
+        return compat.update(value=None, visible=False), compat.update(value=shown, visible=True)
+    image = animation_for_display(shown) if shown.lower().endswith(".gif") else shown
+    return compat.update(value=image, visible=True), compat.update(value=None, visible=False)

@@ -17,7 +17,7 @@ from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
 from .analyze import trust_beside_sliders
-from .common import animation_for_display, choice_index, choice_labels, code, counted, for_display, md
+from .common import choice_index, choice_labels, code, counted, for_display, md, previews
 from .invert import InvertPanel
 
 if TYPE_CHECKING:
@@ -176,10 +176,7 @@ def export_animation(
         core_edit.animate(
             current.model, latents, control, index, strengths, path, fps=rate, progress=progress, walk=current.walk
         )
-    gif = suffix == ".gif"
-    image = compat.update(value=animation_for_display(str(path)) if gif else None, visible=gif)
-    video = compat.update(value=None if gif else str(path), visible=not gif)
-    return image, video, str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
+    return *previews(path), str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
 
 
 def save_directions(settings: UISettings, key: str, *, request: Any = None) -> tuple[str, str]:

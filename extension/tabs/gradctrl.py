@@ -18,7 +18,7 @@ from .. import compat, outputs
 from ..core import CORE, edit, errors, methods, start, values
 from ..feedback import bind, cancel, ok, warn
 from ..session import directions_store, generator, session_id
-from .common import code, for_display, md
+from .common import code, for_display, md, previews
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -208,7 +208,9 @@ def strip(settings: UISettings, spec: str, key: str, control: str, seed: Any, *,
 
 def animation(
     settings: UISettings, spec: str, key: str, control: str, seed: Any, fmt: str, *, request: Any = None
-) -> tuple[Any, str, str]:
+) -> tuple[Any, Any, str, str]:
+    """A GIF or MP4 from the seed along the picked control; returns ``(GIF preview, MP4 preview, file, status)``:
+    the preview of the other format is hidden."""
     found = _controls(key)
     index = found.names.index(control)
     suffix = ".mp4" if str(fmt).upper() == "MP4" else ".gif"
@@ -217,8 +219,7 @@ def animation(
         model = _model(settings, spec, request)
         latents = model.sample(1, seed=values.check_seed(seed or 0))
         edit.animate(model, latents, found, index, edit.strengths_between(*found.range_of(index), 16), path)
-    preview = str(path) if suffix == ".gif" else None
-    return preview, str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
+    return *previews(path), str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
 
 
 def measure(
@@ -355,6 +356,7 @@ class GradCtrlTab:
                     self.animate_button = C(gr.Button, value="Animate", elem_id="gc_animate")
                 self.strip = compat.image_output(label="Trajectory", elem_id="gc_strip_image")
                 self.animation = compat.image_output(label="Animation", elem_id="gc_animation")
+                self.animation_video = compat.video_output(label="Animation (MP4)", height=300, elem_id="gc_video")
                 self.animation_file = C(
                     gr.File, label="Control animation file", interactive=False, elem_id="gc_anim_file"
                 )
@@ -365,8 +367,8 @@ class GradCtrlTab:
                 self.plot = compat.image_output(label="Target vs excluded change", elem_id="gc_plot")
                 self.status = C(gr.Markdown, value="", elem_id="gc_status")
         #: What shows a result made from the current model (blanked when another model is loaded).
-        self.results = [self.grid, self.accuracy, self.strip, self.animation, self.animation_file, self.table]
-        self.results += [self.plot, self.status]
+        self.results = [self.grid, self.accuracy, self.strip, self.animation, self.animation_video]
+        self.results += [self.animation_file, self.table, self.plot, self.status]
         self._wire(settings, shared)
 
     def _wire(self, settings: UISettings, shared: Shared) -> None:
@@ -423,7 +425,7 @@ class GradCtrlTab:
             self.animate_button.click,
             bind(animation, settings, gpu=True),
             [shared.model, shared.directions, self.control, self.seed, self.fmt],
-            [self.animation, self.animation_file, self.status],
+            [self.animation, self.animation_video, self.animation_file, self.status],
         )
         listen(
             self.measure_button.click,
