@@ -113,6 +113,16 @@ def drag(page, slider: str, fraction: float) -> None:
     page.mouse.up()
 
 
+def wait_until_playing(page, elem_id: str, timeout: float = 20_000) -> None:
+    """Wait until the video in ``elem_id`` plays an MP4: the file as its source, decoded (its frames' size known),
+    no error, time running."""
+    playing = (
+        "sel => { const v = document.querySelector(sel);"
+        " return !!v && v.currentSrc.includes('.mp4') && !v.error && v.videoWidth > 0 && v.currentTime > 0; }"
+    )
+    page.wait_for_function(playing, arg=f"#{elem_id} video", timeout=timeout)
+
+
 def open_accordion(page, elem_id: str) -> None:
     box = page.locator(f"#{elem_id}")
     box.locator("button, .label-wrap").first.click()

@@ -23,6 +23,7 @@ from browser import (
     open_tab,
     settled_src,
     wait_for_sliders,
+    wait_until_playing,
 )
 
 pytestmark = pytest.mark.browser
@@ -74,12 +75,7 @@ def test_the_page_opens_ready_and_every_control_moves_the_image(tmp_path):
         page.click("#gan_steering_gif")
         link = page.locator("#gan_steering_gif_file a[href*='.mp4']").first
         link.wait_for(timeout=60_000)
-        # It plays in the page: a video with the MP4 as its source, decoded (its frames' size known), time running.
-        playing = (
-            "() => { const v = document.querySelector('#gan_steering_mp4_preview video');"
-            " return !!v && v.currentSrc.includes('.mp4') && !v.error && v.videoWidth > 0 && v.currentTime > 0; }"
-        )
-        page.wait_for_function(playing, timeout=20_000)
+        wait_until_playing(page, "gan_steering_mp4_preview")  # it plays in the page
         assert not page.locator("#gan_steering_gif_preview").first.is_visible()  # the GIF's preview is hidden
         page.screenshot(path=str(ARTIFACTS / "browser-mp4.png"), full_page=True)
         video = page.request.get(link.get_attribute("href") or "")

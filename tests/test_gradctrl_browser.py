@@ -1,5 +1,6 @@
-"""The Gradient Controls tab in headless Chromium: label a handful of samples, train, and move the new control in
-the Edit tab (the image changes). Screenshots go to ``test-artifacts/``. Driven through ``browser.py``."""
+"""The Gradient Controls tab in headless Chromium: label a handful of samples, train, an MP4 of the new control plays
+in the tab, and the control moves the Edit tab's image. Screenshots go to ``test-artifacts/``. Driven through
+``browser.py``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from browser import (
     settled_src,
     type_into,
     wait_for_sliders,
+    wait_until_playing,
 )
 
 pytestmark = pytest.mark.browser
@@ -48,6 +50,14 @@ def test_label_train_and_move_a_gradient_control(tmp_path):
         page.wait_for_selector("#gc_status :text('gradient controls')", timeout=180_000)
         page.wait_for_selector("#gc_accuracy :text('smile')")
         page.screenshot(path=str(ARTIFACTS / "gradctrl-trained.png"), full_page=True)
+
+        # An MP4 of the first control plays in the tab's video preview; the GIF's image preview is hidden.
+        page.locator("#gc_fmt").get_by_text("MP4").click()
+        page.click("#gc_animate")
+        page.locator("#gc_anim_file a[href*='.mp4']").first.wait_for(timeout=60_000)
+        wait_until_playing(page, "gc_video")
+        assert not page.locator("#gc_animation").first.is_visible()
+        page.screenshot(path=str(ARTIFACTS / "gradctrl-mp4.png"), full_page=True)
 
         # The controls are the Edit tab's sliders now: moving the first one changes the image.
         open_tab(page, "Edit")
