@@ -75,7 +75,7 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
     compat.then(hub.load_event, bind(show_model, settings), [shared.model], [discover.model, discover.summary])
     # Results made from the previous model (images, files, tables, status lines) go once another model is loaded.
     results = [*edit.results, *analyze.results, *gradient.results, *correlated.results]
-    blanks = gr.State(["" if isinstance(c, gr.Markdown) else None for c in results])
+    blanks = gr.State([blank_of(c) for c in results])
     shown = gr.State(settings.default_model)  # the model the results shown were made from
     for event in (discover.load_event, discover.discover_event, hub.load_event):
         forget = bind(forget_results, settings)
@@ -99,12 +99,21 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
     }
 
 
-def forget_results(settings: UISettings, model: str, shown: str, blanks: list[Any]) -> list[Any]:
+def blank_of(component: Any) -> dict[str, Any]:
+    """How a result component looks with no result: empty text, no value, and a video player hidden."""
+    if isinstance(component, gr.Markdown):
+        return {"value": ""}
+    if isinstance(component, gr.Video):
+        return {"value": None, "visible": False}
+    return {"value": None}
+
+
+def forget_results(settings: UISettings, model: str, shown: str, blanks: list[dict[str, Any]]) -> list[Any]:
     """After a model was loaded: if it is not the one the results ``shown`` were made from, the model's spec, then
-    each result blank (``blanks``: the empty value of each); otherwise nothing changes."""
+    each result blank (``blanks``: ``blank_of`` each); otherwise nothing changes."""
     if model == shown:
         return [shown, *(compat.unchanged() for _ in blanks)]
-    return [model, *(compat.update(value=blank) for blank in blanks)]
+    return [model, *(compat.update(**blank) for blank in blanks)]
 
 
 def end_session(request: gr.Request) -> None:

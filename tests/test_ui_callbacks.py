@@ -386,12 +386,13 @@ def test_app_and_tabs_build(settings):
 def test_loading_another_model_blanks_the_previous_models_results(settings):
     """Results of every tab (images, files, tables, status lines) go after a model switch by Load, Discover or the
     Hub tab, and stay when the same model is loaded again."""
-    from extension.ui import build_app, forget_results
+    from extension.ui import blank_of, build_app, forget_results
 
-    blanks = [None, ""]
-    assert forget_results(settings, MODEL, MODEL, blanks) == [MODEL, compat.unchanged(), compat.unchanged()]
+    blanks = [blank_of(gr.Image()), blank_of(gr.Markdown()), blank_of(gr.Video())]
+    assert forget_results(settings, MODEL, MODEL, blanks) == [MODEL, *[compat.unchanged()] * 3]
     switched = forget_results(settings, "dcgan-eyes", MODEL, blanks)
-    assert switched == ["dcgan-eyes", compat.update(value=None), compat.update(value="")]
+    empty, text, player = compat.update(value=None), compat.update(value=""), compat.update(value=None, visible=False)
+    assert switched == ["dcgan-eyes", empty, text, player]
     config = compat.config_of(build_app(settings))
     ids = {c["props"].get("elem_id"): c["id"] for c in config["components"]}
     shown = ("gan_steering_sweep_image", "gan_steering_invert_status", "gan_steering_lb_chart", "gc_grid", "cc_status")
