@@ -21,7 +21,7 @@ setup() {
 }
 
 setup_tests() {
-    pip install -q "pytest>=8" "ruff>=0.5" "playwright>=1.40" "olah>=0.5"
+    pip install -q "pytest>=8" "pytest-xdist==3.8.*" "ruff>=0.5" "playwright>=1.40" "olah>=0.5"
     # Batch jobs on Ray (a local 2-CPU instance in the tests), the Parquet dataset export (pyarrow comes with Ray) and
     # the `datasets` library, which must read the export by its own conventions.
     pip install -q "ray[data]==2.60.*" "datasets==5.2.0"
@@ -93,16 +93,19 @@ case "${1:-run}" in
         ;;
     test)
         setup
-        setup_tests
-        ruff check .
         compat_pid=""
         if [ -z "${GAN_STEERING_SKIP_COMPAT:-}" ]; then
-            # The hosts' venvs install (mostly downloads and unpacking) while the main suite runs.
+            # The hosts' venvs install (mostly downloads and unpacking, one core) beside the test dependencies.
             setup_compat >.venv-compat-setup.log 2>&1 &
             compat_pid=$!
             trap 'kill "$compat_pid" 2>/dev/null || true' EXIT
         fi
-        python -m pytest -q "${@:2}"
+        setup_tests
+        ruff check .
+        # Test files spread over GAN_STEERING_TEST_WORKERS processes (default 2), one torch thread each: on 2 cores
+        # this is faster than one process on 2 threads (servers, browsers and subprocesses leave cores idle).
+        OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" python -m pytest -q -n "${GAN_STEERING_TEST_WORKERS:-2}" \
+            --dist loadfile "${@:2}"
         if [ -n "$compat_pid" ]; then
             wait "$compat_pid" || { cat .venv-compat-setup.log >&2; echo "setting up the hosts' venvs failed" >&2; exit 1; }
             trap - EXIT
