@@ -13,6 +13,13 @@ from hubserver import hub, hub_server  # noqa: F401  (fixtures: a local Hub-prot
 os.environ.setdefault("GAN_STEERING_HOME", tempfile.mkdtemp(prefix="gan-steering-test-"))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with slow or browser tests run first (each file's tests stay together, in order): spread over xdist
+    workers file by file (``--dist loadfile``), the long files are not left to the end of one worker."""
+    heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
+    items.sort(key=lambda item: item.path not in heavy)
+
+
 @pytest.fixture(scope="session")
 def dcgan():
     """The real embedded faces DCGAN."""

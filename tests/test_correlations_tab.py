@@ -101,6 +101,7 @@ def test_cancel_stops_a_correction(settings):
 
 
 @pytest.mark.core
+@pytest.mark.slow
 def test_a_pair_tied_in_the_images_fails_with_its_cause_not_with_advice_that_cannot_help(settings):
     """saturation ~ warmth (r ≈ 0.9 on the faces): with 200 samples only a handful of rare combinations can be made
     (making warmth low moves saturation too), and re-projection pulls warmth back: the error gives the counts and
@@ -114,6 +115,7 @@ def test_a_pair_tied_in_the_images_fails_with_its_cause_not_with_advice_that_can
 
 
 @pytest.mark.core
+@pytest.mark.slow
 def test_a_correction_that_does_not_lower_the_leak_says_so(settings):
     """The swapped pair corrects (a few rare samples, one side of A), but B's change per unit of A stays the same:
     a real result (saturation follows warmth in the pixels whatever the direction), reported as a warning."""

@@ -165,6 +165,7 @@ ASTRONAUT_FACE = (150, 20, 190, 190)
 CHELSEA_EYE = (125, 60, 110, 110)
 
 
+@pytest.mark.slow
 def test_photographs_invert(dcgan, eyes, tmp_path):
     """astronaut (a face) on the faces DCGAN, whole and cropped to the face; chelsea (a cat) cropped to one eye on the
     eyes cDCGAN (the closest fit we ship: a cat's face is no human face)."""
@@ -236,6 +237,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_invert_then_edit_from_the_inverted_latents(dcgan, eyes, tmp_path):
     from steering.methods import sefa
 

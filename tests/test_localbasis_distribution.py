@@ -10,7 +10,7 @@ import torch
 from steering.methods.localbasis import partial_network, start_latents
 from steering.models.stylegan2 import StyleGAN2
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]
 
 
 #: A one-sided sign test at the 1 % level: the ICT must end less atypical on at least this many of 32 seeds

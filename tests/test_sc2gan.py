@@ -100,6 +100,7 @@ def planted(dcgan, planted_samples):
     return a, b, result, truth
 
 
+@pytest.mark.slow
 def test_a_planted_correlation_is_found_and_its_leak_removed(planted, dcgan):
     natural_a, natural_b, result, truth = planted
     natural = correlations_of([natural_a, natural_b]).pair(0, 1)
@@ -140,6 +141,7 @@ def test_the_corrected_control_records_its_provenance_and_round_trips(planted, d
     assert torch.equal(loaded.vectors, control.vectors) and loaded.params["pair"] == params["pair"]
 
 
+@pytest.mark.slow
 def test_the_most_correlated_pair_of_the_faces_is_corrected(dcgan):
     sources = ["fer-emotion", "brightness", "contrast", "saturation", "warmth", "left-right", "top-bottom"]
     found = correlations(dcgan, sources, 1000, seed=0)
@@ -157,6 +159,7 @@ def test_the_most_correlated_pair_of_the_faces_is_corrected(dcgan):
     assert after < before
 
 
+@pytest.mark.slow
 def test_a_gradctrl_control_trained_on_the_planted_samples_is_corrected(dcgan, planted_samples, tmp_path):
     """The user's GradCtrl control (heads trained on the planted samples, so A's head has learnt B too) is the
     parent: A's head is re-trained, the other head and the exclusions are kept, and its edit drags B less."""
