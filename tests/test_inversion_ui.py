@@ -145,7 +145,7 @@ def test_a_photograph_is_inverted_and_edited_in_the_browser(tmp_path):
         wait_for_sliders(page, "sefa 0")
         open_accordion(page, "gan_steering_invert_box")
         page.locator("#gan_steering_invert_upload input[type=file]").set_input_files(str(photo))
-        page.wait_for_timeout(1500)
+        page.wait_for_selector("#gan_steering_invert_upload :text('astronaut')")  # uploaded (slow on a busy machine)
         steps = page.locator("#gan_steering_invert_steps input[type=number]")
         steps.fill("80")
         steps.press("Enter")
