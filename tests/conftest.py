@@ -13,33 +13,6 @@ from hubserver import hub, hub_server  # noqa: F401  (fixtures: a local Hub-prot
 os.environ.setdefault("GAN_STEERING_HOME", tempfile.mkdtemp(prefix="gan-steering-test-"))
 
 
-#: The longest files, longest first (measured with ``--durations``: 100 s down to 40 s in one process).
-LONGEST = (
-    "test_sc2gan.py",
-    "test_load.py",
-    "test_inversion_encoder.py",
-    "test_localbasis_distribution.py",
-    "test_gradctrl.py",
-    "test_correlations_tab.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under xdist: the longest files first, then the other files with slow or browser tests, then the rest (each
-    file's tests stay together, in order): spread over the workers file by file (``--dist loadfile``), no long file is
-    left to the end of one worker while the other waits."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:  # one process (the hosts' compat runs): the given order
-        return
-    heavy = {item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")}
-
-    def rank(item: pytest.Item) -> int:
-        if item.path.name in LONGEST:
-            return LONGEST.index(item.path.name)
-        return len(LONGEST) + (item.path not in heavy)
-
-    items.sort(key=rank)
-
-
 @pytest.fixture(scope="session")
 def dcgan():
     """The real embedded faces DCGAN."""
