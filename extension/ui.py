@@ -77,8 +77,8 @@ def build_content(settings: UISettings, blocks: Any) -> dict[str, Any]:
     results = [*edit.results, *analyze.results, *gradient.results, *correlated.results]
     blanks = gr.State([blank_of(c) for c in results])
     shown = gr.State(settings.default_model)  # the model the results shown were made from
+    forget = bind(forget_results, settings)
     for event in (discover.load_event, discover.discover_event, hub.load_event):
-        forget = bind(forget_results, settings)
         compat.then(event, forget, [shared.model, shown, blanks], [shown, *results], show_progress="hidden")
     opened = compat.on_load(
         blocks,
