@@ -38,7 +38,9 @@ setup_tests() {
 }
 
 # The hosts pin old libraries: A1111/reForge run gradio 3.41.2 with huggingface_hub 0.25, Forge gradio 4.40.0 with
-# huggingface_hub 0.26. Each gets its own venv in which the UI, webui and browser tests run again.
+# huggingface_hub 0.26. Each gets its own venv in which the UI, webui and browser tests run again. httpx as A1111
+# pins it: gradio 3.41's queue posts each event to itself with httpx, and from httpx 0.28 on that request times out
+# after 5 s, so every event longer than that ends in an empty "Error" (gradio 4+ queues differently).
 compat_venv() {  # name, then pip requirements
     local dir=".venv-$1"
     shift
@@ -51,7 +53,7 @@ compat_venv() {  # name, then pip requirements
 }
 
 setup_compat() {
-    compat_venv gradio3 "gradio==3.41.2" "fastapi==0.94.0" "huggingface_hub==0.25.2"
+    compat_venv gradio3 "gradio==3.41.2" "fastapi==0.94.0" "huggingface_hub==0.25.2" "httpx==0.24.1"
     compat_venv gradio4 "gradio==4.40.0" "fastapi==0.112.2" "huggingface_hub==0.26.2"
     # huggingface_hub 1.x (between the webuis' 0.2x and the Space's 2.x) over the main venv, for the Hub tests.
     pip install -q --no-deps --target .venv-hub1 "huggingface_hub==1.33.0"

@@ -58,9 +58,26 @@ def app_page(folder: Path, height: int = 1100, timeout_ms: int = 30_000) -> Iter
             page.set_default_timeout(timeout_ms)
             page.goto(app.url, wait_until="domcontentloaded")
             page.wait_for_function(LOADED, arg=IMAGE)
-            yield page
+            try:
+                yield page
+            except BaseException:
+                _keep_evidence(page, app, folder)
+                raise
         finally:
             browser.close()
+
+
+def _keep_evidence(page: Any, app: Any, folder: Path) -> None:
+    """On a failed browser test: a screenshot of the page (``test-artifacts/failed-<folder>.png``), the page's
+    toasts and the server log's tail in the test output."""
+    shot = ARTIFACTS / f"failed-{folder.name}.png"
+    try:
+        page.screenshot(path=str(shot), full_page=True)
+        toasts = page.locator(".toast-body, .toast-wrap, [data-testid='toast-body']").all_inner_texts()
+    except Exception as error:  # the page itself may be gone
+        toasts = [f"(page unreadable: {error})"]
+    print(f"\n--- failed browser test: screenshot {shot}; toasts: {toasts}")
+    print("--- server log (tail):\n" + app.log[-6000:])
 
 
 def wait_for_sliders(page, label: str) -> None:
