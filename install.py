@@ -92,7 +92,24 @@ def missing() -> list[tuple[str, str, tuple[str, ...]]]:
     return needed
 
 
+def host_warnings() -> list[str]:
+    """What in the host's own packages breaks this extension (never changed here: the host owns them).
+
+    Gradio 3.x's queue posts every event to its own server through ``httpx``; from httpx 0.28 on that request gets
+    httpx's 5-second default timeout, so every event running longer (training, inversion, a basis under load) ends in
+    an empty "Error". A1111 pins httpx 0.24.1."""
+    gradio, httpx = _installed_version("gradio"), _installed_version("httpx")
+    if gradio and httpx and _version_tuple(gradio)[:1] == (3,) and _version_tuple(httpx)[:2] >= (0, 28):
+        return [
+            f"gradio {gradio} with httpx {httpx}: every event longer than 5 s will end in an empty 'Error' (in every "
+            "extension, and in the webui's own tabs). Install the httpx your webui pins: pip install httpx==0.24.1"
+        ]
+    return []
+
+
 def main() -> int:
+    for warning in host_warnings():
+        print(f"[gan-steering] warning: {warning}", file=sys.stderr)
     for distribution, requirement, flags in missing():
         try:
             _run_pip(flags, requirement, f"gan-steering requirement: {distribution}")

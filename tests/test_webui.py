@@ -372,14 +372,35 @@ def test_install_upgrades_a_too_old_dependency(bare_webui, tmp_path):
     present = [("safetensors", "0.3.3"), ("tqdm", "4.66.1"), ("imageio_ffmpeg", "0.6.0"), ("h5py", "3.16.0")]
     present += [("pytorch_msssim", "1.0.0")]
     wheels = [("gan_face_generate", "1.1.1"), ("omniart_eye_generator", "0.1"), ("fer", "25.10.3")]
-    for name, version in [*present, *wheels]:
-        info = site / f"{name}-{version}.dist-info"
-        info.mkdir(parents=True)
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    _site_with(site, *present, *wheels)
     log = tmp_path / "pip.jsonl"
     result = _run_install(bare_webui, log, "-S", PYTHONPATH=os.pathsep.join([str(bare_webui.root), str(site)]))
     assert result.returncode == 0, result.stderr
     assert _requested(_pip_calls(log)) == ["safetensors>=0.4"]
+
+
+def _site_with(folder: Path, *distributions: tuple[str, str]) -> Path:
+    """A site folder in which each (name, version) is an installed distribution (its metadata only)."""
+    for name, version in distributions:
+        info = folder / f"{name}-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("gradio", "httpx", "warned"),
+    [("3.41.2", "0.28.1", True), ("3.41.2", "0.24.1", False), ("4.40.0", "0.28.1", False)],
+)
+def test_install_warns_of_a_gradio_3_host_whose_httpx_breaks_long_events(bare_webui, tmp_path, gradio, httpx, warned):
+    site = _site_with(tmp_path / "site", ("gradio", gradio), ("httpx", httpx))
+    log = tmp_path / "pip.jsonl"
+    result = _run_install(
+        bare_webui, log, "-S", COMMANDLINE_ARGS="--skip-install", PYTHONPATH=f"{bare_webui.root}{os.pathsep}{site}"
+    )
+    assert result.returncode == 0, result.stderr
+    assert ("httpx==0.24.1" in result.stderr) is warned, result.stderr
+    assert _pip_calls(log) == [], "the host's packages are never installed"
 
 
 def test_install_honours_skip_install_and_survives_pip_failure(bare_webui, tmp_path):
