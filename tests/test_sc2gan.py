@@ -159,16 +159,36 @@ def test_the_most_correlated_pair_of_the_faces_is_corrected(dcgan):
     assert after < before
 
 
+@pytest.fixture()
+def reprojections(monkeypatch) -> list[int]:
+    """The number of images each re-projection of the test was given, in order."""
+    from steering.methods import sc2gan
+
+    calls: list[int] = []
+    original = sc2gan.reproject
+
+    def counted(generator, images, *args, **kwargs):
+        calls.append(len(images))
+        return original(generator, images, *args, **kwargs)
+
+    monkeypatch.setattr(sc2gan, "reproject", counted)
+    return calls
+
+
 @pytest.mark.slow
-def test_a_gradctrl_control_trained_on_the_planted_samples_is_corrected(dcgan, planted_samples, tmp_path):
+def test_a_gradctrl_control_trained_on_the_planted_samples_is_corrected(
+    dcgan, planted_samples, planted, reprojections, tmp_path
+):
     """The user's GradCtrl control (heads trained on the planted samples, so A's head has learnt B too) is the
-    parent: A's head is re-trained, the other head and the exclusions are kept, and its edit drags B less."""
+    parent: A's head is re-trained, the other head and the exclusions are kept, and its edit drags B less. The rare
+    combinations are the ones re-projected for the boundary's correction on the same samples: not re-projected."""
     _, _, planted_a, planted_b = planted_samples
     heads = train_heads([confident(planted_a, 0.1, seed=0), confident(planted_b, 0.1, seed=0)], Training(epochs=20))
     parent = build_controls(dcgan, heads, exclude="none")
     result = correct(
         dcgan, "brightness", "left-right", parent=parent, samples=(planted_a, planted_b), fraction=0.1, rare=RARE
     )
+    assert reprojections == [] and result.rare is planted[2].rare
     corrected = result.control
     assert isinstance(corrected, FieldControl) and corrected.method == "sc2gan" and len(corrected) == len(parent)
     assert not torch.equal(corrected.tensors["head0.w1"], parent.tensors["head0.w1"])
@@ -182,7 +202,7 @@ def test_a_gradctrl_control_trained_on_the_planted_samples_is_corrected(dcgan, p
     assert loaded.names == corrected.names and torch.equal(loaded.tensors["head0.w1"], corrected.tensors["head0.w1"])
 
 
-def test_a_linear_parent_is_the_base_slider_and_its_hash_the_provenance(dcgan, eyes, planted_samples):
+def test_a_linear_parent_is_the_base_slider_and_its_hash_the_provenance(dcgan, eyes, planted_samples, reprojections):
     _, _, planted_a, planted_b = planted_samples
     two = sefa(dcgan, 2, use_cache=False).renamed(1, "brightness-ish")
     result = correct(
@@ -195,6 +215,7 @@ def test_a_linear_parent_is_the_base_slider_and_its_hash_the_provenance(dcgan, e
         rare=8,
         inversion_steps=20,
     )
+    assert len(reprojections) == 1  # other settings than any correction before: a re-projection of its own
     assert torch.equal(result.control.vectors[0], two.vectors[1].float())  # picked by its name
     assert result.control.names[0] == "brightness-ish"
     assert result.control.params["parent_sha256"] == two.content_hash()

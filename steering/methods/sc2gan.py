@@ -19,7 +19,9 @@ No code of the paper is public; the steps, and what was chosen where it is silen
 4. **Re-projection**: the images inverted into the original latent space (z, or w for style-based models), all at
    once (``inversion.refine``), each starting from the latent of the sample it was made from (our choice: the paper
    trains an encoder; a small change of a generated image has its latent close by), its class held; rendered and
-   scored again, only re-projections that keep the rare combination are used.
+   scored again, only re-projections that keep the rare combination are used. Steps 3 and 4 do not depend on the
+   direction being corrected: their result is kept in memory (the last few, by content), so correcting A's boundary
+   and then a GradCtrl control on the same samples re-projects once.
 5. **Re-fit**: A's boundary on its confident samples plus the re-projected ones (labelled with their A side).
 
 The result is a linear control with two sliders, A's base direction and the corrected one, whose params record the
@@ -30,6 +32,10 @@ measures both: along an edit of A, the change of B per unit change of A, at equa
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -59,9 +65,11 @@ from .registry import LAYERS, Method, Parameter
 Progress = Callable[[int, int], None]
 #: B is moved to these quantiles of its scores (the far side of the median).
 LOW_QUANTILE, HIGH_QUANTILE = 0.15, 0.85
+#: Re-projected rare sets kept in memory (each at most 2·rare latents), by the content they were made from.
+_RARE_CACHE_SIZE = 4
 
 
-@dataclass
+@dataclass(frozen=True)
 class RareSamples:
     """Re-projected rare combinations: latents [M, d] (and classes), their A side (1: high), what made them."""
 
@@ -251,31 +259,16 @@ def correct(
     found = correlations_of([a_data, b_data])
     pair = found.pair(0, 1)
     labelled = confident(a_data, fraction, seed=seed)
-    images, sides, sources, substitute, frequency = synthesise(
-        generator, a_data, b_data, a_scorer, b_scorer, labelled, rare, b_layers=b_layers, progress=stage(1)
-    )
-    projected, quality = reproject(generator, images, sources, inversion_steps, progress=stage(2))
-    again_a, again_b = render_scores(generator, projected, [a_scorer, b_scorer])
-    a_median, b_median = a_data.scores[:, 0].median(), b_data.scores[:, 0].median()
-    b_common_high = (sides > 0.5) == (pair.correlation >= 0)
-    held = (again_a[:, 0] > a_median) == (sides > 0.5)
-    flipped = (again_b[:, 0] > b_median) != b_common_high
-    kept = held & flipped
-    if not bool(kept.any()):
-        raise InvalidValueError(
-            f"none of the {len(images)} synthesised rare combinations of {a_name!r} and {b_scorer.name!r} survived "
-            f"re-projection (mean {float(quality.mean()):.1f} dB): {int(held.sum())} kept {a_name} on its side, "
-            f"{int(flipped.sum())} kept {b_scorer.name} on its rare side; the generator pulls them back to the "
-            f"combination it draws. Use more samples (more rare combinations to re-project), or another pair; more "
-            f"re-projection steps keep at most a few more"
-        )
-    rare_samples = RareSamples(
-        projected.codes[kept],
-        None if projected.classes is None else projected.classes[kept],
-        sides[kept],
-        substitute,
-        len(images),
-        frequency,
+    rare_samples = rare_combinations(
+        generator,
+        (a_data, b_data),
+        (a_scorer, b_scorer),
+        labelled,
+        pair,
+        rare=rare,
+        inversion_steps=inversion_steps,
+        b_layers=b_layers,
+        progress=(stage(1), stage(2)),
     )
     augmented = _augmented(labelled, rare_samples, _common_counts(labelled, a_data, b_data, pair.correlation))
     provenance = {
@@ -288,9 +281,9 @@ def correct(
             "confident": len(labelled.codes),
             "synthesised": rare_samples.made,
             "re-projected and kept": len(rare_samples),
-            "rare cell frequency": round(frequency, 4),
+            "rare cell frequency": round(rare_samples.frequency, 4),
         },
-        "substitute": substitute,
+        "substitute": rare_samples.substitute,
         "inversion_steps": inversion_steps,
         "scorers": [a_scorer.identity(), b_scorer.identity()],
     }
@@ -305,6 +298,103 @@ def correct(
     return Correction(
         control, [(control.names[0], control, 0), (control.names[1], control, 1)], pair, found, rare_samples
     )
+
+
+class _RareCache:
+    """The last few re-projected rare sets, by a digest of everything they were made from (thread-safe)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[str, RareSamples] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> RareSamples | None:
+        with self.lock:
+            if key not in self.entries:
+                return None
+            self.entries.move_to_end(key)
+            return self.entries[key]
+
+    def put(self, key: str, value: RareSamples) -> None:
+        with self.lock:
+            self.entries[key] = value
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+_RARE = _RareCache(_RARE_CACHE_SIZE)
+
+
+def _rare_key(
+    generator: Generator,
+    data: tuple[AttributeSamples, AttributeSamples],
+    scorers: tuple[Scorer, Scorer],
+    labelled: Labelled,
+    settings: Sequence[object],
+) -> str:
+    digest = hashlib.sha256()
+    header = [generator.identity.sha256, data[0].space, [s.identity() for s in scorers], list(settings)]
+    digest.update(json.dumps(header, sort_keys=True, default=str).encode())
+    tensors = [data[0].codes, data[0].scores, data[1].scores, labelled.codes, labelled.labels]
+    tensors += [t for t in (data[0].classes, labelled.classes) if t is not None]
+    for tensor in tensors:
+        digest.update(f"{tensor.dtype}{list(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def rare_combinations(
+    generator: Generator,
+    data: tuple[AttributeSamples, AttributeSamples],
+    scorers: tuple[Scorer, Scorer],
+    labelled: Labelled,
+    pair: Pair,
+    *,
+    rare: int,
+    inversion_steps: int,
+    b_layers: str | Sequence[int] = "fine",
+    progress: tuple[Progress | None, Progress | None] = (None, None),
+) -> RareSamples:
+    """Steps 3 and 4: the rare combinations of (A, B) synthesised from A's confident samples ``labelled``,
+    re-projected, and kept where the re-projection keeps the combination. The same inputs give the same set, kept in
+    memory: a second correction of the pair on the same samples (another parent) does not re-project."""
+    (a_data, b_data), (a_scorer, b_scorer) = data, scorers
+    key = _rare_key(generator, data, scorers, labelled, [rare, inversion_steps, str(b_layers), pair.correlation])
+    known = _RARE.get(key)
+    if known is not None:
+        for report in progress:
+            if report is not None:
+                report(1, 1)
+        return known
+    images, sides, sources, substitute, frequency = synthesise(
+        generator, a_data, b_data, a_scorer, b_scorer, labelled, rare, b_layers=b_layers, progress=progress[0]
+    )
+    projected, quality = reproject(generator, images, sources, inversion_steps, progress=progress[1])
+    again_a, again_b = render_scores(generator, projected, [a_scorer, b_scorer])
+    a_median, b_median = a_data.scores[:, 0].median(), b_data.scores[:, 0].median()
+    b_common_high = (sides > 0.5) == (pair.correlation >= 0)
+    held = (again_a[:, 0] > a_median) == (sides > 0.5)
+    flipped = (again_b[:, 0] > b_median) != b_common_high
+    kept = held & flipped
+    if not bool(kept.any()):
+        a_name = a_scorer.name
+        raise InvalidValueError(
+            f"none of the {len(images)} synthesised rare combinations of {a_name!r} and {b_scorer.name!r} survived "
+            f"re-projection (mean {float(quality.mean()):.1f} dB): {int(held.sum())} kept {a_name} on its side, "
+            f"{int(flipped.sum())} kept {b_scorer.name} on its rare side; the generator pulls them back to the "
+            f"combination it draws. Use more samples (more rare combinations to re-project), or another pair; more "
+            f"re-projection steps keep at most a few more"
+        )
+    found = RareSamples(
+        projected.codes[kept],
+        None if projected.classes is None else projected.classes[kept],
+        sides[kept],
+        substitute,
+        len(images),
+        frequency,
+    )
+    _RARE.put(key, found)
+    return found
 
 
 def parent_slider(generator: Generator, parent: Control, attribute: str, index: int | None = None) -> int:
@@ -567,6 +657,7 @@ __all__ = [
     "leak",
     "leak_per_unit",
     "parent_slider",
+    "rare_combinations",
     "sc2gan",
     "strip",
     "synthesise",
