@@ -87,6 +87,17 @@ def test_the_page_opens_ready_and_every_control_moves_the_image(tmp_path):
         frames, _ = imageio_ffmpeg.count_frames_and_secs(str(target))
         assert frames == 2 * 24 - 2  # 24 frames forward, then back without repeating the ends
 
+        # The Analyze tab: the local basis at the same starting point, then an ICT walk as an MP4 that plays there.
+        open_tab(page, "Analyze")
+        page.click("#gan_steering_lb_basis")
+        page.wait_for_selector("#gan_steering_lb_summary :text('Local basis of')", timeout=60_000)
+        page.locator("#gan_steering_lb_format").get_by_text("MP4").click()
+        page.click("#gan_steering_lb_walk")
+        page.locator("#gan_steering_lb_file a[href*='.mp4']").first.wait_for(timeout=60_000)
+        wait_until_playing(page, "gan_steering_lb_video")
+        assert not page.locator("#gan_steering_lb_preview").first.is_visible()
+        page.screenshot(path=str(ARTIFACTS / "browser-analyze-mp4.png"), full_page=True)
+
         # Discover still works from its tab.
         open_tab(page, "Discover")
         page.click("#gan_steering_discover")
