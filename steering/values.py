@@ -168,6 +168,15 @@ def check_names(values: Sequence[Any], what: str = "direction names") -> list[st
     return names
 
 
+def distinct_name(wanted: str, taken: Sequence[str]) -> str:
+    """``wanted``, or ``wanted (2)``, ``wanted (3)``… when a name in ``taken`` already has it."""
+    name, count = wanted, 1
+    while name in taken:
+        count += 1
+        name = f"{wanted} ({count})"
+    return name
+
+
 def _g(value: float | None) -> str:
     return "…" if value is None else f"{value:g}"
 

@@ -120,6 +120,27 @@ def test_a_planted_correlation_is_found_and_its_leak_removed(planted, dcgan):
     assert float(control.vectors[1] @ truth) > float(control.vectors[0] @ truth)
 
 
+def test_a_corrected_slider_can_be_corrected_again(planted, dcgan, planted_samples, reprojections):
+    """The corrected slider as the parent of a second correction of the same pair: its own name stays, the new one
+    is told apart (names are unique in a file), and the rare set made for the first one is used again."""
+    _, _, result, _ = planted
+    _, _, planted_a, planted_b = planted_samples
+    again = correct(
+        dcgan,
+        "brightness",
+        "left-right",
+        parent=result.control,
+        parent_index=1,
+        samples=(planted_a, planted_b),
+        fraction=0.1,
+        rare=RARE,
+    )
+    first = result.control.names[1]
+    assert again.control.names == [first, f"{first} (2)"] and reprojections == []
+    assert torch.equal(again.control.vectors[0], result.control.vectors[1].float())
+    assert again.control.params["parent_sha256"] == result.control.content_hash()
+
+
 def test_the_corrected_control_records_its_provenance_and_round_trips(planted, dcgan, tmp_path):
     _, _, result, _ = planted
     control = result.control

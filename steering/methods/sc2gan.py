@@ -57,7 +57,7 @@ from ..inversion.refine import reproject
 from ..models.base import WPLUS, Generator, Latents, W
 from ..render import grid
 from ..scorers import BINARY, Scorer, as_scorer
-from ..values import check_count, check_number, layer_range
+from ..values import check_count, check_number, distinct_name, layer_range
 from .boundaries import fit_normal
 from .gradctrl import FRACTION, PATH_LENGTH, SAMPLES, SEED, TRUNCATION, build_controls, heads_of
 from .registry import LAYERS, Method, Parameter
@@ -457,7 +457,7 @@ def _corrected_boundary(
         space=edit_space(generator),
         method="sc2gan",
         model=generator.identity,
-        names=[base_name, f"{name} (SC²GAN, without {b_name})"],
+        names=[base_name, distinct_name(f"{name} (SC²GAN, without {b_name})", [base_name])],  # a corrected parent
         params={**provenance, "parent_sha256": parent_hash, "refit": "boundary"},
         values=None if before_accuracy is None else torch.tensor([before_accuracy, after_accuracy]),
         strength_range=(-PATH_LENGTH, PATH_LENGTH),
@@ -482,7 +482,8 @@ def _corrected_heads(
     own, accuracy, _ = train_head(augmented, parent.tensors["input.shift"], parent.tensors["input.scale"], training)
     tensors = {**parent.tensors, **{f"head{a}.{k}": v for k, v in own.items()}}
     retrained = [i for i, t in enumerate(parent.tensors["control.target"].tolist()) if int(t) == a]
-    names = [f"{n} (SC²GAN, without {b_name})" if i in retrained else n for i, n in enumerate(parent.names)]
+    suffix = f" (SC²GAN, without {b_name})"  # once: a corrected control corrected again keeps its name
+    names = [n if n.endswith(suffix) or i not in retrained else n + suffix for i, n in enumerate(parent.names)]
     attributes = [dict(d) for d in parent.params.get("attributes", [])]
     if a < len(attributes):
         attributes[a]["accuracy"] = None if accuracy != accuracy else accuracy
