@@ -8,13 +8,11 @@ seed and ψ are not rendered twice: GradCtrl and its linear baseline train on th
 
 from __future__ import annotations
 
-import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..errors import InvalidValueError
+from ..memo import Recent, digest
 from ..models.base import Generator
 from ..scorers import Scorer, as_scorer
 from .heads import Heads, Training, train_heads
@@ -23,9 +21,8 @@ from .samples import AttributeSamples, Labelled, confident, score_samples
 
 Source = str | Scorer | LabelledSet | Callable[..., Any]
 Progress = Callable[[int, int], None]
-_CACHE: OrderedDict[str, list[AttributeSamples]] = OrderedDict()
-_CACHE_SIZE = 4
-_LOCK = threading.Lock()
+#: Scored samples of the last few (model, scorers, sampling).
+_SCORED: Recent[list[AttributeSamples]] = Recent(4)
 
 
 @dataclass(frozen=True)
@@ -87,13 +84,10 @@ def attribute_samples(
 def _scored(
     generator: Generator, scorers: list[Scorer], sampling: Sampling, progress: Progress | None
 ) -> list[AttributeSamples]:
-    key = json.dumps(
-        [generator.identity.sha256, [s.identity() for s in scorers], sampling.describe()], sort_keys=True, default=str
-    )
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+    key = digest([generator.identity.sha256, [s.identity() for s in scorers], sampling.describe()])
+    known = _SCORED.get(key)
+    if known is not None:
+        return known
     found = score_samples(
         generator,
         scorers,
@@ -102,10 +96,7 @@ def _scored(
         truncation=sampling.truncation,
         progress=progress,
     )
-    with _LOCK:
-        _CACHE[key] = found
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+    _SCORED.put(key, found)
     return found
 
 

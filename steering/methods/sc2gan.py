@@ -32,10 +32,6 @@ measures both: along an edit of A, the change of B per unit change of A, at equa
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -54,6 +50,7 @@ from ..edit import apply
 from ..edit import render as render_images
 from ..errors import InvalidValueError
 from ..inversion.refine import reproject
+from ..memo import Recent, digest
 from ..models.base import WPLUS, Generator, Latents, W
 from ..render import grid
 from ..scorers import BINARY, Scorer, as_scorer
@@ -65,8 +62,6 @@ from .registry import LAYERS, Method, Parameter
 Progress = Callable[[int, int], None]
 #: B is moved to these quantiles of its scores (the far side of the median).
 LOW_QUANTILE, HIGH_QUANTILE = 0.15, 0.85
-#: Re-projected rare sets kept in memory (each at most 2·rare latents), by the content they were made from.
-_RARE_CACHE_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -300,47 +295,9 @@ def correct(
     )
 
 
-class _RareCache:
-    """The last few re-projected rare sets, by a digest of everything they were made from (thread-safe)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[str, RareSamples] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: str) -> RareSamples | None:
-        with self.lock:
-            if key not in self.entries:
-                return None
-            self.entries.move_to_end(key)
-            return self.entries[key]
-
-    def put(self, key: str, value: RareSamples) -> None:
-        with self.lock:
-            self.entries[key] = value
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-
-_RARE = _RareCache(_RARE_CACHE_SIZE)
-
-
-def _rare_key(
-    generator: Generator,
-    data: tuple[AttributeSamples, AttributeSamples],
-    scorers: tuple[Scorer, Scorer],
-    labelled: Labelled,
-    settings: Sequence[object],
-) -> str:
-    digest = hashlib.sha256()
-    header = [generator.identity.sha256, data[0].space, [s.identity() for s in scorers], list(settings)]
-    digest.update(json.dumps(header, sort_keys=True, default=str).encode())
-    tensors = [data[0].codes, data[0].scores, data[1].scores, labelled.codes, labelled.labels]
-    tensors += [t for t in (data[0].classes, labelled.classes) if t is not None]
-    for tensor in tensors:
-        digest.update(f"{tensor.dtype}{list(tensor.shape)}".encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+#: Re-projected rare sets (each at most 2·rare latents) of the last few inputs, by a digest of everything they were
+#: made from.
+_RARE: Recent[RareSamples] = Recent(4)
 
 
 def rare_combinations(
@@ -359,7 +316,10 @@ def rare_combinations(
     re-projected, and kept where the re-projection keeps the combination. The same inputs give the same set, kept in
     memory: a second correction of the pair on the same samples (another parent) does not re-project."""
     (a_data, b_data), (a_scorer, b_scorer) = data, scorers
-    key = _rare_key(generator, data, scorers, labelled, [rare, inversion_steps, str(b_layers), pair.correlation])
+    settings = [rare, inversion_steps, str(b_layers), pair.correlation]
+    header = [generator.identity.sha256, a_data.space, [s.identity() for s in scorers], settings]
+    tensors = [a_data.codes, a_data.scores, b_data.scores, labelled.codes, labelled.labels]
+    key = digest(header, tensors + [t for t in (a_data.classes, labelled.classes) if t is not None])
     known = _RARE.get(key)
     if known is not None:
         for report in progress:
