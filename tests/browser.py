@@ -140,6 +140,18 @@ def wait_until_playing(page, elem_id: str, timeout: float = 20_000) -> None:
     page.wait_for_function(playing, arg=f"#{elem_id} video", timeout=timeout)
 
 
+def export_mp4(page, *, format_id: str, button_id: str, file_id: str, video_id: str, image_id: str) -> Any:
+    """Pick "MP4" in the radio ``format_id`` and click ``button_id``; wait until ``file_id`` links an ``.mp4`` and it
+    plays in the video ``video_id``, with the image preview ``image_id`` hidden. Returns the link."""
+    page.locator(f"#{format_id}").get_by_text("MP4").click()
+    page.click(f"#{button_id}")
+    link = page.locator(f"#{file_id} a[href*='.mp4']").first
+    link.wait_for(timeout=60_000)
+    wait_until_playing(page, video_id)
+    assert not page.locator(f"#{image_id}").first.is_visible()
+    return link
+
+
 def open_accordion(page, elem_id: str) -> None:
     box = page.locator(f"#{elem_id}")
     box.locator("button, .label-wrap").first.click()

@@ -1,6 +1,7 @@
 """spaces_app.py in headless Chromium: the page opens ready, sliders (dragged or typed), the interpolation and Reset
-change the image, the sliders' trust shows when asked, an MP4 is exported, plays in the page and decodes, Discover
-works, and loading another model blanks the previous model's results.
+change the image, the sliders' trust shows when asked, an MP4 is exported, plays in the page and decodes, the
+Analyze tab's local basis and ICT walk (an MP4 that plays), Discover works, and loading another model blanks the
+previous model's results.
 
 Driven through ``browser.py`` (Debian's Chromium and the ``playwright`` package; never downloads a browser).
 Screenshots go to ``test-artifacts/`` at the repository root. ``GAN_STEERING_BROWSER_PYTHON`` runs the app under
@@ -18,12 +19,12 @@ from browser import (
     changed_after,
     choose,
     drag,
+    export_mp4,
     gradio_major,
     open_accordion,
     open_tab,
     settled_src,
     wait_for_sliders,
-    wait_until_playing,
 )
 
 pytestmark = pytest.mark.browser
@@ -71,12 +72,14 @@ def test_the_page_opens_ready_and_every_control_moves_the_image(tmp_path):
 
         # An MP4 of the first direction: exported, downloaded, decoded to the expected number of frames.
         open_accordion(page, "gan_steering_gif_box")
-        page.locator("#gan_steering_animation_format").get_by_text("MP4").click()
-        page.click("#gan_steering_gif")
-        link = page.locator("#gan_steering_gif_file a[href*='.mp4']").first
-        link.wait_for(timeout=60_000)
-        wait_until_playing(page, "gan_steering_mp4_preview")  # it plays in the page
-        assert not page.locator("#gan_steering_gif_preview").first.is_visible()  # the GIF's preview is hidden
+        link = export_mp4(  # it plays in the page; the GIF's preview is hidden
+            page,
+            format_id="gan_steering_animation_format",
+            button_id="gan_steering_gif",
+            file_id="gan_steering_gif_file",
+            video_id="gan_steering_mp4_preview",
+            image_id="gan_steering_gif_preview",
+        )
         page.screenshot(path=str(ARTIFACTS / "browser-mp4.png"), full_page=True)
         video = page.request.get(link.get_attribute("href") or "")
         assert video.ok
@@ -91,11 +94,14 @@ def test_the_page_opens_ready_and_every_control_moves_the_image(tmp_path):
         open_tab(page, "Analyze")
         page.click("#gan_steering_lb_basis")
         page.wait_for_selector("#gan_steering_lb_summary :text('Local basis of')", timeout=60_000)
-        page.locator("#gan_steering_lb_format").get_by_text("MP4").click()
-        page.click("#gan_steering_lb_walk")
-        page.locator("#gan_steering_lb_file a[href*='.mp4']").first.wait_for(timeout=60_000)
-        wait_until_playing(page, "gan_steering_lb_video")
-        assert not page.locator("#gan_steering_lb_preview").first.is_visible()
+        export_mp4(
+            page,
+            format_id="gan_steering_lb_format",
+            button_id="gan_steering_lb_walk",
+            file_id="gan_steering_lb_file",
+            video_id="gan_steering_lb_video",
+            image_id="gan_steering_lb_preview",
+        )
         page.screenshot(path=str(ARTIFACTS / "browser-analyze-mp4.png"), full_page=True)
 
         # Discover still works from its tab.

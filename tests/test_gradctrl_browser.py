@@ -12,11 +12,11 @@ from browser import (
     app_page,
     changed_after,
     drag,
+    export_mp4,
     open_tab,
     settled_src,
     type_into,
     wait_for_sliders,
-    wait_until_playing,
 )
 
 pytestmark = pytest.mark.browser
@@ -52,11 +52,14 @@ def test_label_train_and_move_a_gradient_control(tmp_path):
         page.screenshot(path=str(ARTIFACTS / "gradctrl-trained.png"), full_page=True)
 
         # An MP4 of the first control plays in the tab's video preview; the GIF's image preview is hidden.
-        page.locator("#gc_fmt").get_by_text("MP4").click()
-        page.click("#gc_animate")
-        page.locator("#gc_anim_file a[href*='.mp4']").first.wait_for(timeout=60_000)
-        wait_until_playing(page, "gc_video")
-        assert not page.locator("#gc_animation").first.is_visible()
+        export_mp4(
+            page,
+            format_id="gc_fmt",
+            button_id="gc_animate",
+            file_id="gc_anim_file",
+            video_id="gc_video",
+            image_id="gc_animation",
+        )
         page.screenshot(path=str(ARTIFACTS / "gradctrl-mp4.png"), full_page=True)
 
         # The controls are the Edit tab's sliders now: moving the first one changes the image.
