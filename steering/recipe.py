@@ -343,15 +343,20 @@ def render_recipe(recipe: Recipe, generator: Generator, start: Seed | LatentsFil
     if layout.get("type") == "sweep":
         control = controls[int(layout.get("control", 0))]
         return edit.sweep(
-            generator, start.latents(generator), control, layout["indices"], layout["strengths"], walk=recipe.walk
+            generator,
+            start.latents(generator, [control]),
+            control,
+            layout["indices"],
+            layout["strengths"],
+            walk=recipe.walk,
         )
     if layout.get("type") == "seeds":
         seeds = [dataclasses.replace(start, seed=seed) for seed in layout["seeds"]]
-        latents = Latents.cat([seed.latents(generator) for seed in seeds])
+        latents = Latents.cat([seed.latents(generator, controls) for seed in seeds])
         moved = edit.apply(generator, latents, controls, strengths, walk=recipe.walk) if controls else latents
         images = edit.render(generator, moved)
         return render.grid(images, columns=len(images), column_labels=[f"seed {s}" for s in layout["seeds"]])
-    moved = start.latents(generator)
+    moved = start.latents(generator, controls)
     if controls:
         moved = edit.apply(generator, moved, controls, strengths, walk=recipe.walk)
     return edit.render(generator, moved)[0]

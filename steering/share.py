@@ -25,6 +25,7 @@ from .models.base import Generator, ModelIdentity
 from .sources import hub
 from .sources.catalog import CATALOG
 from .sources.spec import HubFile, valid_repo_id
+from .start import Seed
 
 LIBRARY_NAME = "gan-steering"
 DEFAULT_FILENAME = "directions.safetensors"
@@ -189,7 +190,8 @@ def preview_grid(generator: Generator, directions: Control, seed: int = 0):
     lo, hi = directions.range_of(0)
     indices = range(min(len(directions), PREVIEW_DIRECTIONS))
     strengths = edit.strengths_between(lo, hi, PREVIEW_STEPS)
-    return edit.sweep(generator, generator.sample(1, seed=seed), directions, list(indices), strengths)
+    start = Seed(seed).latents(generator, [directions])
+    return edit.sweep(generator, start, directions, list(indices), strengths)
 
 
 def build_upload_folder(

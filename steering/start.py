@@ -14,11 +14,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import torch
 
 from . import metadata as meta
+from .controls.spaces import start_space
 from .errors import DirectionsMismatchError, InvalidValueError, LatentsFileError
 from .io import load_safetensors, save_safetensors
 from .models.base import WPLUS, Generator, Latents, ModelIdentity, Noise
@@ -47,7 +48,8 @@ def latents_sha256(latents: Latents) -> str:
 
 @dataclass(frozen=True)
 class Seed:
-    """A seeded sample: ``generator.sample(1, seed, truncation, class_index)``."""
+    """A seeded sample: ``generator.sample(1, seed, truncation, class_index)``, in the space the controls it starts
+    need (``latents(generator, controls)``)."""
 
     seed: int
     truncation: float = 1.0
@@ -60,10 +62,14 @@ class Seed:
         if self.class_index is not None:
             object.__setattr__(self, "class_index", check_count(self.class_index, "the class index", 0, 1 << 20))
 
-    def latents(self, generator: Generator) -> Latents:
+    def latents(self, generator: Generator, controls: Iterable[Any] = ()) -> Latents:
+        """The sample, in z where one of ``controls`` moves z, else in the model's default space."""
         if self.class_index is not None and not generator.num_classes:
             raise InvalidValueError(f"{generator.identity.name} is not class-conditional: it takes no class index")
-        sample = generator.sample(1, seed=self.seed, truncation=self.truncation, class_index=self.class_index)
+        space = start_space(generator, controls)
+        sample = generator.sample(
+            1, seed=self.seed, truncation=self.truncation, space=space, class_index=self.class_index
+        )
         return sample.replace(noise=self.noise)
 
     def describe(self) -> dict[str, Any]:
@@ -84,7 +90,8 @@ class LatentsFile:
     source: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
 
-    def latents(self, generator: Generator) -> Latents:
+    def latents(self, generator: Generator, controls: Iterable[Any] = ()) -> Latents:
+        """The stored latents, checked against ``generator`` (their space is theirs: ``controls`` cannot change it)."""
         if self.model.sha256 != generator.identity.sha256:
             raise DirectionsMismatchError(
                 f"these latents were made for model {self.model.name!r} (sha256 {self.model.sha256[:12]}…), not for "

@@ -12,6 +12,7 @@ from PIL import Image  # noqa: E402
 
 from extension import compat  # noqa: E402
 from extension.session import cancellations, directions_store  # noqa: E402
+from extension.session import generator as session_generator  # noqa: E402
 from extension.settings import UISettings  # noqa: E402
 from extension.tabs import analyze  # noqa: E402
 from extension.tabs import discover as discover_tab  # noqa: E402
@@ -75,10 +76,8 @@ def test_walk_strip_and_animation(settings):
 
 
 def test_send_to_edit_gives_sliders_that_move_the_image(settings):
-    key, start_key, status = analyze.send_to_edit(
-        settings, *state(), "block1", 3, "iterative", 0.5, "all", "sefa", "auto"
-    )
-    assert start_key == "" and "ready in the Edit tab" in status  # a DCGAN seed is already in z
+    key, status = analyze.send_to_edit(settings, *state(), "block1", 3, "iterative", 0.5, "all", "sefa", "auto")
+    assert "ready in the Edit tab" in status
     control = directions_store.get(key)
     assert control.kind == "field" and len(control) == 3
     view = edit_tab.view(settings, *state(key))
@@ -87,7 +86,7 @@ def test_send_to_edit_gives_sliders_that_move_the_image(settings):
     still = edit_tab.render(settings, *state(key), 0.0, 0.0, 0.0, 0.0)
     moved = edit_tab.render(settings, *state(key), 0.0, 1.0, 0.0, 0.0)
     assert opened(still).tobytes() != opened(moved).tobytes()
-    key, _, _ = analyze.send_to_edit(settings, *state(), "block1", 2, "linear", 0.5, "all", "sefa", "auto")
+    key, _ = analyze.send_to_edit(settings, *state(), "block1", 2, "linear", 0.5, "all", "sefa", "auto")
     assert directions_store.get(key).kind == "linear"
 
 
@@ -114,7 +113,7 @@ def test_trust_beside_the_edit_tabs_sliders(settings):
     exact = [float(v) for v in re.findall(r"\| ([0-9.]+) \|", table)]  # 3 decimals there, 2 here
     assert len(exact) == 3 and all(abs(a - b) <= 0.0051 for a, b in zip(exact, scores, strict=True))
     assert analyze.trust_beside_sliders(settings, *state(key, seed=4), True) != line  # another start, other trust
-    field, _, _ = analyze.send_to_edit(settings, *state(), "block1", 2, "iterative", 0.5, "all", "sefa", "auto")
+    field, _ = analyze.send_to_edit(settings, *state(), "block1", 2, "iterative", 0.5, "all", "sefa", "auto")
     assert "global linear directions" in analyze.trust_beside_sliders(settings, *state(field), True)
 
 
@@ -138,11 +137,13 @@ def test_cancel_stops_a_warpage(settings):
         cancellations.clear("local")
 
 
-def test_style_based_send_starts_the_edit_tab_in_z(settings, tmp_path):
-    """On a style-based model (random StyleGAN2 as a rosinality file) an ICT moves z: Send also hands the Edit tab
-    the seed's latent in z, and its sliders then move the image; the linear traversal edits w in the chosen layers."""
+def test_style_based_z_controls_start_from_any_seed(settings, tmp_path):
+    """On a style-based model (random StyleGAN2 as a rosinality file) an ICT moves z, and a seed's latent is w: every
+    seed (the one sent from, another one, the dice's), the sweep, the Hub preview and a replayed PNG draw the seed in
+    z for such controls; the linear traversal edits w in the chosen layers."""
     import torch
 
+    from steering import recipe, share
     from steering.models.stylegan2 import StyleGAN2
 
     torch.manual_seed(0)
@@ -154,13 +155,21 @@ def test_style_based_send_starts_the_edit_tab_in_z(settings, tmp_path):
     )
     spec = str(path)
     inputs = (spec, "", "", 5, 1.0, None, "const", "linear", 1, "slerp")
-    key, start_key, _ = analyze.send_to_edit(settings, *inputs, "default", 2, "iterative", 0.25, "all", "sefa", "auto")
-    assert start_key and directions_store.get(start_key).stored.space == "z"
-    assert directions_store.get(key).space == "z"
-    edit_inputs = (spec, key, start_key, *inputs[3:])
-    still = edit_tab.render(settings, *edit_inputs, 0.0, 0.0, 0.0)
-    moved = edit_tab.render(settings, *edit_inputs, 0.0, 0.75, 0.0)
-    assert opened(still).tobytes() != opened(moved).tobytes()
-    key, start_key, _ = analyze.send_to_edit(settings, *inputs, "default", 2, "linear", 0.25, "0:2", "sefa", "auto")
+    key, _ = analyze.send_to_edit(settings, *inputs, "default", 2, "iterative", 0.25, "all", "sefa", "auto")
+    ict = directions_store.get(key)
+    assert ict.space == "z"
+    for seed in (5, 6, edit_tab.random_seed(settings)[0]):
+        edit_inputs = (spec, key, "", seed, *inputs[4:])
+        still = edit_tab.render(settings, *edit_inputs, 0.0, 0.0, 0.0)
+        moved = edit_tab.render(settings, *edit_inputs, 0.0, 0.75, 0.0)
+        assert opened(still).tobytes() != opened(moved).tobytes()
+    grid, _, status = edit_tab.sweep(settings, *edit_inputs, ["0.0: " + ict.names[0]], -0.5, 0.5, 3)
+    assert "sweep saved" in status and Image.open(grid).size[0] >= 3 * 16
+    generator = session_generator(settings, spec)
+    ict.save(tmp_path / "ict.safetensors")
+    replayed, _ = recipe.replay(moved, generator, directions=[tmp_path / "ict.safetensors"])
+    assert replayed.tobytes() == opened(moved).convert(replayed.mode).tobytes()
+    assert share.preview_grid(generator, ict).size[0] >= 3 * 16
+    key, _ = analyze.send_to_edit(settings, *inputs, "default", 2, "linear", 0.25, "0:2", "sefa", "auto")
     linear = directions_store.get(key)
-    assert start_key == "" and linear.space == "w" and linear.layers == (0, 1)
+    assert linear.space == "w" and linear.layers == (0, 1)

@@ -16,7 +16,6 @@ import gradio as gr
 from .. import compat, outputs, plot
 from ..core import CORE, edit, errors, methods, render, values
 from ..core import io as core_io
-from ..core import start as core_start
 from ..feedback import bind, cancel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
@@ -124,12 +123,12 @@ def walk(settings: UISettings, *inputs: Any, request: Any = None, progress: Any 
     return *previews(path), str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
 
 
-def send_to_edit(settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None) -> tuple[str, str, str]:
+def send_to_edit(settings: UISettings, *inputs: Any, request: Any = None, progress: Any = None) -> tuple[str, str]:
     """Controls from the local basis at the starting point into the Edit tab (own inputs: feature, number, traversal,
-    step, W+ layers, guide, solver). Returns ``(controls key, start key, status)``: where the controls move z of a
-    style-based model, the Edit tab starts from the same point in z (a seed's latent there is w)."""
+    step, W+ layers, guide, solver). Returns ``(controls key, status)``; the Edit tab keeps its starting point (a seed
+    is drawn in z where controls move z, see ``Seed.latents``)."""
     with settings.lock:
-        model, start, latents, own = _point(settings, inputs, request)
+        model, _, latents, own = _point(settings, inputs, request)
         feature, count, traversal, step, layers, guide, solver = own
         options = {
             "num_directions": _count(count, "the number of directions", 1, MAX_DIRECTIONS),
@@ -141,13 +140,8 @@ def send_to_edit(settings: UISettings, *inputs: Any, request: Any = None, progre
             "solver": str(solver or "auto"),
         }
         found = methods.method("localbasis").function(model, start=latents, progress=progress, **options)
-    session = session_id(request)
-    key = directions_store.put(found, session)
-    start_key = inputs[2] or ""
-    if found.space == "z" and isinstance(start, core_start.Seed) and model.default_space != "z":
-        file = core_start.LatentsFile(latents, model.identity, source={**start.describe(), "space": "z"})
-        start_key = directions_store.put(file, session)
-    return key, start_key, ok(f"{counted(found, found.method)} ready in the Edit tab")
+    key = directions_store.put(found, session_id(request))
+    return key, ok(f"{counted(found, found.method)} ready in the Edit tab")
 
 
 #: The subspace dimension of the trust shown beside the Edit tab's sliders.
@@ -385,7 +379,7 @@ class AnalyzeTab:
             self.send_button.click,
             bind(send_to_edit, settings, gpu=True),
             [*base, *send_inputs],
-            [shared.directions, edit_tab.start_key, self.status],
+            [shared.directions, self.status],
         )
         compat.listen(
             self.trust_button.click, bind(trust, settings, gpu=True), [*base, self.feature, self.count], [self.trust]

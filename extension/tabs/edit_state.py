@@ -47,6 +47,10 @@ class View:
     def stack(self) -> list[Any]:
         return [c for c in (self.current, self.interpolation) if c is not None]
 
+    def latents(self, controls: Sequence[Any] | None = None) -> Any:
+        """The starting point's latents in the space ``controls`` (default: the whole stack) need."""
+        return self.start.latents(self.model, self.stack if controls is None else controls)
+
 
 def class_choices(model: Any) -> list[str]:
     """The class picker's choices: the seed's own class, then ``"index name"`` per class (the picker is hidden for a

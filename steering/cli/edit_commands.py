@@ -52,7 +52,7 @@ def cmd_edit(args: argparse.Namespace, console: Console) -> int:
     controls = load_controls(args, generator)
     strengths = strengths_of(controls, args.strength or [])
     starts = [start_point(args, generator, seed) for seed in seeds]
-    latents = Latents.cat([start.latents(generator) for start in starts])
+    latents = Latents.cat([start.latents(generator, controls) for start in starts])
     with console.progress("rendering", unit="image") as progress:
         moved = edit.apply(generator, latents, controls, strengths, walk=walk(args), report=_cost_report(console))
         images = edit.render(generator, moved, progress=progress)
@@ -94,7 +94,9 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     strengths = edit.strengths_between(low, high, args.steps)
     start = start_point(args, generator)
     with console.progress("rendering sweep", unit="image") as progress:
-        grid = edit.sweep(generator, start.latents(generator), control, indices, strengths, progress, walk=walk(args))
+        grid = edit.sweep(
+            generator, start.latents(generator, [control]), control, indices, strengths, progress, walk=walk(args)
+        )
     layout = {"type": "sweep", "control": 0, "indices": indices, "strengths": strengths}
     zeros = [[0.0] * len(control)]
     made = recipe.recipe_for(generator, start, [control], zeros, walk=walk(args), files=_files(args), layout=layout)
@@ -114,7 +116,7 @@ def cmd_animate(args: argparse.Namespace, console: Console) -> int:
     with console.progress("rendering frames", unit="frame") as progress:
         edit.animate(
             generator,
-            start.latents(generator),
+            start.latents(generator, [control]),
             control,
             index,
             strengths,

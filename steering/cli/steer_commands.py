@@ -53,7 +53,7 @@ def cmd_steer(args: argparse.Namespace, console: Console) -> int:
         strengths = edit.strengths_between(low, high, args.steps)
         indices = list(range(len(control)))
         with console.progress("rendering the trajectories", unit="image") as progress:
-            grid = edit.sweep(generator, start.latents(generator), control, indices, strengths, progress)
+            grid = edit.sweep(generator, start.latents(generator, [control]), control, indices, strengths, progress)
         layout = {"type": "sweep", "control": 0, "indices": indices, "strengths": strengths}
         made = recipe.recipe_for(generator, start, [control], [[0.0] * len(control)], files=[out.name], layout=layout)
         recipe.save_png(grid, strip, made)

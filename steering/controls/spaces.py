@@ -6,10 +6,18 @@ only some W+ layers turns them into ``w+`` and changes just those layers, the ot
 
 from __future__ import annotations
 
+from typing import Any, Iterable
+
 from torch import Tensor
 
 from ..errors import DirectionsMismatchError
 from ..models.base import WPLUS, Generator, Latents, W, Z
+
+
+def start_space(generator: Generator, controls: Iterable[Any] = ()) -> str:
+    """The space a seeded start of ``controls`` is drawn in: z when one of them moves z (on a style-based model, a
+    Local Basis traversal of the mapping network: w cannot be mapped back), else the model's default space."""
+    return Z if any(control.space == Z for control in controls) else generator.default_space
 
 
 def working(generator: Generator, latents: Latents, space: str, layer_mask: Tensor | None) -> Latents:
