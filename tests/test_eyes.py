@@ -263,5 +263,14 @@ def test_the_edit_tab_picks_the_class_and_restores_it(eyes, tmp_path):
     assert np.abs(px(own) - expected).max() > 10
     restored = edit_tab.restore(settings, MODEL, key, shown)
     assert restored[4] == picked and restored[2] == 5
+    from PIL import PngImagePlugin
+
+    made = json.loads(Image.open(shown).text["gan-steering"])
+    made["start"]["class_index"] = 99  # a forged recipe: a clear error, not an IndexError
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("gan-steering", json.dumps(made))
+    Image.open(shown).save(tmp_path / "forged.png", pnginfo=info)
+    with pytest.raises(InvalidValueError, match=r"class index must be in \[0, 8\)"):
+        edit_tab.restore(settings, MODEL, key, str(tmp_path / "forged.png"))
     with pytest.raises(InvalidValueError):
         edit_tab.render(settings, *state("9 nothing"), 0.0, 0.0)

@@ -494,9 +494,9 @@ def key(ui, settings):
     return ui.discover.discover(settings, MODEL, "sefa", 4, "all", 0)[1]
 
 
-def ui_state(key, seed=3, truncation=1.0, start_key="", target=1, mode="slerp", klass=None):
-    """The Edit tab's state inputs after the model spec (noise const, straight walk)."""
-    return (key, start_key, seed, truncation, klass, "const", "linear", target, mode)
+def ui_state(key, seed=3, truncation=1.0, start_key="", target=1, mode="slerp", klass=None, walk="linear"):
+    """The Edit tab's state inputs after the model spec (noise const)."""
+    return (key, start_key, seed, truncation, klass, "const", walk, target, mode)
 
 
 def test_a_registered_method_works_through_the_discover_tab(ui, registered, settings, dcgan):
@@ -537,6 +537,60 @@ def test_restore_brings_back_a_previews_seed_sliders_and_interpolation(ui, setti
             settings, MODEL, *ui_state(new_key, seed, truncation, "", target, mode), towards, *values
         )
         np.testing.assert_array_equal(pixels(again), pixels(png))
+
+
+def test_restore_brings_back_the_walk(ui, settings, key):
+    png = ui.edit.render(settings, MODEL, *ui_state(key, seed=4, walk="great-circle"), 0.0, 0.0, 3.0)
+    out = ui.edit.restore(settings, MODEL, key, png)  # the page's walk is back at linear
+    walk = out[-2]
+    assert walk["value"] == "great-circle" and "great-circle" in walk["choices"]
+    values = [u["value"] for u in out[9 : 9 + MAX]]
+    again = ui.edit.render(settings, MODEL, *ui_state(out[0], seed=4, walk=walk["value"]), 0.0, *values)
+    np.testing.assert_array_equal(pixels(again), pixels(png))
+
+
+def shown_at_scale_one(image: str, like: Path) -> np.ndarray:
+    """A UI preview (enlarged by an integer factor, nearest) brought back to the size of ``like``."""
+    step = Image.open(image).width // Image.open(like).width
+    return pixels(image)[::step, ::step]
+
+
+def test_restore_of_cli_images_with_a_path_file_or_several_sets(ui, settings, files, capsys, tmp_path):
+    """A path file that does not start at the image's seed is a set of its own (not the tab's interpolation); a
+    recipe with two sets restores the first and says the image will differ."""
+    path_file = tmp_path / "path.safetensors"
+    assert run(capsys, "discover", MODEL, "--method", "interpolation", "--seeds", "3,7", "-o", path_file)[0] == 0
+    along = tmp_path / "along.png"
+    edited = ["edit", MODEL, "--directions", path_file, "--seed", "0", "--strength", "0=0.5", "-o", along]
+    assert run(capsys, *edited)[0] == 0
+    out = ui.edit.restore(settings, MODEL, "", str(along))
+    assert "restored" in out[-1] and out[2] == 0 and out[8] == 0.0  # seed 0; the tab's interpolation unused
+    assert ui.store.get(out[0]).method == "interpolation" and out[9]["value"] == 0.5
+    again = ui.edit.render(settings, MODEL, *ui_state(out[0], seed=0, target=out[6]), 0.0, 0.5)
+    np.testing.assert_array_equal(shown_at_scale_one(again, along), pixels(along))
+
+    two = tmp_path / "two.png"
+    assert run(capsys, *command(files, EDITS["two files"]), "-o", two)[0] == 0
+    out = ui.edit.restore(settings, MODEL, "", str(two))
+    assert "only its first set" in out[-1] and "replay" in out[-1] and "⚠️" in out[-1]
+    assert ui.store.get(out[0]).method == "sefa" and [u["value"] for u in out[9:13]] == [2.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "forged, words",
+    [(("start", "class_index", 3), "not class-conditional"), (("controls", 0, "strengths", [1.0]), "1 strengths")],
+)
+def test_restore_of_a_forged_recipe_is_a_clear_error(ui, settings, key, tmp_path, forged, words):
+    png = ui.edit.render(settings, MODEL, *ui_state(key), 0.0, 1.0)
+    made = json.loads(Image.open(png).text["gan-steering"])
+    *where, last = forged[:-1]
+    target = made
+    for part in where:
+        target = target[part]
+    target[last] = forged[-1]
+    bad = png_with_chunk(tmp_path / "forged.png", json.dumps(made))
+    with pytest.raises(ui.gr.Error, match=words):
+        ui.bind(ui.edit.restore, settings)(MODEL, key, str(bad))
 
 
 def test_restore_refuses_images_for_another_model_or_without_a_recipe(ui, settings, key, tmp_path):

@@ -13,7 +13,7 @@ from ..core import controls as core_controls
 from ..core import edit as core_edit
 from ..core import errors, recipe, values
 from ..core import start as core_start
-from ..feedback import bind, cancel, ok
+from ..feedback import bind, cancel, ok, warn
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
 from .analyze import trust_beside_sliders
@@ -40,7 +40,7 @@ def _read(settings: UISettings, inputs: tuple[Any, ...], request: Any, strict: b
 def _picture(view: state.View, strengths: list[list[float]], batcher: Any = None) -> str:
     """The edited image as a preview PNG carrying its recipe (download it, replay it, drop it back in); ``batcher``
     lets concurrent live renders of one model share a batch."""
-    latents = core_edit.apply(view.model, view.start.latents(view.model), view.stack, strengths, walk=view.walk)
+    latents = core_edit.apply(view.model, view.latents(), view.stack, strengths, walk=view.walk)
     image = core_edit.render(view.model, latents, batcher=batcher)[0]
     shown = for_display(image)
     made = recipe.recipe_for(
@@ -148,7 +148,7 @@ def sweep(settings: UISettings, *inputs: Any, request: Any = None, progress: Any
         if any(c is not control for c, _ in rows):
             raise errors.InvalidValueError("a sweep grid shows directions of one set: pick rows from one set")
         indices = [i for _, i in rows]
-        latents = current.start.latents(current.model)
+        latents = current.latents([control])
         grid = core_edit.sweep(current.model, latents, control, indices, strengths, progress, walk=current.walk)
         layout = {"type": "sweep", "control": 0, "indices": indices, "strengths": strengths}
         made = recipe.recipe_for(
@@ -172,7 +172,7 @@ def export_animation(
         lo, hi = (low, high) if control is current.current else control.range_of(index)
         strengths = core_edit.strengths_between(lo, hi, frames)
         path = outputs.output_path(settings, "animations", f"{control.names[index]}", suffix, session_id(request))
-        latents = current.start.latents(current.model)
+        latents = current.latents([control])
         core_edit.animate(
             current.model, latents, control, index, strengths, path, fps=rate, progress=progress, walk=current.walk
         )
@@ -265,12 +265,14 @@ def save_start(
 def restore(
     settings: UISettings, spec: str, key: str, image: Any, start_key: str = "", *, request: Any = None
 ) -> list[Any]:
-    """Read a PNG's recipe (PNG info) and restore its seed, truncation, class, noise, set, sliders and interpolation.
+    """Read a PNG's recipe (PNG info) and restore its seed, truncation, class, noise, set, sliders, interpolation and
+    walk.
 
     The recipe's set is the current one when its sha256 matches, else it is recomputed with the recorded method
     and parameters (a cached basis: instant); an image without a recipe gets a clear message. An image that started
     from a latents file (an inverted photo, a saved start) restores its set and sliders when that file is the
-    current starting point (same latents sha256); otherwise the message says where to load it."""
+    current starting point (same latents sha256); otherwise the message says where to load it. The tab holds one
+    set: a recipe with more (a CLI edit with several files) restores the first and says the image will differ."""
     path = compat.uploaded_path(image, confined=settings.public)
     if path is None:
         raise errors.InvalidValueError("drop a PNG saved by gan-steering first")
@@ -291,23 +293,35 @@ def restore(
                     f"this image starts from a latents file{named}: upload it under *Starting point (latents file)* "
                     "(or invert the photo again), then drop this PNG again to restore its sliders"
                 )
-        entries = [c for c in made.controls if c.get("method") != "interpolation"]
-        path_entry = next((c for c in made.controls if c.get("method") == "interpolation"), None)
+        else:
+            recipe.start_of(made, model).latents(model)  # the seed, ψ and class checked against the model
+        path_entry = next((c for c in made.controls if _is_the_tabs_interpolation(c, start)), None)
+        entries = [c for c in made.controls if c is not path_entry]
         current = directions_store.find(key)
         new_key = key
         if entries:
             matched = current if current is not None and current.content_hash() == entries[0]["sha256"] else None
             if matched is None:
                 matched = recipe.controls_of(recipe.Recipe(made.model, start, entries[:1]), model)[0]
+            core_edit.strength_vector(matched, entries[0]["strengths"])  # as many strengths as controls
+            if matched is not current:
                 new_key = directions_store.put(matched, session_id(request))
     strengths = entries[0]["strengths"] if entries else None  # an image made without a set: sliders at neutral
     restored = directions_store.find(new_key) if new_key else None
     sliders = state.slider_updates(restored, settings.max_sliders, strengths if restored is not None else None)
+    walks = list(restored.walks) if restored is not None else ["linear"]
+    walk = compat.update(visible=len(walks) > 1, choices=walks, value=made.walk if made.walk in walks else "linear")
     status = ok(f"restored: {md(made.summary())}")
+    if len(entries) > 1:
+        status = warn(
+            f"restored {md(made.summary())} — but only its first set of controls: the Edit tab holds one set, so this "
+            f"image differs from the PNG without the other {len(entries) - 1} (`python -m steering replay` renders "
+            "the whole recipe)"
+        )
     if from_file:  # the starting point stays the loaded file: the seed, ψ, class and noise boxes are left alone
         target, mode, towards = _interpolation_of(path_entry, 0)
         unchanged = [compat.unchanged() for _ in range(4)]
-        return [new_key, start_key, *unchanged, target, mode, towards, *sliders, status]
+        return [new_key, start_key, *unchanged, target, mode, towards, *sliders, walk, status]
     noise = (start.get("noise") or {}).get("mode", "const")
     target, mode, towards = _interpolation_of(path_entry, start["seed"])
     return [
@@ -321,8 +335,21 @@ def restore(
         mode,
         towards,
         *sliders,
+        walk,
         status,
     ]
+
+
+def _is_the_tabs_interpolation(entry: dict[str, Any], start: dict[str, Any]) -> bool:
+    """Whether a recipe's control entry is the Edit tab's own interpolation (from the start towards one seed), not a
+    path file that happens to interpolate (a CLI edit may start at seed 0 and move along a path from seed 3 to 7)."""
+    if entry.get("method") != "interpolation":
+        return False
+    params = entry.get("params") or {}
+    if "seed" not in start:
+        return "to_seed" in params
+    seeds = params.get("seeds")
+    return isinstance(seeds, list) and len(seeds) == 2 and seeds[0] == start["seed"]
 
 
 def _interpolation_of(entry: dict[str, Any] | None, seed: int) -> tuple[int, str, float]:
@@ -681,6 +708,7 @@ class EditTab:
                 self.mode,
                 self.towards,
                 *self.sliders,
+                self.walk,
                 self.status,
             ],
         )
