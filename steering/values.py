@@ -25,6 +25,8 @@ class Layered(Protocol):
 
 #: Seeds are whole numbers a torch generator accepts.
 MAX_SEED = 2**63 - 1
+#: At most this many seeds in one list (a seeds parameter without its own bound).
+MAX_SEEDS = 4096
 #: Largest strength magnitude (latent units, steps or path positions). Far beyond any useful edit, and small enough
 #: that a latent moved by it stays finite in float32 (an overflow would silently render a black image).
 MAX_ABS_STRENGTH = 1e4
@@ -69,6 +71,13 @@ def check_count(value: Any, what: str, low: int, high: int) -> int:
 def check_seed(value: Any) -> int:
     """A seed: a whole number in [0, 2⁶³ − 1]."""
     return check_count(value, "a seed", 0, MAX_SEED)
+
+
+def check_seeds(items: Sequence[Any], at_most: int, what: str = "seeds") -> list[int]:
+    """Seeds, each checked, at most ``at_most`` of them."""
+    if len(items) > at_most:
+        raise InvalidValueError(f"{what}: at most {at_most}, got {len(items)}")
+    return [check_seed(item) for item in items]
 
 
 def check_truncation(value: Any) -> float:

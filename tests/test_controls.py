@@ -237,6 +237,18 @@ def test_a_path_hits_its_end_latents_exactly(dcgan, path):
     assert torch.equal(edit.apply(dcgan, start, through, [0.5]).codes, dcgan.sample(1, seed=5).codes)
 
 
+def test_a_path_through_many_seeds_has_a_short_name_and_a_bound(dcgan):
+    seeds = list(range(1000, 30000, 1000))
+    through = METHODS["interpolation"].run(dcgan, {"seeds": ",".join(map(str, seeds))})
+    assert through.names == ["seeds 1000 → 2000 → … → 29000 (29 seeds)"]
+    end = edit.apply(dcgan, dcgan.sample(1, seed=0), through, [1.0])
+    assert torch.equal(end.codes, dcgan.sample(1, seed=29000).codes)
+    with pytest.raises(InvalidValueError, match="at most 256, got 300"):
+        METHODS["interpolation"].run(dcgan, {"seeds": list(range(300))})
+    with pytest.raises(InvalidValueError, match="at most 256, got 300"):
+        METHODS["interpolation"].function(dcgan, seeds=range(300))
+
+
 # ----- composition -------------------------------------------------------------------------------------------------
 def test_mixed_compositions_follow_the_documented_order(dcgan, linear, affine, path):
     start = dcgan.sample(1, seed=3)

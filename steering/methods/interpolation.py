@@ -8,8 +8,11 @@ from ..controls import PathControl
 from ..controls.path import INTERPOLATIONS
 from ..errors import InvalidValueError
 from ..models.base import Generator
-from ..values import check_seed, check_truncation
+from ..values import check_seeds, check_truncation
 from .registry import CLASS_INDEX, Method, Parameter
+
+#: At most this many seeds on one interpolation path (each one is a sample drawn and stored in the control).
+MAX_PATH_SEEDS = 256
 
 
 def interpolation(
@@ -23,7 +26,7 @@ def interpolation(
 
     Samples live in the model's default space (w for style-based models, z otherwise), truncated by ψ; a
     class-conditional model's samples all take ``class_index`` when it is given (else each seed draws its own)."""
-    seeds = [check_seed(s) for s in seeds]
+    seeds = check_seeds(list(seeds), MAX_PATH_SEEDS, "the seeds of an interpolation")
     if len(seeds) < 2:
         raise InvalidValueError("an interpolation runs through at least two seeds")
     if interpolation not in INTERPOLATIONS:
@@ -34,6 +37,8 @@ def interpolation(
     if class_index is not None:
         params["class_index"] = class_index
     name = f"seed {seeds[0]} → seed {seeds[-1]}" if len(seeds) == 2 else "seeds " + " → ".join(map(str, seeds))
+    if len(name) > 80:  # names stay short: the first two seeds, the last, and how many
+        name = f"seeds {seeds[0]} → {seeds[1]} → … → {seeds[-1]} ({len(seeds)} seeds)"
     return PathControl.through(
         points, generator.identity, interpolation=interpolation, name=name, method="interpolation", params=params
     )
@@ -45,7 +50,7 @@ METHOD = Method(
     function=interpolation,
     kind="path",
     parameters=(
-        Parameter("seeds", "seeds", [0, 1], "Seeds the path runs through, e.g. 3,7"),
+        Parameter("seeds", "seeds", [0, 1], "Seeds the path runs through, e.g. 3,7", maximum=MAX_PATH_SEEDS),
         Parameter("truncation", "float", 1.0, "Truncation ψ of the samples", minimum=0.01, maximum=1.0),
         Parameter("interpolation", "choice", "slerp", "Interpolation of the path", choices=INTERPOLATIONS),
         CLASS_INDEX,

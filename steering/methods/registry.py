@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..errors import InvalidValueError
-from ..values import check_count, check_name, check_number, check_seed, parse_layers
+from ..values import MAX_SEEDS, check_count, check_name, check_number, check_seeds, parse_layers
 
 if TYPE_CHECKING:
     from ..controls import Control
@@ -71,7 +71,7 @@ class Parameter:
             return chosen
         if self.type == "seeds":
             items = value if isinstance(value, (list, tuple)) else str(value).replace(" ", "").split(",")
-            return [check_seed(item) for item in items if str(item).strip()]
+            return check_seeds([item for item in items if str(item).strip()], int(self.maximum or MAX_SEEDS), what)
         text = check_name(str(value), what)
         if self.type == "feature":
             return None if text == FEATURE_DEFAULT else text
