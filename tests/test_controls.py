@@ -310,3 +310,16 @@ def test_every_kind_comes_back_through_the_hub_pull_path(hub, dcgan, affine, con
         hub.commit(repo, {p.relative_to(folder).as_posix(): p for p in folder.rglob("*") if p.is_file()})
         pulled = share.pull_directions(repo, dcgan)
         assert type(pulled) is type(control) and pulled.content_hash() == control.content_hash()
+
+
+def test_field_controls_that_step_differently_hash_differently(dcgan):
+    """A field's step reads its params (here the Local Basis traversal's speed): two controls with the same tensors
+    but other params are other edits, so a recipe must not take one for the other; a rename keeps the hash."""
+    options = {"num_directions": 2, "traversal": "iterative", "feature": "block1", "seed": 3}
+    by_output = METHODS["localbasis"].function(dcgan, speed="output", **options)
+    by_latent = METHODS["localbasis"].function(dcgan, speed="latent", **options)
+    start = dcgan.sample(1, seed=3)
+    moved = [edit.apply(dcgan, start, control, {0: 2.0}).codes for control in (by_output, by_latent)]
+    assert not torch.allclose(moved[0], moved[1], atol=1e-3)
+    assert by_output.content_hash() != by_latent.content_hash()
+    assert by_output.renamed(0, "along").content_hash() == by_output.content_hash()

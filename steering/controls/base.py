@@ -241,12 +241,18 @@ class Control(ABC):
         names[index] = check_name(name, "a direction name")
         return dataclasses.replace(self, names=check_names(names))
 
+    def behaviour_params(self) -> dict[str, Any]:
+        """The parameters that change what the control does beside its tensors (a field's step reads its
+        ``params``): part of ``content_hash``. None for kinds whose tensors say everything."""
+        return {}
+
     def content_hash(self) -> str:
-        """sha256 of what the control does (kind, space, layers, ranges, tensors), not of its names: a renamed
-        file still replays the same edit."""
+        """sha256 of what the control does (kind, space, layers, ranges, tensors, ``behaviour_params``), not of its
+        names: a renamed file still replays the same edit."""
         digest = hashlib.sha256()
         head = {"kind": self.kind, "space": self.space, "layers": self.layers, "model": self.model.sha256}
-        digest.update(json.dumps({**head, **self.kind_metadata()}, sort_keys=True).encode())
+        described = {**head, **self.kind_metadata(), **self.behaviour_params()}
+        digest.update(json.dumps(described, sort_keys=True, default=str).encode())
         tensors = {**self.kind_tensors(), "values": self.values, "layer_mask": self.layer_mask, "ranges": self.ranges}
         for name, tensor in sorted(tensors.items()):
             if tensor is not None:

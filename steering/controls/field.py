@@ -115,6 +115,10 @@ class FieldControl(StepwiseControl):
     def kind_tensors(self) -> dict[str, Tensor]:
         return {TENSOR_PREFIX + name: tensor for name, tensor in self.tensors.items()}
 
+    def behaviour_params(self) -> dict[str, Any]:
+        """All of ``params``: the step functions read them (speed, randomness, the guide's seed, the truncation …)."""
+        return {"params": self.params}
+
     def kind_metadata(self) -> dict[str, str]:
         return {
             "field": self.field,
