@@ -9,10 +9,12 @@ import math
 import pytest
 import torch
 
+from steering import edit
 from steering.analysis import grassmann
 from steering.errors import InvalidValueError
 from steering.methods import jacobian
 from steering.methods.localbasis import local_basis, partial_network, start_latents
+from steering.models.base import Latents
 from steering.models.stylegan2 import StyleGAN2
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -352,6 +354,10 @@ def test_guided_traversal_follows_the_global_direction_first(mapping):
     a = control.walk(mapping, start, 1, [0.3, 0.6])
     b = control.walk(mapping, start, 1, [0.3, 0.6])
     assert torch.equal(a.codes, b.codes)
+    beside = start_latents(mapping, 5)  # the same latent walks the same way alone or second in a batch
+    alone = edit.apply(mapping, start, control, {1: 0.6}).codes
+    batched = edit.apply(mapping, Latents.cat([beside, start]), control, {1: 0.6}).codes
+    torch.testing.assert_close(batched[1:], alone, atol=1e-6, rtol=0)
 
 
 # ----- warpage and trust ----------------------------------------------------------------------------------------

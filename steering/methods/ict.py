@@ -85,17 +85,18 @@ def ict_step(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tensor:
 
 def guided_step(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tensor:
     """The guided stochastic ICT field: the local direction most aligned with the global one at the first step, then
-    with the previous step, times a factor in ``[a, 2 − a]`` drawn from (seed, control, step, row)."""
+    with the previous step, times a factor in ``[a, 2 − a]`` drawn from (seed, control, step): the same for every
+    row, so a latent walks the same way alone or in a batch."""
     params = inputs.params
     a = float(params.get("randomness", 0.2))
+    seed = hash((int(params.get("guide_seed", 0)), inputs.index, inputs.step)) & 0x7FFFFFFF
+    factor = a + (2 - 2 * a) * float(torch.rand(1, generator=torch.Generator().manual_seed(seed)))
     out = []
     for n, basis in enumerate(_bases(generator, x, inputs)):
         if inputs.previous is None:
             step, _ = _follow(basis, inputs.tensors["guide"][inputs.index], str(params.get("guide_side", "latent")))
         else:
             step, _ = _follow(basis, inputs.previous[n])
-        seed = hash((int(params.get("guide_seed", 0)), inputs.index, inputs.step, n)) & 0x7FFFFFFF
-        factor = a + (2 - 2 * a) * float(torch.rand(1, generator=torch.Generator().manual_seed(seed)))
         out.append(factor * step)
     return torch.stack(out).to(x)
 
