@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 from steering import cache
 from steering.directions import Directions
 from steering.errors import DirectionsFileError, DirectionsMismatchError, InvalidValueError
-from steering.methods import sefa
+from steering.methods import ganspace, sefa
 
 
 @pytest.fixture()
@@ -98,6 +98,16 @@ def test_cache_computes_once_and_keys_by_content(dcgan, isolated_home):
     assert len(calls) == 1 and torch.equal(first.vectors, second.vectors)
     cache.cached(dcgan, "sefa", {"num_directions": 4}, compute)
     assert len(calls) == 2
+
+
+def test_ganspace_samples_drawn_in_other_blocks_are_cached_apart(dcgan, isolated_home):
+    """Each block of GANSpace samples has its own seed, so the batch size changes the samples: it is in the key."""
+    options = {"num_directions": 2, "num_samples": 200}
+    cached = [ganspace(dcgan, batch_size=b, **options) for b in (100, 50)]
+    fresh = [ganspace(dcgan, batch_size=b, use_cache=False, **options) for b in (100, 50)]
+    assert not torch.allclose(fresh[0].vectors, fresh[1].vectors, atol=1e-3)
+    for got, expected in zip(cached, fresh, strict=True):
+        assert torch.equal(got.vectors, expected.vectors)
 
 
 def test_corrupt_cache_entry_is_dropped_and_recomputed(dcgan, isolated_home):

@@ -114,7 +114,8 @@ def ganspace(
     num_directions = check_count(num_directions, "the number of directions", 1, dim)
     num_samples = check_count(num_samples, "the number of GANSpace samples", 2 * num_directions, limits.MAX_SAMPLES)
     seed = check_count(seed, "the sampling seed", 0, MAX_SEED - num_samples)
-    batch_size = check_count(batch_size, "the batch size", 1, 100_000)
+    # Each block of ``batch`` samples is drawn from its own seed, so the block size is part of what the samples are.
+    batch = min(check_count(batch_size, "the batch size", 1, 100_000), num_samples)
     used = layer_range(generator, layers)
     params = {
         "num_directions": num_directions,
@@ -122,11 +123,11 @@ def ganspace(
         "num_samples": num_samples,
         "seed": seed,
         "layers": list(used),
+        "batch_size": batch,
     }
 
     def compute() -> Directions:
         limits.check_samples(num_samples, dim + _values_per_sample(generator, space, feature), "GANSpace samples")
-        batch = min(batch_size, num_samples)
         codes, inputs = _samples(generator, space, feature, num_samples, seed, batch, progress, engine, store)
         mean, components, variances = principal_components(inputs, num_directions, seed)
         if feature is None:
