@@ -430,3 +430,18 @@ def test_cli_basis_and_warpage(dcgan, tmp_path, capsys):
     assert [int(r["k"]) for r in rows] == [1, 2, 3]
     for row in rows:
         assert 0 < float(row["nearby pairs"]) < float(row["random pairs"]) < float(row["random subspaces"])
+
+
+def test_a_linear_traversal_in_z_refuses_a_layer_range(mapping):
+    """On a style-based model, the basis of a synthesis block from a start in z gives z directions: every W+ layer
+    reads z, so a layer range is refused rather than recorded and ignored; the basis of w takes it."""
+    from steering.methods import METHODS
+
+    block = next(name for name in mapping.feature_names() if name not in ("w", "image"))
+    options = {"num_directions": 2, "traversal": "linear", "layers": "0:2"}
+    with pytest.raises(InvalidValueError, match="cannot be limited to some layers"):
+        METHODS["localbasis"].run(mapping, {**options, "feature": block})
+    in_w = METHODS["localbasis"].run(mapping, options)
+    assert in_w.space == "w" and in_w.layers == (0, 1)
+    everywhere = METHODS["localbasis"].run(mapping, {**options, "feature": block, "layers": "all"})
+    assert everywhere.space == "z" and everywhere.layers is None

@@ -267,6 +267,11 @@ def _linear(
         vectors, space = basis.output[:, :k].T, W
     else:
         vectors, space = basis.latent[:, :k].T, network.space
+    if space == Z and len(used) != generator.num_layers:
+        raise InvalidValueError(
+            f"the local basis of {network.feature!r} moves z, which every W+ layer reads: it cannot be limited to "
+            "some layers (the basis of w can, or of a synthesis block from a start in w)"
+        )
     vectors = vectors.float().contiguous()
     spread = latent_spread(generator, space, vectors.to(generator.device))
     layered = space != Z and generator.num_layers > 1
