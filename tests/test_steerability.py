@@ -408,6 +408,9 @@ def test_the_method_runs_from_the_registry_with_choices_typed_as_text(eyes):
     assert control.range_of(1)[0] == 0  # a composition with a zoom has no inverse: its slider starts at 0
     both = steerability(eyes, ["shift-x+∘shift-y+"])  # undone by shift-y-∘shift-x-
     assert both.range_of(0)[0] < 0 and both.backward_matrices is not None
+    for spelled in ("shift-x+ ∘ shift-y+", " shift-x+ * shift-y+"):  # spaces and `*`: the same control
+        same = method.run(eyes, {"transformations": [spelled], "walk": "nonlinear"})
+        assert same.content_hash() == both.content_hash() and same.names == both.names
     with pytest.raises(InvalidValueError, match="not among"):
         method.run(eyes, {"transformations": "shift-x+, warp"})
     with pytest.raises(InvalidValueError):

@@ -158,9 +158,7 @@ def steerability(
     plain affine map, which ends at its fixed point (the mean image where the transformation does not change the
     mean map: the embedded faces). ``damping``: shorter nonlinear steps towards the same end-point (0: the paper's
     exact least squares)."""
-    names = [
-        transform(str(n), 4, 4).name if "*" in str(n) else str(n).strip() for n in transformations if str(n).strip()
-    ]
+    names = [_canonical(str(n)) for n in transformations if str(n).strip()]
     if not names:
         raise InvalidValueError("choose at least one transformation")
     if walk not in WALKS or others not in OTHERS:
