@@ -214,6 +214,18 @@ def test_a_constant_field_reproduces_the_linear_edit_and_reports_its_cost(dcgan,
     torch.testing.assert_close(frames.codes, expected, atol=1e-5, rtol=0)
 
 
+def test_each_frame_of_a_field_walk_is_the_slider_at_its_strength(dcgan):
+    """A walk (sweep row, animation) continues the slider's own step grid from frame to frame: strengths that are
+    not multiples of the step (0.3 then 2.1, step 0.5) give the codes the slider gives."""
+    ict = METHODS["localbasis"].function(dcgan, 1, "iterative", feature="block1", seed=3, step_size=0.5)
+    start = dcgan.sample(1, seed=3)
+    strengths = [-1.6, -0.7, 0.0, 0.3, 1.0, 2.1]
+    walked = edit.trajectory(dcgan, start, ict, 0, strengths)
+    for i, s in enumerate(strengths):
+        # (the slider's strengths are float32, the walk's float64: a last step may differ by an ulp)
+        torch.testing.assert_close(walked.codes[i : i + 1], edit.apply(dcgan, start, ict, [s]).codes, atol=1e-6, rtol=0)
+
+
 def test_a_field_file_names_its_function_and_never_carries_code(constant_field, tmp_path):
     tensors, metadata = constant_field.to_tensors_and_metadata()
     assert metadata["field"] == "constant" and set(tensors) == {"field.directions"}

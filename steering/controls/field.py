@@ -186,41 +186,70 @@ class FieldControl(StepwiseControl):
     ) -> tuple[Tensor, None]:
         """``start`` integrated along the field by ``s`` (the step rule above); the cost goes to ``report``."""
         began = time.perf_counter()
-        moved, steps, _ = self._integrate(generator, start, s, index, latents.classes)
+        moved, steps = self._integrate(generator, start, s, index, latents.classes)
         if report is not None:
             report(self.names[index], steps, time.perf_counter() - began)
         return moved, None
 
     def _integrate(
-        self, generator: Generator, x: Tensor, s: Tensor, index: int, classes: Tensor | None, state: State = (None, 0)
-    ) -> tuple[Tensor, int, State]:
-        """``x`` moved by ``s``; the path's state (previous ``f̂``, steps taken) before and after."""
-        amount = s.abs()
+        self, generator: Generator, x: Tensor, s: Tensor, index: int, classes: Tensor | None
+    ) -> tuple[Tensor, int]:
+        """``x`` moved by ``s``: ``n − 1`` full steps then one of what is left (see the module docstring)."""
+        n, last = self._steps(s)
+        sign = torch.sign(s).to(x)[:, None]
+        previous = None
+        for step in range(int(n.max())):
+            size = torch.where(n - 1 > step, self.step_size, last).to(x)
+            moved, f = self._step(generator, x, sign, size, index, classes, (previous, step))
+            active = (n > step)[:, None]
+            x = torch.where(active, moved, x)
+            previous = f if previous is None else torch.where(active, f, previous)
+        return x, int(n.max())
+
+    def _steps(self, s: Tensor) -> tuple[Tensor, Tensor]:
+        """How many steps each strength of ``s`` [N] takes, and the size of its last one (float64)."""
+        amount = s.abs().double()
         n = torch.ceil(amount / self.step_size - 1e-9).clamp_min(0)
         if float(n.max()) > MAX_STEPS:
             raise InvalidValueError(f"{float(amount.max()):g} is {int(n.max())} steps of {self.step_size:g}")
-        last = (amount - (n - 1) * self.step_size).to(x)
-        sign = torch.sign(s).to(x)[:, None]
-        previous, taken = state
-        for step in range(int(n.max())):
-            size = torch.where(n - 1 > step, self.step_size, last.double()).to(x)
-            active = (n > step)[:, None]
-            f = self.direction(generator, x, index, classes, (previous, taken + step))
-            x = torch.where(active, x + sign * size[:, None] * f, x)
-            previous = f if previous is None else torch.where(active, f, previous)
-        return x, int(n.max()), (previous, taken + int(n.max()))
+        return n, amount - (n - 1) * self.step_size
+
+    def _step(
+        self,
+        generator: Generator,
+        x: Tensor,
+        sign: Tensor,
+        size: Tensor,
+        index: int,
+        classes: Tensor | None,
+        state: State,
+    ) -> tuple[Tensor, Tensor]:
+        """One Euler step of ``size`` [N] from ``x``, and the field there."""
+        f = self.direction(generator, x, index, classes, state)
+        return x + sign * size[:, None] * f, f
 
     def frames(
         self, generator: Generator, start: Tensor, index: int, targets: Sequence[float], latents: Latents
     ) -> list[Tensor]:
-        """Each frame is integrated on from the previous one (ascending |s|), not from the start."""
-        current, done, out, state = start, 0.0, [], (None, 0)
-        for target in targets:
-            if abs(target) > done:
-                step = torch.tensor([target - (done if target > 0 else -done)], dtype=torch.float64)
-                current, _, state = self._integrate(generator, current, step, index, latents.classes, state)
-            done = abs(target)
-            out.append(current)
+        """Each frame is the slider's own path to its strength (full steps from the start, then a shorter one), the
+        full steps continued from the previous frame's: a frame equals the slider at the same strength."""
+        s = torch.tensor(list(targets), dtype=torch.float64)
+        counts, lasts = self._steps(s)
+        sign = torch.sign(s[:1]).to(start)[:, None]
+        full = torch.full((1,), self.step_size, dtype=torch.float64).to(start)
+        x, previous, done, out = start, None, 0, []
+        for n, last in zip(counts.tolist(), lasts, strict=True):
+            while done < n - 1:
+                x, previous = self._step(generator, x, sign, full, index, latents.classes, (previous, done))
+                done += 1
+            if n == 0:
+                out.append(x)
+                continue
+            size = last.reshape(1).to(start)
+            moved, f = self._step(generator, x, sign, size, index, latents.classes, (previous, done))
+            if torch.equal(size, full):  # the last step was a full one: the next frame goes on from here
+                x, previous, done = moved, f, done + 1
+            out.append(moved)
         return out
 
 
