@@ -66,6 +66,8 @@ def _strengths(control: Control, strengths: Strengths) -> tuple[Tensor, bool]:
             values[int(index)] = check_strength(value)
         return torch.tensor(values), any(values)
     vector = strengths if isinstance(strengths, Tensor) else torch.as_tensor(strengths, dtype=torch.float64)
+    if vector.ndim > 2:
+        raise InvalidValueError(f"strengths are [k] or [N, k], got shape {list(vector.shape)}")
     if vector.ndim == 0 or vector.shape[-1] != k:
         raise InvalidValueError(f"{vector.shape[-1] if vector.ndim else 1} strengths for {k} controls")
     if not bool((vector.abs() <= MAX_ABS_STRENGTH).all()):  # NaN fails this too
@@ -102,6 +104,8 @@ def _plan(controls: Controls, strengths: Any, n: int) -> list[tuple[Control, Ten
     plan = []
     for control, values in pairs:
         table, moves = _strengths(control, values)
+        if table.ndim == 2 and table.shape[0] not in (1, n):
+            raise InvalidValueError(f"{table.shape[0]} rows of strengths for {n} latents")
         if moves:
             plan.append((control, table.expand(n, -1) if table.ndim == 1 else table))
     if len(plan) > 1:
@@ -124,6 +128,8 @@ def trajectory(
     if not 0 <= index < len(control):
         raise InvalidValueError(f"control index {index} is outside [0, {len(control)})")
     checked = [check_strength(s) for s in strengths]
+    if not checked:
+        raise InvalidValueError("a trajectory needs at least one strength")
     limits.check_images(generator, len(checked), "strengths")
     return control.walk(generator, latents, index, checked, walk=walk)
 
@@ -185,6 +191,8 @@ def sweep(
     walk: str = "linear",
 ) -> Image.Image:
     """A labelled grid: one row per control, one column per strength, for one starting latent."""
+    if not indices:
+        raise InvalidValueError("a sweep needs at least one control")
     limits.check_images(generator, len(indices) * len(strengths), "grid cells")
     rows = [trajectory(generator, latents, control, i, strengths, walk=walk) for i in indices]
     images = render(generator, Latents.cat(rows), progress=progress)

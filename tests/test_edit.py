@@ -34,6 +34,17 @@ def test_strength_validation(dcgan, directions):
         edit.apply(dcgan, base, directions, {9: 1.0})
     with pytest.raises(InvalidValueError, match="3 strengths for 4"):
         edit.apply(dcgan, base, directions, [1.0, 2.0, 3.0])
+    two = dcgan.sample(2, seed=0)
+    with pytest.raises(InvalidValueError, match="3 rows of strengths for 2 latents"):
+        edit.apply(dcgan, two, directions, torch.ones(3, 4))
+    with pytest.raises(InvalidValueError, match=r"\[k\] or \[N, k\]"):
+        edit.apply(dcgan, two, directions, torch.ones(2, 2, 4))
+    one_row = edit.apply(dcgan, two, directions, torch.ones(1, 4)).codes  # one row: every latent
+    torch.testing.assert_close(one_row - two.codes, directions.vectors.sum(0).expand(2, -1))
+    with pytest.raises(InvalidValueError, match="at least one strength"):
+        edit.trajectory(dcgan, base, directions, 0, [])
+    with pytest.raises(InvalidValueError, match="at least one control"):
+        edit.sweep(dcgan, base, directions, [], [0.0, 1.0])
 
 
 def test_trajectory_and_sweep_grid(dcgan, directions):
