@@ -108,8 +108,14 @@ class DirectionsStore:
                 )
         return key
 
-    def get(self, key: str | None) -> Any:
-        """The object under ``key``; ``SessionExpiredError`` if unknown (``None`` / empty key: none chosen yet)."""
+    def get(
+        self,
+        key: str | None,
+        what: str = "these directions are",
+        again: str = "discover them again or reload the direction file",
+    ) -> Any:
+        """The object under ``key``; ``SessionExpiredError`` if unknown (``None`` / empty key: none chosen yet),
+        saying that ``what`` is no longer in memory and how to get it back (``again``)."""
         if not key:
             raise SessionExpiredError(
                 "no directions yet: discover them (Discover tab), upload a file or pull from the Hub"
@@ -118,8 +124,7 @@ class DirectionsStore:
             entry = self._items.get(key)
             if entry is None:
                 raise SessionExpiredError(
-                    "these directions are no longer in memory (the server restarted or your session ended): "
-                    "discover them again or reload the direction file"
+                    f"{what} no longer in memory (the server restarted or your session ended): {again}"
                 )
             self._items.move_to_end(key)
             self._seen[entry.session] = self._clock()

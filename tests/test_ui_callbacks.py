@@ -324,6 +324,8 @@ def test_no_or_expired_directions(settings):
     assert opened(image).size[0] >= 256 and "No directions yet" in info  # the unedited image still shows
     with pytest.raises(SessionExpiredError, match="no longer in memory"):
         edit_tab.save_directions(settings, "0" * 32)
+    with pytest.raises(SessionExpiredError, match=r"starting point \(latents file\) is no longer in memory.*upload"):
+        edit_tab.render(settings, MODEL, "", "1" * 32, 3, 1.0, None, "const", "linear", 1, "slerp", 0.0)
 
 
 class Sized:

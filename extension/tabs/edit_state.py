@@ -30,6 +30,11 @@ NO_DIRECTIONS = (
     "No directions yet: discover them in the Discover tab, load a direction file below or pull from the Hub."
 )
 DEFAULT_SWEEP_ROWS = 3
+#: What an error says when the loaded starting point is no longer held, and what to do.
+START_GONE = (
+    "the starting point (latents file) is",
+    "upload it again, or press 🎲 or type a seed to start from a seed",
+)
 
 
 @dataclass
@@ -74,7 +79,7 @@ def class_choice(model: Any, class_index: int | None) -> str:
 def starting_point(model: Any, start_key: str | None, seed: Any, truncation: Any, klass: Any, noise: Any) -> Any:
     """A latents file the user loaded (its key in the store), else the seed with its truncation, class and noise."""
     if start_key:
-        found = directions_store.get(start_key)
+        found = directions_store.get(start_key, *START_GONE)
         found.latents(model)  # the model check: a file for another model is refused
         return found
     class_index = class_index_of(klass) if model.num_classes else None
