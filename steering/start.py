@@ -64,8 +64,6 @@ class Seed:
 
     def latents(self, generator: Generator, controls: Iterable[Any] = ()) -> Latents:
         """The sample, in z where one of ``controls`` moves z, else in the model's default space."""
-        if self.class_index is not None and not generator.num_classes:
-            raise InvalidValueError(f"{generator.identity.name} is not class-conditional: it takes no class index")
         space = start_space(generator, controls)
         sample = generator.sample(
             1, seed=self.seed, truncation=self.truncation, space=space, class_index=self.class_index

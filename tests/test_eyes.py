@@ -122,6 +122,13 @@ def test_out_of_range_and_missing_classes_are_refused(eyes, dcgan):
         images(eyes, codes, None)
     with pytest.raises(InvalidValueError, match="not class-conditional"):
         images(dcgan, codes, one_hot(0))
+    from steering.methods import METHODS  # a class index for the faces is refused, never recorded and ignored
+
+    for name, options in [("interpolation", {"class_index": 2}), ("transfer", {"source_class": 1})]:
+        with pytest.raises(InvalidValueError, match="dcgan-faces is not class-conditional"):
+            METHODS[name].run(dcgan, options)
+    with pytest.raises(InvalidValueError, match="not class-conditional"):
+        Seed(3, class_index=0).latents(dcgan)
 
 
 def test_folded_first_layer_and_class_bias_equal_the_real_layers(eyes, wheel_generator):

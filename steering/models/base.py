@@ -318,8 +318,11 @@ class Generator(nn.Module, ABC):
         return torch.randn(n, self.z_dim, generator=gen).to(self.device)
 
     def sample_classes(self, n: int, seed: int, class_index: int | Sequence[int] | None = None) -> Tensor | None:
-        """One-hot conditioning for class-conditional models (random classes when none are given)."""
+        """One-hot conditioning for class-conditional models (random classes when none are given); a class index for
+        a model without classes is refused, not ignored."""
         if not self.num_classes:
+            if class_index is not None:
+                raise InvalidValueError(f"{self.identity.name} is not class-conditional: it takes no class index")
             return None
         if class_index is None:
             gen = torch.Generator().manual_seed((check_seed(seed) + 1) & MAX_SEED)
