@@ -53,7 +53,7 @@ def check_bytes(needed: int, what: str) -> None:
     budget = request_budget()
     if needed > budget:
         raise ResourceLimitError(
-            f"{what} would need {_size(needed)} of memory; one request may use {_size(budget)} "
+            f"{what} would need {size_text(needed)} of memory; one request may use {size_text(budget)} "
             f"(set {BUDGET_ENV} to allow more)"
         )
 
@@ -112,7 +112,8 @@ def check_image_size(width: int, height: int, what: str = "the image") -> None:
     check_bytes(pixels * (4 + 3 * _FLOAT), f"decoding {what} ({width}×{height})")
 
 
-def _size(num_bytes: float) -> str:
+def size_text(num_bytes: float) -> str:
+    """``num_bytes`` for people: ``512 B``, ``3.2 MiB``, ``1.5 GiB``."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if num_bytes < 1024 or unit == "GiB":
             return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
@@ -134,4 +135,5 @@ __all__ = [
     "max_images",
     "max_samples",
     "request_budget",
+    "size_text",
 ]

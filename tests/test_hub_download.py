@@ -204,6 +204,25 @@ def test_corrupt_file_gives_format_error_and_caches_nothing(hub, content, messag
     torch.testing.assert_close(images(generator), images(dcgan), rtol=0, atol=0)
 
 
+def test_a_file_larger_than_the_request_budget_is_refused_before_download(hub, weights_repo, monkeypatch):
+    """A public Space must not fetch whatever a visitor names: the file's size (one metadata request) is checked
+    against the memory budget first; nothing lands in the HF cache or the store. Within budget it loads."""
+    from huggingface_hub import try_to_load_from_cache
+
+    from steering.errors import ResourceLimitError
+
+    repo_id, _ = weights_repo
+    monkeypatch.setenv("GAN_STEERING_MAX_REQUEST_MB", "5")  # the checkpoint is 14 MB
+    with pytest.raises(
+        ResourceLimitError, match=r"loading .*weights\.tar \(1[34]\.\d MiB on the Hub\).*MAX_REQUEST_MB"
+    ):
+        load_generator(f"{repo_id}:weights.tar")
+    assert try_to_load_from_cache(repo_id, "weights.tar") is None
+    assert_store_empty()
+    monkeypatch.setenv("GAN_STEERING_MAX_REQUEST_MB", "64")
+    assert load_generator(f"{repo_id}:weights.tar").identity.name.endswith("weights.tar")
+
+
 @pytest.mark.slow
 def test_unreachable_hub_without_cache(hub, monkeypatch):
     """A dead endpoint and an empty cache: a HubError about the connection (after huggingface_hub's retries)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from .. import limits
 from ..errors import HubError, ModelNotFoundError, SteeringError
 from .spec import HubFile, valid_repo_id
 
@@ -82,6 +83,8 @@ def download(
         )
     url = endpoint or hub_endpoint()
     local_only = local_files_only or is_offline()
+    if not local_only:
+        _check_size(source, url, token, cache_dir or hub_cache_dir())
     try:
         path = huggingface_hub.hf_hub_download(
             repo_id=source.repo_id,
@@ -101,6 +104,28 @@ def download(
         raise mapped from exc
     path = Path(path)
     return DownloadedFile(path=path, source=source, commit=_commit_from_path(path))
+
+
+def _check_size(source: HubFile, endpoint: str, token: str | bool | None, cache_dir: str | None) -> None:
+    """Refuse, before downloading, a file whose tensors would not fit one request's memory budget (a public Space
+    must not fetch any file a visitor names, whatever its size). Files already in the cache are not asked about;
+    when the Hub cannot be asked, ``hf_hub_download`` says why (or serves the cache)."""
+    import huggingface_hub
+
+    cached = huggingface_hub.try_to_load_from_cache(
+        source.repo_id, source.filename, cache_dir=cache_dir, revision=source.revision, repo_type=source.repo_type
+    )
+    if isinstance(cached, str):
+        return
+    url = huggingface_hub.hf_hub_url(
+        source.repo_id, source.filename, revision=source.revision, repo_type=source.repo_type, endpoint=endpoint
+    )
+    try:
+        size = huggingface_hub.get_hf_file_metadata(url, token=token).size
+    except Exception:  # the download below reports it, with our mapped errors
+        return
+    if size:
+        limits.check_bytes(int(size), f"loading {source} ({limits.size_text(int(size))} on the Hub)")
 
 
 def map_error(
@@ -201,7 +226,7 @@ def _explain_missing(source: HubFile, endpoint: str | None, token: str | bool | 
 
     try:
         refs = HfApi(endpoint=endpoint, token=token).list_repo_refs(source.repo_id, repo_type=source.repo_type)
-    except Exception:
+    except Exception:  # the download below reports it, with our mapped errors
         return None
     heads = list(refs.branches) + list(refs.tags)
     revision = source.revision or "main"
@@ -230,7 +255,7 @@ def _missing_file(source: HubFile, endpoint: str | None, token: str | bool | Non
             source.repo_id, revision=source.revision, repo_type=source.repo_type, recursive=True
         )
         files = [e.path for e in itertools.islice(entries, 200) if not hasattr(e, "tree_id")][:limit]
-    except Exception:
+    except Exception:  # the download below reports it, with our mapped errors
         return message
     return f"{message}; it has: {', '.join(files)}" if files else message
 
