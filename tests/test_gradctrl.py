@@ -395,6 +395,24 @@ def test_the_methods_run_from_the_registry(eyes):
     assert torch.equal(moved.classes, latents.classes) and not torch.equal(moved.codes, latents.codes)
 
 
+def test_a_cached_result_does_not_outlive_a_change_of_its_scorer(eyes, isolated_home, monkeypatch):
+    """The cache key holds each named scorer's identity (for fer: the weights' sha256 and the crop), so results
+    scored by another version of a scorer are computed again rather than served stale."""
+    from steering.scorers.statistics import RegionStatistic
+
+    options = {"attributes": ["brightness"], "num_samples": 200}
+    first = METHODS["boundaries"].run(eyes, options)
+    again = METHODS["boundaries"].run(eyes, options)
+    assert torch.equal(first.vectors, again.vectors)
+    runs = []
+    original = RegionStatistic.identity
+    monkeypatch.setattr(RegionStatistic, "identity", lambda self: {**original(self), "region": "changed"})
+    monkeypatch.setattr("steering.methods.boundaries.prepare", lambda *a, **k: runs.append(1) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # a cache miss: computed again
+        METHODS["boundaries"].run(eyes, options)
+    assert runs == [1]
+
+
 def test_style_based_controls_move_w_in_a_layer_range(tmp_path):
     """On a StyleGAN2 (random weights, 32 px) heads read w and the edit goes only into the chosen W+ layers."""
     from steering.models.stylegan2 import StyleGAN2

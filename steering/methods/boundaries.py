@@ -24,6 +24,7 @@ from ..cache import cached
 from ..controls import LinearControl
 from ..errors import InvalidValueError
 from ..models.base import Generator, Z
+from ..scorers import identities
 from ..values import layer_range
 from .gradctrl import ATTRIBUTES, FRACTION, PATH_LENGTH, SAMPLES, SEED, TRUNCATION, control_targets
 from .registry import LAYERS, Method, Parameter
@@ -149,7 +150,7 @@ def boundaries(
         labelled = prepare(generator, attributes, sampling, progress)
         return boundaries_from(generator, labelled, conditional=conditional, layers=layers, params=params)
 
-    key = {**params, "conditional": conditional}
+    key = {**params, "conditional": conditional, "scorers": identities(attributes) if named else None}
     return cached(generator, "boundaries", key, compute) if use_cache and named else compute()  # type: ignore[return-value]
 
 

@@ -35,7 +35,7 @@ from ..cache import cached
 from ..controls import FieldControl, FieldInputs
 from ..errors import InvalidValueError
 from ..models.base import Generator, Z
-from ..scorers import SCORERS
+from ..scorers import SCORERS, identities
 from ..values import check_count, check_number, layer_range
 from .registry import LAYERS, Method, Parameter
 
@@ -241,7 +241,7 @@ def gradctrl(
         trained = train(generator, attributes, sampling, training, progress)
         return controls_from(generator, trained, exclude=exclude, top_k=top_k, layers=layers, params=params)
 
-    key = {**params, "epochs": epochs, "method": "gradctrl"}
+    key = {**params, "epochs": epochs, "method": "gradctrl", "scorers": identities(attributes) if named else None}
     return cached(generator, "gradctrl", key, compute) if use_cache and named else compute()  # type: ignore[return-value]
 
 

