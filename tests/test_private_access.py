@@ -229,3 +229,22 @@ def test_unreachable_hub_serves_only_tokens_verified_before(auth_hub, private, c
 def test_token_true_without_a_login_is_a_clear_error(auth_hub, private, cache):
     with pytest.raises(HubError, match="none is saved: log in"):
         cache.get(private, token=True)
+
+
+def test_a_model_loaded_from_a_branch_that_moved_on_is_loaded_again(auth_hub, cache, clock, tmp_path):
+    """A Space serving ``owner/repo:file`` (no revision) picks up a new commit on ``main`` once the access answer
+    is renewed (within its TTL nothing is asked and the loaded model is served)."""
+    checkpoint = torch.load(embedded_weights_path(), map_location="cpu", weights_only=True)
+    checkpoint["netG_state_dict"]["main.0.weight"] = checkpoint["netG_state_dict"]["main.0.weight"] * 0.5
+    torch.save(checkpoint, tmp_path / "altered.tar")
+    first = auth_hub.add_repo("bob/moving-gan", {"weights.tar": embedded_weights_path()})
+    spec = "bob/moving-gan:weights.tar"
+    old = cache.get(spec, token=False)
+    assert old.identity.revision == first
+    second = auth_hub.add_repo("bob/moving-gan", {"weights.tar": tmp_path / "altered.tar"})  # main moves on
+    assert cache.get(spec, token=False) is old
+    clock.now += 61
+    new = cache.get(spec, token=False)
+    assert new.identity.revision == second and new.identity.sha256 != old.identity.sha256
+    assert not torch.equal(images(new), images(old))
+    assert cache.get(spec, token=False) is new

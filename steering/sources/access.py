@@ -8,6 +8,9 @@ revision, filename), so repeated uses cost no request; refusals are never rememb
 themselves are never kept. When the Hub cannot be asked (offline mode, ``local_files_only``, Hub unreachable) a
 token passes only if it was verified for that file earlier in this process, if the file was found readable
 anonymously, or if it is the process's own login (the library serves the login's HF cache to it anyway).
+
+Each answer also says which commit the file's revision is at (``check`` returns it): a cache of loaded models can
+see that a branch such as ``main`` has moved on.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class AccessChecker:
         self._lock = threading.Lock()
         self._fresh: dict[tuple[str, str], float] = {}  # (fingerprint, url) -> when the positive answer expires
         self._verified: set[tuple[str, str]] = set()  # passed once in this process: the offline fallback
+        self._commits: dict[str, str] = {}  # file URL -> the commit its revision was at when last asked
 
     def check(
         self,
@@ -73,8 +77,9 @@ class AccessChecker:
         anonymous_default: bool = False,
         offline: bool = False,
         endpoint: str | None = None,
-    ) -> None:
-        """Return if ``token`` may read ``source``, else raise ``HubError`` / ``ModelNotFoundError``.
+    ) -> str | None:
+        """Return if ``token`` may read ``source``, else raise ``HubError`` / ``ModelNotFoundError``; what is
+        returned is the commit the file's revision was at when the Hub was last asked (``None``: not known).
 
         ``offline``: do not ask the Hub (``HF_HUB_OFFLINE`` / ``local_files_only``); only what this process already
         knows counts.
@@ -84,11 +89,13 @@ class AccessChecker:
         key = (fingerprint(sent), file_url(source, endpoint))
         if offline:
             self._require_known(source, key, sent, login_helps=token is None and not anonymous_default)
-            return
+            return None
         with self._lock:
-            if self._fresh.get(key, float("-inf")) > self._clock():
-                return
-        self._ask(source, key, sent, endpoint)
+            fresh = self._fresh.get(key, float("-inf")) > self._clock()
+        if not fresh:
+            self._ask(source, key, sent, endpoint)
+        with self._lock:
+            return self._commits.get(key[1])
 
     def probe_public(self, source: HubFile, *, endpoint: str | None = None) -> bool:
         """Whether ``source`` is readable anonymously (asked at most once per ``ttl``; remembered for offline use)."""
@@ -102,12 +109,13 @@ class AccessChecker:
         with self._lock:
             self._fresh.clear()
             self._verified.clear()
+            self._commits.clear()
 
     def _ask(self, source: HubFile, key: tuple[str, str], sent: str | None, endpoint: str | None) -> None:
         from huggingface_hub import get_hf_file_metadata
 
         try:
-            get_hf_file_metadata(key[1], token=sent or False)
+            commit = get_hf_file_metadata(key[1], token=sent or False).commit_hash
         except Exception as exc:
             status = getattr(getattr(exc, "response", None), "status_code", None)
             refused = status is not None and 400 <= status < 500
@@ -124,6 +132,8 @@ class AccessChecker:
             self._fresh = {k: expiry for k, expiry in self._fresh.items() if expiry > now}
             self._fresh[key] = now + self.ttl
             self._verified.add(key)
+            if commit:
+                self._commits[key[1]] = commit
 
     def _forget(self, key: tuple[str, str]) -> None:
         with self._lock:

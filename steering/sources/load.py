@@ -22,7 +22,7 @@ from .catalog import CATALOG, DEFAULT_MODEL, CatalogEntry
 from .embedded import embedded_weights_path, embedded_wheel
 from .hub import is_offline
 from .readers import read_checkpoint
-from .spec import HubFile, looks_like_path, parse_hub_spec
+from .spec import HubFile, is_commit, looks_like_path, parse_hub_spec
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,8 @@ class GeneratorCache:
 
     A Hub model is handed out only to callers whose own token may read it: every ``get`` asks ``access`` (one
     metadata request, answers remembered ``access.ttl`` seconds per token; offline, only tokens verified earlier in
-    this process, public files or the process's own login pass). Embedded and local models need no check.
+    this process, public files or the process's own login pass). Embedded and local models need no check. A model
+    loaded from a branch is loaded again once that check sees the branch at another commit.
     """
 
     def __init__(self, max_items: int = 3, access: AccessChecker | None = None) -> None:
@@ -299,15 +300,18 @@ class GeneratorCache:
         key = (name, str(device))
         source = hub_source(name)
         offline = bool(kwargs.get("local_files_only")) or (source is not None and is_offline())
+        commit = None
         if source is not None:
-            self.access.check(source, token, anonymous_default=anonymous_default, offline=offline)
+            commit = self.access.check(source, token, anonymous_default=anonymous_default, offline=offline)
         with self._lock:
+            self._drop_if_moved(key, source, commit)
             if key in self._items:
                 self._items[key] = self._items.pop(key)  # most recently used last
                 return self._items[key]
             gate = self._loading.setdefault(key, threading.Lock())
         with gate:  # concurrent requests for the same model wait for one load
             with self._lock:
+                self._drop_if_moved(key, source, commit)
                 if key in self._items:
                     return self._items[key]
             generator = load_generator(name, device=device, token=token, anonymous_default=anonymous_default, **kwargs)
@@ -319,6 +323,15 @@ class GeneratorCache:
                     self._items.pop(next(iter(self._items)))
                 self._loading.pop(key, None)
             return generator
+
+    def _drop_if_moved(self, key: tuple[str, str], source: HubFile | None, commit: str | None) -> None:
+        """Forget the model under ``key`` when it was loaded from a branch (``main``, no revision) that the Hub now
+        puts at another commit: the next load takes the new weights. The caller holds the lock."""
+        loaded = self._items.get(key)
+        if loaded is None or source is None or not commit or is_commit(source.revision):
+            return
+        if loaded.identity.revision and loaded.identity.revision != commit:
+            del self._items[key]
 
     def clear(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import ModelNotFoundError
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 _HUB_SPEC = re.compile(r"^(?P<repo>[^@:\s]+/[^@:\s]+)(?:@(?P<rev>[^:\s]+))?:(?P<file>\S+)$")
 
 
@@ -22,6 +23,11 @@ class HubFile:
     def __str__(self) -> str:
         rev = f"@{self.revision}" if self.revision else ""
         return f"{self.repo_id}{rev}:{self.filename}"
+
+
+def is_commit(revision: str | None) -> bool:
+    """Whether ``revision`` is a full commit hash (pinned for good), not a branch or tag that may move."""
+    return bool(revision) and bool(_COMMIT.fullmatch(str(revision)))
 
 
 def valid_repo_id(repo_id: str) -> bool:
