@@ -311,6 +311,7 @@ def test_sweep_and_gif_write_files_into_output_dir(settings, key):
     # An MP4 plays in the video preview (the file itself), the image preview hidden.
     image, video, mp4, status = edit_tab.export_animation(*animated, "MP4")
     assert mp4.startswith(str(settings.output_dir)) and mp4.endswith(".mp4") and mp4 in status
+    assert "strengths -2 … 2 (the sweep grid's From/To)" in status  # the range used is said, the boxes are elsewhere
     assert video == compat.update(value=mp4, visible=True) and image == compat.update(value=None, visible=False)
     import imageio_ffmpeg
 

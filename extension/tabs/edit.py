@@ -169,14 +169,17 @@ def export_animation(
         rate = values.check_number(fps, "frames per second", 0.1, 50)
         suffix = ".mp4" if str(fmt).upper() == "MP4" else ".gif"
         control, index = state.picked(current, picked_control)[0]
-        lo, hi = (low, high) if control is current.current else control.range_of(index)
+        own = control is current.current  # the set's controls go over the sweep grid's From/To, a path 0 → 1
+        lo, hi = (low, high) if own else control.range_of(index)
         strengths = core_edit.strengths_between(lo, hi, frames)
+        where = "the sweep grid's From/To" if own else "its slider's range"
+        saved = f"{suffix[1:].upper()} saved as {{}}, strengths {strengths[0]:g} … {strengths[-1]:g} ({where})"
         path = outputs.output_path(settings, "animations", f"{control.names[index]}", suffix, session_id(request))
         latents = current.latents([control])
         core_edit.animate(
             current.model, latents, control, index, strengths, path, fps=rate, progress=progress, walk=current.walk
         )
-    return *previews(path), str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
+    return *previews(path), str(path), ok(saved.format(code(outputs.shown(settings, path))))
 
 
 def save_directions(settings: UISettings, key: str, *, request: Any = None) -> tuple[str, str]:
