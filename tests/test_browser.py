@@ -1,5 +1,6 @@
 """spaces_app.py in headless Chromium: the page opens ready, sliders (dragged or typed), the interpolation and Reset
-change the image, the sliders' trust shows when asked, an MP4 is exported, plays in the page and decodes, the
+change the image, an edited PNG dropped into *PNG info* brings its sliders and image back, the sliders' trust shows
+when asked, an MP4 is exported, plays in the page and decodes, the
 Analyze tab's local basis and ICT walk (an MP4 that plays), Discover works, and loading another model blanks the
 previous model's results.
 
@@ -30,6 +31,24 @@ from browser import (
 pytestmark = pytest.mark.browser
 
 
+def fetched(page, src: str) -> bytes:
+    """The bytes behind an image's ``src`` (Gradio 3 inlines them as a ``data:`` URL)."""
+    import base64
+
+    if src.startswith("data:"):
+        return base64.b64decode(src.split(",", 1)[1])
+    return page.request.get(src).body()
+
+
+def same_pixels(a: bytes, b: bytes) -> bool:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.array_equal(np.asarray(Image.open(io.BytesIO(a))), np.asarray(Image.open(io.BytesIO(b))))
+
+
 def test_the_page_opens_ready_and_every_control_moves_the_image(tmp_path):
     with app_page(tmp_path) as page:
         # The first minute: an image and ready sliders, without a click.
@@ -57,12 +76,26 @@ def test_the_page_opens_ready_and_every_control_moves_the_image(tmp_path):
         changed_after(page, lambda: drag(page, "#gan_steering_towards", 0.9))
         settled_src(page)
 
+        edited = settled_src(page)
+        recipe_png = tmp_path / "edited.png"  # the preview PNG carries its recipe
+        recipe_png.write_bytes(fetched(page, edited))
+
         # Reset puts every slider back and shows the unedited image again (same pixels, same file).
         page.click("#gan_steering_reset")
         reset_done = (
             "([sel, base, num]) => { const i = document.querySelector(sel); const n = document.querySelector(num);"
             " return !!i && i.src === base && !!n && Number(n.value) === 0; }"
         )
+        page.wait_for_function(reset_done, arg=[IMAGE, base, "#gan_steering_strength_0 input[type=number]"])
+
+        # The edited PNG dropped into *PNG info* brings its sliders back, and the image it shows again.
+        open_accordion(page, "gan_steering_png_info_box")
+        page.locator("#gan_steering_png_info input[type=file]").set_input_files(str(recipe_png))
+        page.wait_for_selector("#gan_steering_edit_status :text('restored')", timeout=30_000)
+        page.wait_for_function("([sel, base]) => document.querySelector(sel)?.src !== base", arg=[IMAGE, base])
+        restored = fetched(page, settled_src(page))
+        assert same_pixels(restored, recipe_png.read_bytes())
+        page.click("#gan_steering_reset")
         page.wait_for_function(reset_done, arg=[IMAGE, base, "#gan_steering_strength_0 input[type=number]"])
 
         # Asked for, each slider's trust at this starting point appears under the sliders.
