@@ -59,6 +59,53 @@ def huge_png(width: int, height: int) -> bytes:
 
 
 # ----- image preparation and bad inputs -------------------------------------------------------------------------------
+def test_damaged_files_of_every_format_are_read_or_refused_clearly():
+    """Truncated or byte-flipped files (animated GIF and multi-page TIFF included: Pillow reads later frames lazily)
+    either decode or give ``ImageInputError``; never another exception."""
+    import random
+
+    from skimage import data
+
+    from steering.errors import SteeringError
+
+    photo = Image.fromarray(data.astronaut()).resize((48, 48))
+    pages = {"save_all": True, "append_images": [photo.rotate(90)]}
+    rng = random.Random(0)
+    for fmt, options in [("PNG", {}), ("JPEG", {}), ("GIF", pages), ("TIFF", pages), ("WEBP", {}), ("QOI", {})]:
+        buffer = io.BytesIO()
+        photo.save(buffer, format=fmt, **options)
+        blob = buffer.getvalue()
+        for i in range(60):
+            damaged = bytearray(blob[: rng.randrange(1, len(blob))] if i % 3 == 0 else blob)
+            for _ in range(0 if i % 3 == 0 else rng.randrange(1, 6)):
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            try:
+                prepare_image(bytes(damaged), 32)
+            except SteeringError:
+                pass
+
+
+def test_damaged_perceptual_weights_are_a_clear_error(tmp_path, monkeypatch):
+    """A VGG16 file named by ``$GAN_STEERING_VGG16`` that is not what it says: ``CorruptFileError``, not a torch or
+    safetensors traceback; one that is missing: a clear message too."""
+    from steering.errors import CorruptFileError
+    from steering.inversion.perceptual import VGG_ENV, load_perceptual
+
+    for name, content in [
+        ("vgg.pth", b"PK\x03\x04 not a zip"),
+        ("vgg.pth", b"\x80\x02garbage"),
+        ("vgg.safetensors", b"x" * 64),
+    ]:
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        monkeypatch.setenv(VGG_ENV, str(bad))
+        with pytest.raises(CorruptFileError, match=name.replace(".", r"\.")):
+            load_perceptual()
+    monkeypatch.setenv(VGG_ENV, str(tmp_path / "missing.pth"))
+    with pytest.raises(InvalidValueError, match="does not exist"):
+        load_perceptual()
+
+
 def test_bad_image_files_are_clear_errors(tmp_path):
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")

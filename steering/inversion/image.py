@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,7 @@ def decode(data: bytes, name: str = "the image") -> tuple[Image.Image, list[str]
             width, height = image.size
             limits.check_image_size(width, height, name)
             image.load()
+            frames = getattr(image, "n_frames", 1)  # reads ahead through the file: a damaged later frame fails here
     except limits.ResourceLimitError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own limit, checked at open
@@ -111,11 +113,11 @@ def decode(data: bytes, name: str = "the image") -> tuple[Image.Image, list[str]
         ) from None
     except UnidentifiedImageError:
         raise ImageInputError(f"{name} is not an image that can be read (PNG, JPEG, WebP, BMP, GIF…)") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error) as exc:
         raise ImageInputError(f"{name} is damaged or truncated ({type(exc).__name__})") from None
     notes: list[str] = []
     size, mode = image.size, image.mode
-    if getattr(image, "n_frames", 1) > 1:
+    if frames > 1:
         notes.append("first frame of an animation")
     try:
         orientation = image.getexif().get(_ORIENTATION, 1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from torch.nn import functional as F
 
 from .. import paths
 from ..errors import CorruptFileError, InvalidValueError
+from ..io import load_safetensors
 
 VGG_ENV, LPIPS_ENV = "GAN_STEERING_VGG16", "GAN_STEERING_LPIPS"
 VGG_FILE = "vgg16-397923af.pth"
@@ -53,13 +55,11 @@ def lpips_weights_file() -> Path | None:
 
 
 def _read(path: Path) -> dict[str, Tensor]:
+    if path.suffix == ".safetensors":
+        return load_safetensors(path)[0]
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError, EOFError) as exc:
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
         raise CorruptFileError(f"{path.name} cannot be read as weights ({type(exc).__name__})") from None
     if not isinstance(state, dict):
         raise CorruptFileError(f"{path.name} is not a state dict")
