@@ -13,7 +13,7 @@ from extension import compat
 from extension.session import directions_store
 from extension.settings import UISettings
 from extension.tabs import gradctrl as tab
-from steering.errors import InvalidValueError
+from steering.errors import DirectionsMismatchError, InvalidValueError
 from steering.methods import gradctrl as gc
 
 MODEL = "dcgan-faces"
@@ -137,3 +137,16 @@ def test_a_head_at_chance_is_a_warning_and_the_measure_table_shows_no_nan(settin
     target = str(tmp_path / "g.safetensors")
     assert main([*train, "--attribute", "brightness", "--attribute", "warmth", "-o", target]) == 0
     assert "gan-steering: warning: warmth: validation accuracy 0.500" in capsys.readouterr().err
+
+
+def test_labels_of_another_model_never_block_labelling_or_training(settings, dcgan, eyes):
+    """The labelled set's key outlives a change of model: labelling starts a new set for the new model, training
+    with scorers leaves the old set out and says so; the old set alone is refused with its model named."""
+    key, _, _ = tab.label(settings, "dcgan-faces", "", "smile", "no, yes", "3, 4", "yes")
+    new_key, _, status = tab.label(settings, "dcgan-eyes", key, "smile", "no, yes", "5", "no")
+    relabelled = directions_store.get(new_key)
+    assert relabelled.model.sha256 == eyes.identity.sha256 and len(relabelled) == 1 and "no: 1" in status
+    *_, status = tab.train(settings, "dcgan-eyes", ["brightness"], key, True, 100, 0.2, 2, "none", 0)
+    assert "labelled set smile was left out: it labels dcgan\\-faces" in status  # Markdown-escaped
+    with pytest.raises(DirectionsMismatchError, match="made for model 'dcgan-faces'"):
+        tab.train(settings, "dcgan-eyes", [], key, True, 100, 0.2, 2, "none", 0)

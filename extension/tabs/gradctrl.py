@@ -78,7 +78,8 @@ def label(
     with settings.lock:
         model = _model(settings, spec, request)
         current = directions_store.find(key) if key else None
-        if current is None or current.attribute != attribute.strip() or list(current.class_names) != names:
+        same = current is not None and current.model.sha256 == model.identity.sha256  # labels of another model: new
+        if not same or current.attribute != attribute.strip() or list(current.class_names) != names:
             current = attributes.LabelledSet.empty(model, attribute, names)
         if label_class not in current.class_names:
             raise errors.InvalidValueError(f"choose one of the classes {', '.join(current.class_names)}")
@@ -137,8 +138,12 @@ def train(
     """Train heads for the chosen attributes (and the labelled set), make the controls and the linear baselines;
     returns ``(shared controls key, heads key, accuracy table, control picker, status)``."""
     sources: list[Any] = list(chosen or [])
-    if use_labels and labels_key:
-        sources.append(directions_store.get(labels_key))
+    labelled = directions_store.get(labels_key) if use_labels and labels_key else None
+    with settings.lock:
+        model = _model(settings, spec, request)
+    left_out = labelled is not None and labelled.model.sha256 != model.identity.sha256 and bool(sources)
+    if labelled is not None and not left_out:  # alone, a set of another model is refused by its model check
+        sources.append(labelled)
     if not sources:
         raise errors.InvalidValueError("choose at least one attribute or label some samples")
     sampling = attributes.Sampling(
@@ -162,8 +167,11 @@ def train(
     picker = compat.update(choices=list(controls.names), value=controls.names[0])
     weak = trained.heads.weak()
     status = ok(f"{len(controls)} gradient controls: move them in the Edit tab")
-    if weak:
-        status = warn(f"{len(controls)} gradient controls, but " + "; ".join(md(w) for w in weak.values()))
+    notes = [md(w) for w in weak.values()]
+    if left_out:
+        notes.append(f"your labelled set {md(labelled.attribute)} was left out: it labels {md(labelled.model.name)}")
+    if notes:
+        status = warn(f"{len(controls)} gradient controls, but " + "; ".join(notes))
     return key, heads_key, "\n".join(rows), picker, status
 
 
