@@ -431,3 +431,16 @@ def test_style_based_controls_move_w_in_a_layer_range(tmp_path):
     up = probabilities(control.tensors, 1, moved.codes[:, 2])[:, 0] - probabilities(control.tensors, 1, w)[:, 0]
     assert bool((up > 0).all())  # towards class 0 of the 3-class head
     assert load_control(control.save(tmp_path / "w.safetensors"), model).layers == (2, 3, 4)
+
+
+def test_two_plain_functions_as_scorers_are_never_served_each_others_scores(dcgan):
+    """Two lambdas share a qualified name (their ``identity``): their scored samples are not cached under it."""
+    from steering.attributes.train import Sampling, prepare
+
+    sampling = Sampling(samples=200, fraction=0.1)
+    bright = lambda images: images.mean(dim=(1, 2, 3))  # noqa: E731 - the point is two lambdas
+    warm = lambda images: (images[:, 0] - images[:, 2]).mean(dim=(1, 2))  # noqa: E731
+    assert CallableScorer(bright, "x").identity() == CallableScorer(warm, "x").identity()
+    first = prepare(dcgan, [CallableScorer(bright, "x")], sampling)[0]
+    second = prepare(dcgan, [CallableScorer(warm, "x")], sampling)[0]
+    assert not (torch.equal(first.codes, second.codes) and torch.equal(first.labels, second.labels))

@@ -84,8 +84,9 @@ def attribute_samples(
 def _scored(
     generator: Generator, scorers: list[Scorer], sampling: Sampling, progress: Progress | None
 ) -> list[AttributeSamples]:
+    cacheable = all(s.cacheable for s in scorers)
     key = digest([generator.identity.sha256, [s.identity() for s in scorers], sampling.describe()])
-    known = _SCORED.get(key)
+    known = _SCORED.get(key) if cacheable else None
     if known is not None:
         return known
     found = score_samples(
@@ -96,7 +97,8 @@ def _scored(
         truncation=sampling.truncation,
         progress=progress,
     )
-    _SCORED.put(key, found)
+    if cacheable:
+        _SCORED.put(key, found)
     return found
 
 

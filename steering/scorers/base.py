@@ -55,6 +55,9 @@ class Scorer(ABC):
     def score(self, images: Tensor) -> Tensor:
         """Scores [N, C] of checked images [N, 3, H, W] in [-1, 1] (subclasses implement this)."""
 
+    #: Whether ``identity`` tells this scorer apart from any other, so results scored by it may be cached under it.
+    cacheable: bool = True
+
     def identity(self) -> dict[str, Any]:
         """What a file records about this scorer (JSON-able); subclasses add their parameters."""
         return {"scorer": self.name, "classes": list(self.classes)}
@@ -116,6 +119,9 @@ class CallableScorer(Scorer):
             out = torch.as_tensor(out)
         out = out.to(images.dtype)
         return out[:, None] if out.ndim == 1 else out
+
+    #: Two closures or lambdas share a qualified name: their scores are never cached under it.
+    cacheable = False
 
     def identity(self) -> dict[str, Any]:
         fn = getattr(self.fn, "__qualname__", type(self.fn).__name__)
