@@ -19,7 +19,7 @@ from steering.attributes.samples import confident, score_samples
 from steering.controls import FieldControl, LinearControl, load_control
 from steering.errors import DirectionsMismatchError, InvalidValueError
 from steering.methods.boundaries import fit_normal
-from steering.methods.gradctrl import build_controls
+from steering.methods.gradctrl import build_controls, gradctrl
 from steering.methods.sc2gan import correct, leak, leak_per_unit, parent_slider
 from steering.methods.sefa import sefa
 from steering.scorers import CallableScorer, scorer
@@ -308,6 +308,17 @@ def test_cli_correlations_and_correct(dcgan, tmp_path, capsys):
     assert main([*argv, "--parent", str(parent_file), "-o", str(out)]) == 2  # which of the three is A's?
     assert "say which of the 3 directions" in capsys.readouterr().err
 
+    # A parent that lowers A: no leak per unit of A to show (a dash, not a crash); the correction follows its sign.
+    lowers = -corrected.vectors[:1]
+    lowering = LinearControl(vectors=lowers, space="z", method="test", model=dcgan.identity, names=["l"])
+    assert main([*argv, "--parent", str(lowering.save(tmp_path / "lowering.safetensors")), "-o", str(out)]) == 0
+    assert capsys.readouterr().out.count("= — (it does not raise A)") == 2
+    # A GradCtrl parent: its head for A re-trained (the same rare set, from memory).
+    heads = gradctrl(dcgan, ["brightness", "contrast"], num_samples=400, epochs=3, use_cache=False)
+    options = ["--parent", str(heads.save(tmp_path / "heads.safetensors")), "--parent-index", "0"]
+    assert main([*argv, *options, "-o", str(out)]) == 0
+    assert "A's head re-trained" in capsys.readouterr().out and load_control(out, dcgan).method == "sc2gan"
+
 
 def test_the_binary_scorer_list_matches_the_scorers():
     from steering.scorers import BINARY, SCORERS, available
@@ -323,3 +334,51 @@ def test_an_attribute_without_an_image_change_is_moved_by_a_masked_gradctrl_step
     result = correct(dcgan, "brightness", "fer-happy", num_samples=400, fraction=0.1, rare=8, inversion_steps=5)
     assert result.rare.substitute == "GradCtrl step along fer-happy with A masked"
     assert 1 <= len(result.rare) <= result.rare.made <= 16
+
+
+def _synthetic_pair(n: int = 2000, d: int = 100, r: float = 0.8):
+    """Scores of A and of a B correlated with it by ``r`` on ``n`` random codes, A's confident samples, their cells."""
+    from steering.attributes.samples import Attribute, AttributeSamples
+    from steering.methods.sc2gan import _cell_counts
+
+    g = torch.Generator().manual_seed(0)
+    codes = torch.randn(n, d, generator=g)
+    a = codes[:, :1] + 0.1 * torch.randn(n, 1, generator=g)  # A reads the first coordinate
+    b = r * a + (1 - r * r) ** 0.5 * torch.randn(n, 1, generator=g)
+    a_data = AttributeSamples(Attribute("a", ("a",)), "z", codes, a)
+    b_data = AttributeSamples(Attribute("b", ("b",)), "z", codes, b)
+    labelled = confident(a_data, 0.2, seed=0)
+    return labelled, _cell_counts(labelled, a_data, b_data, r), g
+
+
+def test_the_refit_weighs_the_rare_cell_as_much_as_the_common_one_among_training_rows():
+    """Counted on the rows the boundary is fitted on (validation rows left out), natural rare samples included."""
+    from steering.methods.sc2gan import RareSamples, _augmented
+
+    labelled, cells, g = _synthetic_pair()
+    training = ~labelled.validation
+    for side in (0, 1):
+        common, natural = cells[side]
+        assert common + natural == int((training & (labelled.labels == side)).sum()) and common > natural
+    m = 7
+    rare = RareSamples(torch.randn(2 * m, 100, generator=g), None, torch.tensor([0] * m + [1] * m), "test", 2 * m, 0.1)
+    augmented = _augmented(labelled, rare, cells)
+    added = augmented.labels[len(labelled.labels) :]
+    assert not bool(augmented.validation[len(labelled.labels) :].any())  # the re-projections train
+    for side in (0, 1):
+        common, natural = cells[side]
+        assert abs(natural + int((added == side).sum()) - common) <= m / 2  # equal, up to one copy's rounding
+
+
+def test_a_corrected_slider_moves_the_way_its_parent_does(dcgan):
+    """Boundary normals point towards more A, a parent's sign is arbitrary (SeFa): the correction follows the parent."""
+    from steering.methods.sc2gan import RareSamples, _augmented, _corrected_boundary
+
+    labelled, cells, g = _synthetic_pair()
+    rare = RareSamples(torch.randn(8, 100, generator=g), None, torch.tensor([0] * 4 + [1] * 4), "test", 8, 0.1)
+    augmented = _augmented(labelled, rare, cells)
+    normal, _ = fit_normal(labelled, 0, *standardisation([labelled]))
+    for sign in (1.0, -1.0):
+        parent = LinearControl(vectors=sign * normal[None], space="z", method="test", model=dcgan.identity, names=["a"])
+        corrected = _corrected_boundary(dcgan, parent, 0, labelled, augmented, "b", {})
+        assert float(corrected.vectors[0] @ corrected.vectors[1]) > 0.5

@@ -83,17 +83,18 @@ def cmd_correct(args: argparse.Namespace, console: Console) -> int:
             progress=progress,
         )
     result.control.save(out)
-    counts = result.control.params["counts"]
+    rare = result.rare
     echo(
         f"{args.attribute} ~ {args.correlated}: r = {result.pair.correlation:+.3f}; rare cells "
-        f"{counts['rare cell frequency']:.1%} of the samples; {counts['re-projected and kept']} of "
-        f"{counts['synthesised']} rare combinations kept after re-projection ({result.rare.substitute})"
+        f"{rare.frequency:.1%} of the samples; {len(rare)} of {rare.made} rare combinations kept after "
+        f"re-projection ({rare.substitute})"
     )
     with console.progress("measuring the leak", unit="edit") as progress:
         measured = sc2gan.leak(generator, result, args.attribute, args.correlated, seeds=args.seeds, progress=progress)
     echo(measured.format())
     for (name, _, _), unit in zip(result.edits, sc2gan.leak_per_unit(measured), strict=True):
-        echo(f"  {name}: Δ {args.correlated} per unit Δ {args.attribute} = {unit:.4f}")
+        per_unit = "— (it does not raise A)" if unit is None else f"{unit:.4f}"
+        echo(f"  {name}: Δ {args.correlated} per unit Δ {args.attribute} = {per_unit}")
     for caveat in sc2gan.caveats(result, measured):
         console.warn(caveat)
     linear = result.control.kind == "linear"

@@ -265,7 +265,7 @@ def correct(
         b_layers=b_layers,
         progress=(stage(1), stage(2)),
     )
-    augmented = _augmented(labelled, rare_samples, _common_counts(labelled, a_data, b_data, pair.correlation))
+    augmented = _augmented(labelled, rare_samples, _cell_counts(labelled, a_data, b_data, pair.correlation))
     provenance = {
         "pair": [a_name, b_scorer.name],
         "correlation": round(pair.correlation, 4),
@@ -399,6 +399,8 @@ def _corrected_boundary(
     after, after_accuracy = fit_normal(augmented, 0, *standardisation([augmented]))
     if isinstance(parent, LinearControl) and index is not None:
         before, before_accuracy = parent.vectors[index].float(), None
+        if float(before @ after) < 0:  # the corrected slider moves the way its parent's does (signs are arbitrary)
+            after = -after
         base_name, parent_hash = parent.names[index], parent.content_hash()
     else:
         before, before_accuracy = fit_normal(labelled, 0, *standardisation([labelled]))
@@ -455,16 +457,18 @@ def _corrected_heads(
     return dataclasses.replace(parent, tensors=tensors, method="sc2gan", names=names, params=params)
 
 
-def _augmented(labelled: Labelled, rare: RareSamples, common_counts: dict[int, int]) -> Labelled:
-    """``labelled`` plus the re-projected rare samples, each repeated so that on each side of A the rare cell weighs
-    as much as the common one (``common_counts[side]``: the confident samples in the common cell): in the data the
-    boundary is fitted on, B then says nothing about A."""
+def _augmented(labelled: Labelled, rare: RareSamples, cells: dict[int, tuple[int, int]]) -> Labelled:
+    """``labelled`` plus the re-projected rare samples, repeated so that on each side of A the rare cell weighs as
+    much as the common one among the rows the boundary is fitted on (``cells[side]``: the training rows of the
+    common and of the rare cell): in that data B then says nothing about A. A side whose rare cell already weighs
+    as much gets none."""
     codes, labels, classes = [labelled.codes], [labelled.labels], [labelled.classes]
     for side in (0, 1):
         mine = rare.sides == side
-        if not bool(mine.any()):
+        common, natural = cells.get(side, (0, 0))
+        if not bool(mine.any()) or common <= natural:
             continue
-        repeat = max(1, round(common_counts.get(side, 0) / int(mine.sum())))
+        repeat = max(1, round((common - natural) / int(mine.sum())))
         codes.append(rare.codes[mine].to(labelled.codes).repeat(repeat, 1))
         labels.append(torch.full((int(mine.sum()) * repeat,), side, dtype=labelled.labels.dtype))
         if labelled.classes is not None:
@@ -484,10 +488,19 @@ def _augmented(labelled: Labelled, rare: RareSamples, common_counts: dict[int, i
     )
 
 
-def _common_counts(labelled: Labelled, a_data: AttributeSamples, b_data: AttributeSamples, r: float) -> dict[int, int]:
-    """Per side of A, how many of its confident samples have B on the common side."""
+def _cell_counts(
+    labelled: Labelled, a_data: AttributeSamples, b_data: AttributeSamples, r: float
+) -> dict[int, tuple[int, int]]:
+    """Per side of A, its confident training rows (validation rows left out) with B on the common side and on the
+    rare side."""
     b = b_data.scores[_rows(labelled, a_data), 0] > b_data.scores[:, 0].median()
-    return {side: int(((labelled.labels == side) & (b == ((side == 1) == (r >= 0)))).sum()) for side in (0, 1)}
+    training = ~labelled.validation
+    cells = {}
+    for side in (0, 1):
+        mine = training & (labelled.labels == side)
+        common = b == ((side == 1) == (r >= 0))
+        cells[side] = (int((mine & common).sum()), int((mine & ~common).sum()))
+    return cells
 
 
 def edits_of(measured: Correction | Control) -> list[tuple[str, Control, int]]:
