@@ -4,11 +4,13 @@ disentanglement measurement, on the real embedded faces and eyes models."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from steering.attributes import (
     Attribute,
@@ -27,7 +29,8 @@ from steering.attributes.labels import LabelsFileError
 from steering.attributes.measure import Edit, best_direction, measure
 from steering.controls import FieldControl, LinearControl, load_control
 from steering.edit import apply
-from steering.errors import InvalidValueError
+from steering.errors import DirectionsMismatchError, InvalidValueError
+from steering.io import read_safetensors_metadata
 from steering.methods import METHODS
 from steering.methods import gradctrl as gc
 from steering.methods.boundaries import boundaries_from, fit_normal, project_out
@@ -229,6 +232,19 @@ def test_labelled_sets_save_reload_and_extend(dcgan, eyes, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"not a file")
     with pytest.raises(LabelsFileError):
         LabelledSet.load(tmp_path / "bad.safetensors")
+    twice = LabelledSet.empty(dcgan, "smile", ["no", "yes"]).with_seeds(dcgan, [5, 6, 5], [0, 1, 1])
+    assert twice.seeds.tolist() == [6, 5] and twice.labels.tolist() == [1, 1]  # a seed given twice: its last label
+    narrow = dataclasses.replace(colours, model_classes=colours.model_classes[:, :3])  # class vectors of 3 on 8
+    with pytest.raises(DirectionsMismatchError, match="3 classes per sample; the model has 8"):
+        LabelledSet.load(narrow.save(tmp_path / "narrow.safetensors"), eyes)
+    iris = tmp_path / "iris.safetensors"
+    flat = {**load_file(str(iris)), "model_classes": torch.zeros(2)}
+    save_file(flat, str(tmp_path / "flat.safetensors"), metadata=read_safetensors_metadata(iris))
+    with pytest.raises(LabelsFileError, match=r"class vectors \[N, K\]"):
+        LabelledSet.load(tmp_path / "flat.safetensors")
+    empty = LabelledSet.empty(dcgan, "smile", ["no", "yes"])
+    with pytest.raises(InvalidValueError, match="'smile' holds no samples: label some first"):
+        train(dcgan, [empty], Sampling(samples=64, fraction=0.2), Training(epochs=1))
 
 
 def test_heads_learn_a_planted_rule_and_the_linear_boundary_finds_it():

@@ -91,6 +91,13 @@ def test_cli_label_train_measure(tmp_path, capsys):
     grid = ["--grid", str(tmp_path / "grid.png"), "--seeds", "1,2"]
     assert main([*label, "--extend", str(labels), "--set", "4=0", "--set", "5=0", *grid]) == 0
     assert LabelledSet.load(labels).counts() == {"no": 3, "yes": 2} and (tmp_path / "grid.png").is_file()
+    capsys.readouterr()
+    other = [*label[:6], "frown", *label[7:]]
+    for argv, words in [
+        ([*other, "--extend", str(labels)], "holds the attribute 'smile', not 'frown'"),
+        ([*label, "--extend", str(labels), "--truncation", "0.5"], "holds samples at ψ 1, not 0.5"),
+    ]:
+        assert main(argv) == 2 and words in capsys.readouterr().err  # refused, not silently ignored
 
     train = ["-q", "train", MODEL, "--device", "cpu", "--samples", "200", "--fraction", "0.2", "--epochs", "5"]
     sources = ["--attribute", "brightness", "--attribute", "warmth", "--labels", str(labels)]
@@ -101,6 +108,9 @@ def test_cli_label_train_measure(tmp_path, capsys):
     assert field.params["exclude"][0] == {"warmth": 10, "smile": 10}
     assert load_control(linear).names == ["brightness (linear)", "warmth (linear)", "smile (linear)"]
     assert main([*train, "-o", str(tmp_path / "x.safetensors")]) == 2  # nothing to train on: one clear line
+    for bad, words in [(["--top-k", "500"], "--top-k"), (["--layers", "3:9"], "layer"), (["--fraction", "0.9"], "0.5")]:
+        assert main([*train, "--attribute", "brightness", *bad, "-o", str(tmp_path / "x.safetensors")]) == 2
+        assert words in capsys.readouterr().err  # refused before scoring
 
     sefa = tmp_path / "sefa.safetensors"
     assert main(["-q", "discover", MODEL, "--device", "cpu", "--method", "sefa", "-k", "5", "-o", str(sefa)]) == 0
@@ -112,6 +122,15 @@ def test_cli_label_train_measure(tmp_path, capsys):
     assert "gradctrl: warmth" in out and "boundaries: warmth (linear)" in out and (tmp_path / "p.png").is_file()
     sefa_row = next(line for line in out.splitlines() if line.startswith("sefa: "))
     assert sefa_row.split()[4] != "—" and float(sefa_row.split()[4]) > 0  # oriented: its best direction raises warmth
+    measure = ["-q", "measure", MODEL, "--device", "cpu", "--edit", str(sefa), "--seeds", "2", "--attributes", "warmth"]
+    for bad, words in [
+        (["--target", "warmth", "--others", "warmht"], "warmht not among the measured warmth"),
+        (["--target", "warmth:nope"], "warmth has classes"),
+        (["--target", "warmth", "--strengths", "1,abc"], "a strength"),
+    ]:
+        assert main([*measure, *bad]) == 2  # one clear line, never a traceback
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_a_head_at_chance_is_a_warning_and_the_measure_table_shows_no_nan(settings, tmp_path, capsys):

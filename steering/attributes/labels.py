@@ -69,8 +69,9 @@ class LabelledSet:
             raise InvalidValueError("latent codes contain NaN or infinite values")
         if n and (int(self.labels.min()) < 0 or int(self.labels.max()) >= len(names)):
             raise InvalidValueError(f"labels must be class indices in [0, {len(names)})")
-        if self.model_classes is not None and self.model_classes.shape[0] != n:
-            raise InvalidValueError("one class vector per sample")
+        given = self.model_classes
+        if given is not None and (given.ndim != 2 or given.shape[0] != n or not torch.isfinite(given).all()):
+            raise InvalidValueError("model classes must be finite class vectors [N, K], one per sample")
         object.__setattr__(self, "truncation", check_truncation(self.truncation))
 
     def __len__(self) -> int:
@@ -146,11 +147,18 @@ class LabelledSet:
         seeds: Sequence[int] | Tensor | None = None,
         model_classes: Tensor | None = None,
     ) -> LabelledSet:
-        """This set with more samples; a seed already in the set is relabelled, not repeated."""
+        """This set with more samples; a seed already in the set, or given twice, is relabelled (its last label), not
+        repeated."""
         labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
         seeds = torch.full((len(labels),), -1, dtype=torch.long) if seeds is None else torch.as_tensor(seeds)
         if codes.ndim != 2 or codes.shape[1] != self.codes.shape[1]:
             raise InvalidValueError(f"codes must be [N, {self.codes.shape[1]}], got {list(codes.shape)}")
+        listed = seeds.tolist()
+        last = [i for i, seed in enumerate(listed) if seed < 0 or seed not in listed[i + 1 :]]
+        if len(last) < len(listed):
+            rows = torch.tensor(last, dtype=torch.long)
+            codes, labels, seeds = codes[rows], labels[rows], seeds[rows]
+            model_classes = None if model_classes is None else model_classes[rows]
         check_latents(len(self) + len(codes), codes.shape[1], "labelled samples")
         keep = torch.ones(len(self), dtype=torch.bool)
         for seed in seeds.tolist():
@@ -188,6 +196,11 @@ class LabelledSet:
             raise DirectionsMismatchError(f"labelled codes have dimension {self.codes.shape[1]}")
         if (generator.num_classes > 0) != (self.model_classes is not None):
             raise DirectionsMismatchError("the labels and the model disagree on class conditioning")
+        if self.model_classes is not None and self.model_classes.shape[1] != generator.num_classes:
+            raise DirectionsMismatchError(
+                f"the labels hold {self.model_classes.shape[1]} classes per sample; "
+                f"the model has {generator.num_classes}"
+            )
 
     # ----- files ----------------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:

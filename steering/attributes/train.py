@@ -15,6 +15,7 @@ from ..errors import InvalidValueError
 from ..memo import Recent, digest
 from ..models.base import Generator
 from ..scorers import Scorer, as_scorer
+from ..values import check_count, check_number, check_seed
 from .heads import Heads, Training, train_heads
 from .labels import LabelledSet
 from .samples import AttributeSamples, Labelled, confident, score_samples
@@ -34,6 +35,17 @@ class Sampling:
     validation: float = 0.3
     seed: int = 0
     truncation: float | None = None  # None: 0.4 for style-based models, 1 otherwise
+
+    def __post_init__(self) -> None:  # checked before anything is scored
+        checked = {
+            "samples": check_count(self.samples, "the number of samples", 2, 1_000_000),
+            "fraction": check_number(self.fraction, "the confident fraction", 1e-4, 0.5),
+            "validation": check_number(self.validation, "the validation share", 0.0, 0.9),
+            "seed": check_seed(self.seed),
+            "truncation": None if self.truncation is None else check_number(self.truncation, "truncation ψ", 0, 2),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -75,6 +87,8 @@ def attribute_samples(
     for source in sources:
         if isinstance(source, LabelledSet):
             source.check_model(generator)
+            if not len(source):
+                raise InvalidValueError(f"the labelled set {source.attribute!r} holds no samples: label some first")
             out.append((source.samples(), False))
         else:
             out.append((next(scored), True))

@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import edit, render
 from ..attributes import LabelledSet, Sampling, Training, train
 from ..attributes.measure import Edit, best_direction, measure
+from ..attributes.samples import edit_space
 from ..charts import line_chart
 from ..errors import InvalidValueError
 from ..io import save_image
@@ -17,7 +18,7 @@ from ..methods import gradctrl as gc
 from ..methods.boundaries import boundaries_from
 from ..models.base import Latents
 from ..scorers import SCORERS, scorer
-from ..values import check_count, check_name
+from ..values import check_count, check_name, check_strength, layer_range
 from . import arguments as arg
 from .console import Console, echo
 from .shared import control_index, image_output, load_model, not_an_input, output
@@ -30,7 +31,7 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument("--classes", help="its class names, e.g. no,yes (two: a binary attribute); default: from --extend")
     p.add_argument("--set", dest="labels", action="append", default=[], metavar="SEED=CLASS", help="label a seed")
     p.add_argument("--extend", metavar="FILE", help="start from this labelled set (its labels are kept)")
-    p.add_argument("--truncation", type=arg.TRUNCATION, default=1.0, metavar="PSI", help="ψ of the samples")
+    p.add_argument("--truncation", type=arg.TRUNCATION, metavar="PSI", help="ψ of the samples (default 1)")
     p.add_argument("--grid", metavar="GRID.png", help="also render these seeds in a grid to look at (see --seeds)")
     p.add_argument("--seeds", type=arg.SEEDS, help="seeds shown in --grid, e.g. 0,1,2,3")
     p.add_argument("-o", "--output", required=True, metavar="LABELS.safetensors")
@@ -87,8 +88,13 @@ def cmd_label(args: argparse.Namespace, console: Console) -> int:
     grid_out = image_output(args.grid, args) if args.grid else None
     generator = load_model(args, console)
     base = LabelledSet.load(Path(args.extend).expanduser(), generator) if args.extend else None
+    if base is not None and args.attribute.strip() != base.attribute:
+        raise InvalidValueError(f"--extend holds the attribute {base.attribute!r}, not {args.attribute!r}")
+    if base is not None and args.truncation not in (None, base.truncation):
+        raise InvalidValueError(f"--extend holds samples at ψ {base.truncation:g}, not {args.truncation:g}")
     names, labels = _classes_and_labels(args, base)
-    labelled = base or LabelledSet.empty(generator, args.attribute, names, args.truncation)
+    psi = 1.0 if args.truncation is None else args.truncation
+    labelled = base or LabelledSet.empty(generator, args.attribute, names, psi)
     if labels:
         labelled = labelled.with_seeds(generator, [s for s, _ in labels], [c for _, c in labels])
     labelled.save(out)
@@ -111,9 +117,12 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     strip = image_output(args.strip, args) if args.strip else None
     if not args.attribute and not args.labels:
         raise InvalidValueError("give at least one --attribute or --labels")
+    sampling = Sampling(args.samples, args.fraction, 0.3, args.seed)  # every option checked before any scoring
     generator = load_model(args, console)
+    layer_range(generator, args.layers)
+    if args.top_k is not None:
+        check_count(args.top_k, "--top-k", 0, generator.space_dim(edit_space(generator)))
     sources = [*args.attribute, *(LabelledSet.load(Path(p).expanduser(), generator) for p in args.labels)]
-    sampling = Sampling(args.samples, args.fraction, 0.3, args.seed)
     with console.progress("scoring and training", unit="step") as progress:
         trained = train(generator, sources, sampling, Training(epochs=args.epochs, seed=args.seed), progress)
     controls = gc.controls_from(generator, trained, exclude=args.exclude, top_k=args.top_k, layers=args.layers)
@@ -146,13 +155,19 @@ def cmd_measure(args: argparse.Namespace, console: Console) -> int:
         names.insert(0, target)
     scorers = [scorer(n) for n in names]
     t = names.index(target)
-    column = scorers[t].classes.index(target_class) if target_class else 0
     if target_class and target_class not in scorers[t].classes:
         raise InvalidValueError(f"{target} has classes {', '.join(scorers[t].classes)}, not {target_class!r}")
+    column = scorers[t].classes.index(target_class) if target_class else 0
     others = None
     if args.others:
-        others = tuple(names.index(n.strip()) for n in args.others.split(",") if n.strip() in names)
-    strengths = [float(s) for s in args.strengths.split(",") if s.strip()]
+        wanted = [n.strip() for n in args.others.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise InvalidValueError(f"--others: {', '.join(unknown)} not among the measured {', '.join(names)}")
+        others = tuple(names.index(n) for n in wanted)
+    strengths = [check_strength(s, "a strength") for s in args.strengths.split(",") if s.strip()]
+    if not strengths:
+        raise InvalidValueError("--strengths: give at least one strength")
     from ..controls import load_control
 
     generator = load_model(args, console)
