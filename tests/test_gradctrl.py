@@ -460,3 +460,24 @@ def test_two_plain_functions_as_scorers_are_never_served_each_others_scores(dcga
     first = prepare(dcgan, [CallableScorer(bright, "x")], sampling)[0]
     second = prepare(dcgan, [CallableScorer(warm, "x")], sampling)[0]
     assert not (torch.equal(first.codes, second.codes) and torch.equal(first.labels, second.labels))
+
+
+def test_a_damaged_gradient_control_file_is_refused_when_it_loads(dcgan, tmp_path):
+    """Targets, class columns and exclusion budgets that do not fit the stored heads: a DirectionsFileError at load
+    (it used to load, then fail with KeyError or IndexError at the first step)."""
+    from steering.errors import DirectionsFileError
+
+    control = gc.gradctrl(dcgan, ["brightness", "warmth"], num_samples=200, fraction=0.2, epochs=2, use_cache=False)
+    good = control.save(tmp_path / "good.safetensors")
+    tensors, metadata = load_file(str(good)), read_safetensors_metadata(good)
+    for name, tensor in [
+        ("field.control.target", torch.tensor([7.0, 1.0])),
+        ("field.control.column", torch.tensor([9.0, 0.0])),
+        ("field.control.exclude", torch.full((2, 3), 5.0)),
+        ("field.control.exclude", torch.tensor([5.0, 5.0])),
+        ("field.control.exclude", -torch.ones(2, 2)),
+    ]:
+        save_file({**tensors, name: tensor}, str(tmp_path / "bad.safetensors"), metadata=metadata)
+        with pytest.raises(DirectionsFileError, match="gradient control"):
+            load_control(tmp_path / "bad.safetensors", dcgan)
+    assert len(load_control(good, dcgan)) == 2

@@ -70,6 +70,13 @@ FIELDS: dict[str, str] = {
 }
 
 
+#: Field name -> "module:function" that checks a control's stored tensors fit its field (called when a control is
+#: made or loaded, so a damaged file is refused then, not at its first step); fields without one need none.
+FIELD_CHECKS: dict[str, str] = {
+    "gradctrl": f"{_CORE}.methods.gradctrl:check_control",
+}
+
+
 def field_function(name: str) -> FieldFunction:
     try:
         module_name, function_name = FIELDS[name].split(":")
@@ -111,6 +118,9 @@ class FieldControl(StepwiseControl):
         }
         self.step_size = check_number(self.step_size, "the field step size", 1e-6, 1e3)
         self.normalise = bool(self.normalise)
+        if self.field in FIELD_CHECKS:
+            module_name, function_name = FIELD_CHECKS[self.field].split(":")
+            getattr(importlib.import_module(module_name), function_name)(self)
 
     def kind_tensors(self) -> dict[str, Tensor]:
         return {TENSOR_PREFIX + name: tensor for name, tensor in self.tensors.items()}
@@ -253,4 +263,4 @@ class FieldControl(StepwiseControl):
         return out
 
 
-__all__ = ["FIELDS", "FieldControl", "FieldInputs", "constant_field", "field_function"]
+__all__ = ["FIELDS", "FIELD_CHECKS", "FieldControl", "FieldInputs", "constant_field", "field_function"]

@@ -72,6 +72,21 @@ def gradient_step(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tenso
     return gradient.masked_fill(exclusion_mask(t, x, inputs.classes, t["control.exclude"][i], target), 0.0)
 
 
+def check_control(control: FieldControl) -> None:
+    """The heads, and each control's target head, class column and exclusion budgets [k, heads], fit together."""
+    t, k, dim = control.tensors, control.count, control.latent_dim
+    first = t.get("head0.w1")
+    n = check_head_tensors(t, dim, 0 if first is None or first.ndim != 2 else max(0, int(first.shape[1]) - dim))
+    target, column, exclude = (t.get(f"control.{name}") for name in ("target", "column", "exclude"))
+    if target is None or column is None or tuple(target.shape) != (k,) or tuple(column.shape) != (k,):
+        raise InvalidValueError(f"gradient controls need control.target and control.column of shape [{k}]")
+    if exclude is None or tuple(exclude.shape) != (k, n) or bool((exclude < 0).any()):
+        raise InvalidValueError(f"gradient controls need budgets control.exclude [{k}, {n}] of at least 0")
+    for i, (a, c) in enumerate(zip(target.tolist(), column.tolist(), strict=True)):
+        if a != int(a) or not 0 <= a < n or c != int(c) or not 0 <= c < t[f"head{int(a)}.w2"].shape[0]:
+            raise InvalidValueError(f"gradient control {i} names head {a:g}, column {c:g}: not among its {n} heads")
+
+
 # ----- controls from heads -------------------------------------------------------------------------------------------
 def control_targets(attributes: Sequence[Attribute]) -> list[tuple[int, int, str]]:
     """One control per binary attribute and per class of a multi-class one: ``(head, column, name)``."""
