@@ -150,6 +150,11 @@ def test_a_head_at_chance_is_a_warning_and_the_measure_table_shows_no_nan(settin
     assert len(rows) == 6 and sum(row[3][0].isdigit() for row in rows) >= 4  # the boundaries and SeFa/GANSpace
     assert all(row[3][0].isdigit() or row[3].startswith("— *") for row in rows)  # a number, or why not in words
     assert "⚠️" in table  # the head behind this control is at chance: said beside the table too
+    free_key, heads_key, *_ = tab.train(settings, MODEL, ["brightness", "warmth"], "", False, 200, 0.1, 3, "none", 0)
+    table, _ = tab.measure(settings, MODEL, free_key, heads_key, "brightness", 4)
+    assert "excludes nothing: the change of warmth is shown" in table and "others' change" in table
+    changes = [line.split(" | ")[3] for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert any(c[0].isdigit() and float(c) > 0 for c in changes)  # not "0.000" on every row
 
     capsys.readouterr()
     train = ["-q", "train", MODEL, "--device", "cpu", "--samples", "200", "--fraction", "0.1", "--epochs", "3"]

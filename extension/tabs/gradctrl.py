@@ -252,7 +252,9 @@ def measure(
     if names[target] not in scorers.SCORERS:
         raise errors.InvalidValueError("a labelled attribute has no image scorer to measure with")
     excluded = [n for n in gradctrl.exclusions(found, index) if n in scorers.SCORERS]
-    measured = [names[target], *excluded] or [names[target]]
+    # Nothing excluded (exclude "none", or nothing entangled): what else moves is still worth seeing.
+    watched = excluded or [n for i, n in enumerate(names) if i != target and n in scorers.SCORERS]
+    measured = [names[target], *watched]
     chosen = [scorers.scorer(n) for n in measured]
     with settings.lock:
         model = _model(settings, spec, request)
@@ -274,18 +276,20 @@ def measure(
             best, sign = measurement.best_direction(model, directions, chosen[0], column, probe)
             edits.append(measurement.Edit(name, directions, best, 0, column, others, flip=sign < 0))
         result = measurement.measure(model, edits, chosen, latents, [1, 2, 3, 4], progress=progress)
-    rows = [
-        f"Compared at an equal change of {md(names[target])}: {result.level:.3f} std.",
-        "",
-        "| edit | strength | target change | excluded change | success |",
-        "|---|---|---|---|---|",
-    ]
+    level = f"Compared at an equal change of {md(names[target])}: {result.level:.3f} std."
+    if not excluded:
+        level += (
+            f" This control excludes nothing: the change of {md(', '.join(watched) or 'no other attribute')} is shown."
+        )
+    column_name = "excluded change" if excluded else "others' change"
+    rows = [level, "", f"| edit | strength | target change | {column_name} | success |", "|---|---|---|---|---|"]
     for row in result.table():
         strength = "—" if row["strength"] is None else f"{row['strength']:.2f}"
-        excluded = f"— *{md(row['note'])}*" if row["note"] else f"{row['others_change']:.3f}"
-        rows.append(
-            f"| {md(row['edit'])} | {strength} | {row['target_change']:.3f} | {excluded} | {row['success']:.0%} |"
-        )
+        if row["note"]:
+            moved = f"— *{md(row['note'])}*"
+        else:
+            moved = "—" if row["others_change"] is None else f"{row['others_change']:.3f}"
+        rows.append(f"| {md(row['edit'])} | {strength} | {row['target_change']:.3f} | {moved} | {row['success']:.0%} |")
     weak = trained.heads.weak().get(names[target])
     if weak:
         rows += ["", warn(md(weak))]

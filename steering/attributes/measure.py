@@ -106,9 +106,9 @@ class Measurement:
         return f"raises {target} by {best:.3g} std at most (strength {largest:g}), short of the common {self.level:.3g}"
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per edit at the common target level: strength, success share, others' mean change, and each
-        attribute's change; an edit that does not reach the level has ``None`` for them and a ``note`` saying why
-        (``target_change`` is then the most it reached)."""
+        """One row per edit at the common target level: strength, success share, others' mean change (``None``
+        when no other attribute is measured), and each attribute's change; an edit that does not reach the level has
+        ``None`` for them and a ``note`` saying why (``target_change`` is then the most it reached)."""
         rows = []
         for curve in self.curves:
             found = self.at_level(curve)
@@ -126,7 +126,7 @@ class Measurement:
                 row["note"] = self.note(curve, found["target"])
             else:
                 others = [found["changes"][a] for a in self.others(curve)]
-                row["others_change"] = sum(others) / len(others) if others else 0.0
+                row["others_change"] = sum(others) / len(others) if others else None  # nothing to leave alone
                 row["per_attribute"] = dict(zip(self.attributes, found["changes"], strict=True))
             rows.append(row)
         return rows
@@ -148,7 +148,7 @@ class Measurement:
         for row in self.table():
             strength = "—" if row["strength"] is None else f"{row['strength']:.3g}"
             if row["note"] is None:
-                others = f"{row['others_change']:8.3f}"
+                others = f"{'—':>8s}" if row["others_change"] is None else f"{row['others_change']:8.3f}"
                 per = ", ".join(f"{k} {v:.2f}" for k, v in row["per_attribute"].items() if k != row["target"])
             else:
                 others, per = f"{'—':>8s}", row["note"]
