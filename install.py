@@ -80,13 +80,27 @@ def _run_pip(flags: tuple[str, ...], requirement: str, desc: str) -> None:
     run_pip(" ".join(["install", *flags, f'"{requirement}"']), desc)  # quoted: the webui runs pip through a shell
 
 
+def _release(version: str) -> tuple[int, ...]:
+    """``_version_tuple`` without trailing zeros ("0.1.0" and "0.1" are the same release)."""
+    parts = list(_version_tuple(version))
+    while parts and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
 def missing() -> list[tuple[str, str, tuple[str, ...]]]:
-    """Requirements that are absent or older than their minimum: (distribution, requirement, flags)."""
+    """Requirements that are absent, older than their minimum, or another release than an exact pin (the embedded
+    models' and scorers' wheels: their weights' sha256 names the model): (distribution, requirement, flags)."""
     needed = []
     for distribution, requirement, minimum, flags in REQUIREMENTS:
         if _is_installed(distribution):
             version = _installed_version(distribution)
-            if version is None or _version_tuple(version) >= _version_tuple(minimum):
+            if version is None:
+                continue
+            if requirement.endswith(f"=={minimum}"):
+                if _release(version) == _release(minimum):
+                    continue
+            elif _version_tuple(version) >= _version_tuple(minimum):
                 continue
         needed.append((distribution, requirement, flags))
     return needed
