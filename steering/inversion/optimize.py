@@ -206,7 +206,8 @@ class Inversion:
         perceptual = load_perceptual(generator.device) if self.settings.use_perceptual else None
         self.loss = ReconstructionLoss(self.settings.weights, perceptual)
         self.init = init
-        self.initial = initial or ("given" if init is not None else "mean")
+        prior = f"best of {Z_PROBES} prior samples" if self.space == Z else "mean"  # see ``_start``
+        self.initial = initial or ("given" if init is not None else prior)
         self.result: InversionResult | None = None
 
     # ----- parameters ----------------------------------------------------------------------------------------------
