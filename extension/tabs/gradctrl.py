@@ -139,12 +139,7 @@ def train(
     returns ``(shared controls key, heads key, accuracy table, control picker, status)``."""
     sources: list[Any] = list(chosen or [])
     labelled = directions_store.get(labels_key) if use_labels and labels_key else None
-    with settings.lock:
-        model = _model(settings, spec, request)
-    left_out = labelled is not None and labelled.model.sha256 != model.identity.sha256 and bool(sources)
-    if labelled is not None and not left_out:  # alone, a set of another model is refused by its model check
-        sources.append(labelled)
-    if not sources:
+    if not sources and labelled is None:
         raise errors.InvalidValueError("choose at least one attribute or label some samples")
     sampling = attributes.Sampling(
         values.check_count(num_samples, "the number of samples", 16, 200_000),
@@ -155,6 +150,9 @@ def train(
     session = session_id(request)
     with settings.lock:
         model = _model(settings, spec, request)
+        left_out = labelled is not None and labelled.model.sha256 != model.identity.sha256 and bool(sources)
+        if labelled is not None and not left_out:  # alone, a set of another model is refused by its model check
+            sources.append(labelled)
         trained = attributes.train(model, sources, sampling, training, progress)
         controls = gradctrl.controls_from(model, trained, exclude=exclude, top_k=k)
     key = directions_store.put(controls, session)
