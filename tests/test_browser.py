@@ -95,6 +95,7 @@ def test_the_page_opens_ready_and_every_control_moves_the_image(tmp_path):
         page.wait_for_function("([sel, base]) => document.querySelector(sel)?.src !== base", arg=[IMAGE, base])
         restored = fetched(page, settled_src(page))
         assert same_pixels(restored, recipe_png.read_bytes())
+        page.screenshot(path=str(ARTIFACTS / "browser-restored.png"), full_page=True)
         page.click("#gan_steering_reset")
         page.wait_for_function(reset_done, arg=[IMAGE, base, "#gan_steering_strength_0 input[type=number]"])
 
