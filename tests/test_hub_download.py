@@ -219,8 +219,11 @@ def test_a_file_larger_than_the_request_budget_is_refused_before_download(hub, w
         load_generator(f"{repo_id}:weights.tar")
     assert try_to_load_from_cache(repo_id, "weights.tar") is None
     assert_store_empty()
-    monkeypatch.setenv("GAN_STEERING_MAX_REQUEST_MB", "64")
+    monkeypatch.setenv("GAN_STEERING_MAX_REQUEST_MB", "20")
     assert load_generator(f"{repo_id}:weights.tar").identity.name.endswith("weights.tar")
+    hub.commit(repo_id, {"weights.tar": b"\0" * (24 * 2**20)}, "a larger file on main")  # a branch moves on
+    with pytest.raises(ResourceLimitError, match=r"24\.0 MiB on the Hub"):  # the cached older file is no pass
+        load_generator(f"{repo_id}:weights.tar")
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from types import ModuleType
 
 from .. import limits
 from ..errors import HubError, ModelNotFoundError, SteeringError
-from .spec import HubFile, valid_repo_id
+from .spec import HubFile, is_commit, valid_repo_id
 
 _TRUE = {"1", "on", "yes", "true"}
 _HTTP_LIBRARIES = {"httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3"}  # their errors: network trouble
@@ -108,15 +108,17 @@ def download(
 
 def _check_size(source: HubFile, endpoint: str, token: str | bool | None, cache_dir: str | None) -> None:
     """Refuse, before downloading, a file whose tensors would not fit one request's memory budget (a public Space
-    must not fetch any file a visitor names, whatever its size). Files already in the cache are not asked about;
-    when the Hub cannot be asked, ``hf_hub_download`` says why (or serves the cache)."""
+    must not fetch any file a visitor names, whatever its size). A file of a pinned commit already in the cache is
+    not asked about (it cannot change; a branch can move on to a larger file); when the Hub cannot be asked,
+    ``hf_hub_download`` says why (or serves the cache)."""
     import huggingface_hub
 
-    cached = huggingface_hub.try_to_load_from_cache(
-        source.repo_id, source.filename, cache_dir=cache_dir, revision=source.revision, repo_type=source.repo_type
-    )
-    if isinstance(cached, str):
-        return
+    if is_commit(source.revision):
+        cached = huggingface_hub.try_to_load_from_cache(
+            source.repo_id, source.filename, cache_dir=cache_dir, revision=source.revision, repo_type=source.repo_type
+        )
+        if isinstance(cached, str):
+            return
     url = huggingface_hub.hf_hub_url(
         source.repo_id, source.filename, revision=source.revision, repo_type=source.repo_type, endpoint=endpoint
     )
