@@ -77,12 +77,16 @@ FIELD_CHECKS: dict[str, str] = {
 }
 
 
-def field_function(name: str) -> FieldFunction:
-    try:
-        module_name, function_name = FIELDS[name].split(":")
-    except KeyError:
-        raise InvalidValueError(f"unknown field {name!r}; this gan-steering knows {', '.join(FIELDS)}") from None
+def _imported(where: str) -> Callable[..., Any]:
+    """The function a registry entry ``"module:function"`` names (imported on first use)."""
+    module_name, function_name = where.split(":")
     return getattr(importlib.import_module(module_name), function_name)
+
+
+def field_function(name: str) -> FieldFunction:
+    if name not in FIELDS:
+        raise InvalidValueError(f"unknown field {name!r}; this gan-steering knows {', '.join(FIELDS)}")
+    return _imported(FIELDS[name])
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -119,8 +123,7 @@ class FieldControl(StepwiseControl):
         self.step_size = check_number(self.step_size, "the field step size", 1e-6, 1e3)
         self.normalise = bool(self.normalise)
         if self.field in FIELD_CHECKS:
-            module_name, function_name = FIELD_CHECKS[self.field].split(":")
-            getattr(importlib.import_module(module_name), function_name)(self)
+            _imported(FIELD_CHECKS[self.field])(self)
 
     def kind_tensors(self) -> dict[str, Tensor]:
         return {TENSOR_PREFIX + name: tensor for name, tensor in self.tensors.items()}
