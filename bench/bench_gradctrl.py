@@ -68,7 +68,7 @@ def main() -> None:
         return generator.synthesize(latents)
 
     def step() -> object:
-        return control.direction(generator, latents.codes, 0, None)
+        return control.direction(generator, latents.codes, 0, latents)
 
     medians = interleaved_medians({"bare forward": bare, "gradient step": step}, repeats=args.repeats)
     budgets = control.tensors["control.exclude"][0]

@@ -332,6 +332,27 @@ def test_ict_on_the_mapping_with_a_layer_range(mapping, monkeypatch):
     assert not torch.allclose(frames.codes[0, 1], w0)
 
 
+def test_ict_reads_the_psi_of_the_latents_it_moves(mapping):
+    """The field's partial network is taken at the ψ of the latents being moved, not at the control's own start: on
+    StyleGAN2, ``w = w̄ + ψ·(f(z) − w̄)``, so at ψ = 0.5 every σ halves and the paper's scaled step doubles in z,
+    and one step moves w by ``σ_ref·h`` whatever the ψ of the edited seed."""
+    from steering.methods import METHODS
+
+    h = 0.05
+    control = METHODS["localbasis"].run(mapping, {"num_directions": 1, "seed": 3, "step_size": h})
+    assert control.params["truncation"] == 1.0 and control.params["speed"] == "output"
+    moved_w = {}
+    for psi in (1.0, 0.5):
+        start = start_latents(mapping, 3, truncation=psi)
+        moved = edit.apply(mapping, start, control, {0: h})
+        with torch.no_grad():
+            shift = mapping.to_space(moved, "w").codes - mapping.to_space(start, "w").codes
+        moved_w[psi] = float(shift.norm())
+    expected = h * float(control.tensors["scale"][0])
+    assert moved_w[1.0] == pytest.approx(expected, rel=0.05)
+    assert moved_w[0.5] == pytest.approx(expected, rel=0.05), moved_w
+
+
 def test_guided_traversal_follows_the_global_direction_first(mapping):
     """The guided field's first step is the local direction whose u is most aligned with the SeFa direction (in w),
     signed along it, times a factor in [a, 2 − a]; the same path is drawn again for the same seed."""

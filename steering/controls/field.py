@@ -27,7 +27,7 @@ from torch import Tensor
 
 from .. import metadata as meta
 from ..errors import DirectionsFileError, InvalidValueError
-from ..models.base import Generator, Latents
+from ..models.base import Generator, Latents, Noise
 from ..values import check_count, check_name, check_number
 from .base import finite
 from .stepwise import Report, StepwiseControl
@@ -46,6 +46,8 @@ class FieldInputs:
     classes: Tensor | None  # [N, C] for class-conditional models
     previous: Tensor | None = None  # f̂ [N, d] at the previous step of this path (None at its first step)
     step: int = 0  # steps taken so far along this path
+    truncation: float | None = None  # ψ of the latents being moved (None: not known, the field's own)
+    noise: Noise | None = None  # their noise (None: not known, the field's own)
 
 
 FieldFunction = Callable[[Generator, Tensor, FieldInputs], Tensor]
@@ -183,10 +185,15 @@ class FieldControl(StepwiseControl):
 
     # ----- moving latents ----------------------------------------------------------------------------------------
     def direction(
-        self, generator: Generator, x: Tensor, index: int, classes: Tensor | None, state: State = (None, 0)
+        self, generator: Generator, x: Tensor, index: int, context: Latents | None, state: State = (None, 0)
     ) -> Tensor:
-        """``f̂(x)`` [N, d] for control ``index``; ``state``: the previous step's ``f̂`` and the steps taken so far."""
-        inputs = FieldInputs(index, self.tensors, self.params, classes, *state)
+        """``f̂(x)`` [N, d] for control ``index``; ``context``: the latents being moved (their class, ψ and noise; the
+        codes are ``x``), ``None`` for none known; ``state``: the previous step's ``f̂`` and the steps taken so far."""
+        if context is None:
+            inputs = FieldInputs(index, self.tensors, self.params, None, *state)
+        else:
+            conditions = (context.classes, *state, float(context.truncation), context.noise)
+            inputs = FieldInputs(index, self.tensors, self.params, *conditions)
         f = field_function(self.field)(generator, x, inputs)
         if tuple(f.shape) != tuple(x.shape):
             raise InvalidValueError(f"field {self.field!r} returned {list(f.shape)} for latents {list(x.shape)}")
@@ -199,13 +206,13 @@ class FieldControl(StepwiseControl):
     ) -> tuple[Tensor, None]:
         """``start`` integrated along the field by ``s`` (the step rule above); the cost goes to ``report``."""
         began = time.perf_counter()
-        moved, steps = self._integrate(generator, start, s, index, latents.classes)
+        moved, steps = self._integrate(generator, start, s, index, latents)
         if report is not None:
             report(self.names[index], steps, time.perf_counter() - began)
         return moved, None
 
     def _integrate(
-        self, generator: Generator, x: Tensor, s: Tensor, index: int, classes: Tensor | None
+        self, generator: Generator, x: Tensor, s: Tensor, index: int, context: Latents
     ) -> tuple[Tensor, int]:
         """``x`` moved by ``s``: ``n − 1`` full steps then one of what is left (see the module docstring)."""
         n, last = self._steps(s)
@@ -213,7 +220,7 @@ class FieldControl(StepwiseControl):
         previous = None
         for step in range(int(n.max())):
             size = torch.where(n - 1 > step, self.step_size, last).to(x)
-            moved, f = self._step(generator, x, sign, size, index, classes, (previous, step))
+            moved, f = self._step(generator, x, sign, size, index, context, (previous, step))
             active = (n > step)[:, None]
             x = torch.where(active, moved, x)
             previous = f if previous is None else torch.where(active, f, previous)
@@ -234,11 +241,11 @@ class FieldControl(StepwiseControl):
         sign: Tensor,
         size: Tensor,
         index: int,
-        classes: Tensor | None,
+        context: Latents,
         state: State,
     ) -> tuple[Tensor, Tensor]:
         """One Euler step of ``size`` [N] from ``x``, and the field there."""
-        f = self.direction(generator, x, index, classes, state)
+        f = self.direction(generator, x, index, context, state)
         return x + sign * size[:, None] * f, f
 
     def frames(
@@ -253,13 +260,13 @@ class FieldControl(StepwiseControl):
         x, previous, done, out = start, None, 0, []
         for n, last in zip(counts.tolist(), lasts, strict=True):
             while done < n - 1:
-                x, previous = self._step(generator, x, sign, full, index, latents.classes, (previous, done))
+                x, previous = self._step(generator, x, sign, full, index, latents, (previous, done))
                 done += 1
             if n == 0:
                 out.append(x)
                 continue
             size = last.reshape(1).to(start)
-            moved, f = self._step(generator, x, sign, size, index, latents.classes, (previous, done))
+            moved, f = self._step(generator, x, sign, size, index, latents, (previous, done))
             if torch.equal(size, full):  # the last step was a full one: the next frame goes on from here
                 x, previous, done = moved, f, done + 1
             out.append(moved)

@@ -31,14 +31,24 @@ from .localbasis import LocalBasis, PartialNetwork, basis_of
 MAX_BASES = 256
 
 
-def network_for(generator: Generator, params: Mapping[str, Any], space: str, classes: Tensor | None) -> PartialNetwork:
-    """The partial network a control's params name, at one latent's class (``classes`` [1, C] or ``None``)."""
-    noise = params.get("noise") or {}
-    mode = noise.get("mode", "const") if isinstance(noise, Mapping) else "const"
-    seed = noise.get("seed", 0) if isinstance(noise, Mapping) else 0
-    chosen = Noise(mode, seed) if mode in NOISE_MODES else Noise()  # given maps are not stored with a control
-    truncation = float(params.get("truncation", 1.0))
-    return PartialNetwork(generator, str(params["feature"]), space, classes, truncation, chosen)
+def network_for(
+    generator: Generator,
+    params: Mapping[str, Any],
+    space: str,
+    classes: Tensor | None,
+    truncation: float | None = None,
+    noise: Noise | None = None,
+) -> PartialNetwork:
+    """The partial network a control's params name, at one latent's class (``classes`` [1, C] or ``None``), ψ and
+    noise: those of the latents being moved where known (BigGAN's batch-norm statistics and a style-based model's
+    truncation depend on ψ), else the control's own (its starting point's)."""
+    if noise is None:
+        stored = params.get("noise") or {}
+        mode = stored.get("mode", "const") if isinstance(stored, Mapping) else "const"
+        seed = stored.get("seed", 0) if isinstance(stored, Mapping) else 0
+        noise = Noise(mode, seed) if mode in NOISE_MODES else Noise()  # given maps are not stored with a control
+    psi = float(params.get("truncation", 1.0)) if truncation is None else float(truncation)
+    return PartialNetwork(generator, str(params["feature"]), space, classes, psi, noise)
 
 
 def _bases(generator: Generator, x: Tensor, inputs: FieldInputs) -> list[LocalBasis]:
@@ -53,7 +63,7 @@ def _bases(generator: Generator, x: Tensor, inputs: FieldInputs) -> list[LocalBa
     found = []
     for n in range(len(x)):
         classes = None if inputs.classes is None else inputs.classes[n : n + 1]
-        network = network_for(generator, params, space, classes)
+        network = network_for(generator, params, space, classes, inputs.truncation, inputs.noise)
         found.append(basis_of(network, x[n], int(params["search"]), str(params.get("solver", "auto"))))
     return found
 
