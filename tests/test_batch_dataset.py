@@ -135,6 +135,28 @@ def test_damaged_or_foreign_files_are_refused(scored, eyes, dcgan, tmp_path):
         read_dataset(copy)
 
 
+def test_w_plus_latents_come_back_in_their_shape(tmp_path):
+    """W+ latents (one w per layer) are stored flat in Parquet and come back [N, layers, w], bit for bit; a set whose
+    recorded shape does not fit its column is refused."""
+    from steering.models.stylegan2 import StyleGAN2
+
+    torch.manual_seed(0)
+    model = StyleGAN2(size=8, style_dim=32, n_mlp=2).eval()
+    result = score(model, ["brightness"], 6, space="w+", thumbnails=None, batch_size=3, shard_size=3)
+    folder = export_dataset(result, model.identity, tmp_path / "wplus")
+    pulled = read_dataset(folder)
+    assert pulled.space == "w+" and pulled.codes.shape == (6, model.num_layers, 32)
+    assert torch.equal(pulled.codes, result.column("latents"))
+    for shard in (folder / "data").iterdir():
+        table = pq.read_table(shard)
+        own = json.loads(table.schema.metadata[b"gan-steering"])
+        own["latent_shape"] = [5, 32]
+        metadata = {**table.schema.metadata, b"gan-steering": json.dumps(own).encode()}
+        pq.write_table(table.replace_schema_metadata(metadata), shard)
+    with pytest.raises(DatasetFileError, match="values per row"):
+        read_dataset(folder)
+
+
 def test_scoring_job_is_the_scorers_on_the_seeded_samples(eyes):
     from steering.scorers import scorer
 

@@ -5,10 +5,10 @@ Layout (the Hub's dataset conventions; ``datasets.load_dataset`` reads it, pyarr
 
 * ``data/train-00000-of-00004.parquet`` …: one file per job shard (written one at a time, atomically). Columns:
   ``row`` and ``seed`` (int64; ``seed`` is the sample's own seed, −1 when it has none), ``latent`` (float32 ×
-  d), ``class_vector`` (class-conditional models), ``scores_<name>`` (float32 × C per scored attribute),
-  ``feature_<name>`` (features a job kept) and ``thumbnail`` (a PNG, the ``Image`` feature). The Arrow schema
-  carries the ``huggingface`` feature types and our own ``gan-steering`` metadata (model identity, latent space,
-  score classes, the job's description).
+  d; W+ rows flat, layers × d), ``class_vector`` (class-conditional models), ``scores_<name>`` (float32 × C per
+  scored attribute), ``feature_<name>`` (features a job kept) and ``thumbnail`` (a PNG, the ``Image`` feature).
+  The Arrow schema carries the ``huggingface`` feature types and our own ``gan-steering`` metadata (model
+  identity, latent space and a row's shape, score classes, the job's description).
 * ``README.md``: YAML front matter (``configs``, ``dataset_info`` with the features and the row count, tags) and a
   card naming the model (architecture, weights sha256, source), the attributes and how to load the set.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,9 +50,9 @@ class DatasetFileError(CorruptFileError):
 
 @dataclass(frozen=True)
 class ScoredSet:
-    """Scored samples of one model: ``codes`` [N, d] in ``space``, ``classes`` [N, K] or ``None``, ``seeds`` [N]
-    (−1: none), ``scores`` {attribute: [N, C]} with ``score_classes`` {attribute: class names}, and thumbnails
-    [N, h, w, 3] (uint8) when the set has them."""
+    """Scored samples of one model: ``codes`` [N, d] in ``space`` ([N, layers, d] in w+), ``classes`` [N, K] or
+    ``None``, ``seeds`` [N] (−1: none), ``scores`` {attribute: [N, C]} with ``score_classes`` {attribute: class
+    names}, and thumbnails [N, h, w, 3] (uint8) when the set has them."""
 
     model: ModelIdentity
     space: str
@@ -148,6 +149,7 @@ def _table(
         "version": DATASET_VERSION,
         "model": json.loads(model.to_json()),
         "space": _space(result),
+        "latent_shape": list(columns[LATENTS].shape[1:]),  # a row's shape (W+: layers × w), stored flat
         "score_classes": _score_classes(result),
         "job": result.store.description,
     }
@@ -279,7 +281,7 @@ def read_dataset(folder: str | os.PathLike[str]) -> ScoredSet:
     return ScoredSet(
         model=ModelIdentity.from_json(json.dumps(own["model"]), "the dataset", DatasetFileError),
         space=str(own.get("space")),
-        codes=matrix("latent"),
+        codes=_unflatten(matrix("latent"), own.get("latent_shape")),
         seeds=torch.as_tensor(table.column("seed").to_numpy()),
         scores=scores,
         score_classes={k: list(v) for k, v in own.get("score_classes", {}).items()},
@@ -287,6 +289,17 @@ def read_dataset(folder: str | os.PathLike[str]) -> ScoredSet:
         thumbnails=thumbnails,
         job=own.get("job", {}),
     )
+
+
+def _unflatten(codes: Tensor, shape: Any) -> Tensor:
+    """The latents [N, *shape] from their flat column (sets written before the shape was recorded stay flat)."""
+    if shape is None:
+        return codes
+    if not isinstance(shape, list) or not all(isinstance(n, int) and n > 0 for n in shape):
+        raise DatasetFileError(f"the dataset's latent shape {str(shape)[:40]} is not a list of sizes")
+    if codes.shape[1] != math.prod(shape):
+        raise DatasetFileError(f"the dataset's latents hold {codes.shape[1]} values per row, not {shape}")
+    return codes.reshape(-1, *shape)
 
 
 def _unpng(data: bytes) -> Tensor:
