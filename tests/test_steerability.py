@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
 
 from steering import edit
 from steering.controls import AffineControl, FieldControl, LinearControl, load_control
-from steering.errors import InvalidValueError
+from steering.errors import DirectionsFileError, InvalidValueError
 from steering.methods import METHODS
 from steering.methods.principal import FIRST, principal, scales
 from steering.methods.spatial import TRANSFORMS, on_channels, transform
@@ -206,7 +207,7 @@ def test_forbidding_other_transformations_holds_their_moves_out_of_every_step(to
             cosine = (step * t).sum(1) / (step.norm(dim=1) * t.norm(dim=1)).clamp_min(1e-12)
             assert float(cosine.abs().max()) < 1e-3, (name, other)
         assert float(step.norm(dim=1).min()) > 1e-3  # and it still moves
-    with pytest.raises(InvalidValueError, match="own kind"):
+    with pytest.raises(InvalidValueError, match="kind of motion of every chosen"):
         steerability(toy, ["zoom-in"], others="forbid", forbid=["zoom-out"])
 
 
@@ -217,9 +218,59 @@ def test_faces_have_no_linear_shift_and_say_so(dcgan):
 
 
 def test_eyes_have_class_dependent_linear_directions(eyes):
+    """Without a chosen class the linear walk gives each class its own direction: a latent of class c moves exactly
+    as with the control solved for c alone (the classes' directions differ: their average fits none)."""
     control = steerability(eyes, ["shift-x+", "zoom-in"], walk="linear")
-    assert isinstance(control, LinearControl) and len(control) == 2
+    assert isinstance(control, FieldControl) and control.field == "constant" and len(control) == 2
     assert bool((control.values > 1e-3).all())  # the class bias has spatial structure the transformations move
+    directions = control.tensors["directions"]  # [k, C, d], unit rows
+    assert directions.shape == (2, eyes.num_classes, 100)
+    assert float((directions[1] @ directions[1].T).min()) < 0.9
+    for c in (0, 4):
+        own = steerability(eyes, ["shift-x+", "zoom-in"], walk="linear", class_index=c)
+        assert isinstance(own, LinearControl)
+        latents = eyes.sample(3, seed=2, class_index=c)
+        for strengths in ([1.5, 0.0], [0.0, -2.0], [0.7, 0.4]):
+            torch.testing.assert_close(
+                edit.apply(eyes, latents, control, strengths).codes,
+                edit.apply(eyes, latents, own, strengths).codes,
+                atol=1e-5,
+                rtol=0,
+            )
+    assert control.range_of(1)[1] == pytest.approx(3 * max(control.params["scales"][1]), rel=1e-5)
+
+
+def test_forbid_walks_the_inverse_backwards_and_a_compositions_own_kinds_stay_free(dcgan, eyes):
+    """With other transformations forbidden, a negative strength takes the inverse's steps (zoom-in at −1 is
+    zoom-out at +1); a composition forbids none of its own kinds (shift∘zoom keeps its zoom and its shift) and has no
+    negative side when a zoom is in it; a given list forbids in each transformation what is not its own kind."""
+    z = eyes.sample(4, seed=1)
+    zoom = steerability(eyes, ["zoom-in", "shift-x+"], others="forbid")
+    out = steerability(eyes, ["zoom-out", "shift-x-"], others="forbid")
+    for i in (0, 1):
+        torch.testing.assert_close(
+            edit.apply(eyes, z, zoom, [-1.0 if j == i else 0.0 for j in (0, 1)]).codes,
+            edit.apply(eyes, z, out, [1.0 if j == i else 0.0 for j in (0, 1)]).codes,
+            atol=1e-4,
+            rtol=0,
+        )
+        assert zoom.range_of(i)[0] < 0
+    composed = steerability(eyes, ["shift-x+∘zoom-in"], others="forbid")
+    assert not {"zoom-in", "zoom-out", "shift-x-", "shift-y+"} & set(composed.params["forbidden"])
+    assert composed.range_of(0)[0] == 0.0
+    base = gray(eyes, z)
+    moved = gray(eyes, edit.apply(eyes, z, composed, [1.0]))
+    assert zoom_scale(base, moved).mean() > 1.02  # its own zoom comes along
+    mixed = steerability(dcgan, ["zoom-in", "shift-x+"], others="forbid", forbid=["shift-x+"])
+    mask = mixed.tensors["forbid_mask"][:2]
+    assert mixed.params["forbidden"] == ["shift-x+"] and mask.tolist() == [[1.0], [0.0]]
+    with pytest.raises(InvalidValueError, match="unknown transformation"):
+        steerability(dcgan, ["zoom-in"], others="forbid", forbid=["shift-z+"])
+
+
+def test_damping_belongs_to_the_nonlinear_walk(eyes):
+    with pytest.raises(InvalidValueError, match="linear walk has none"):
+        steerability(eyes, ["zoom-in"], walk="linear", damping=1.0)
 
 
 def test_style_based_models_are_refused_with_what_applies_instead():
@@ -397,8 +448,20 @@ def test_controls_round_trip_through_files(dcgan, eyes, tmp_path):
         path = control.save(tmp_path / "c.safetensors")
         loaded = load_control(path, model)
         z = model.sample(3, seed=5)
-        a = edit.apply(model, z, control, [1.5, 0.5]).codes
-        assert torch.allclose(edit.apply(model, z, loaded, [1.5, 0.5]).codes, a, atol=1e-5), options
+        a = edit.apply(model, z, control, [1.5, -0.5]).codes
+        assert torch.allclose(edit.apply(model, z, loaded, [1.5, -0.5]).codes, a, atol=1e-5), options
+    from safetensors.torch import load_file, save_file
+
+    control = steerability(dcgan, ["shift-x+", "zoom-in"], others="forbid")
+    path = control.save(tmp_path / "forbid.safetensors")
+    with safe_open(path, "pt") as f:
+        metadata = f.metadata()
+    for name, damage in (("field.backward", torch.tensor([7.0, -1.0])), ("field.forbid_mask", torch.ones(3, 1))):
+        tensors = load_file(path)
+        tensors[name] = damage
+        save_file(tensors, tmp_path / "damaged.safetensors", metadata)
+        with pytest.raises(DirectionsFileError):
+            load_control(tmp_path / "damaged.safetensors", dcgan)
 
 
 def test_the_method_runs_from_the_registry_with_choices_typed_as_text(eyes):

@@ -48,6 +48,7 @@ class FieldInputs:
     step: int = 0  # steps taken so far along this path
     truncation: float | None = None  # ψ of the latents being moved (None: not known, the field's own)
     noise: Noise | None = None  # their noise (None: not known, the field's own)
+    sign: Tensor | None = None  # [N], ±1: which way each path goes (None: forwards)
 
 
 FieldFunction = Callable[[Generator, Tensor, FieldInputs], Tensor]
@@ -56,8 +57,23 @@ State = tuple[Tensor | None, int]
 
 
 def constant_field(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tensor:
-    """The same direction everywhere (``tensors["directions"][index]``): the field form of a linear control."""
-    return inputs.tensors["directions"][inputs.index].to(x).expand_as(x)
+    """The same direction everywhere (``tensors["directions"][index]``, [d]): the field form of a linear control; or
+    one direction per class ([C, d]), each latent moving along its class mixture's."""
+    direction = inputs.tensors["directions"][inputs.index].to(x)
+    if direction.ndim == 1:
+        return direction.expand_as(x)
+    if inputs.classes is None or inputs.classes.shape[1] != direction.shape[0]:
+        raise InvalidValueError(f"this control has one direction per class ({direction.shape[0]} classes)")
+    return inputs.classes.to(x) @ direction
+
+
+def check_constant(control: FieldControl) -> None:
+    """A constant field's directions: [k, d], or [k, C, d] per class."""
+    directions = control.tensors.get("directions")
+    if directions is None or directions.ndim not in (2, 3) or directions.shape[0] != control.count:
+        raise InvalidValueError(f"a constant field needs directions [{control.count}, (classes,) d]")
+    if directions.shape[-1] != control.latent_dim:
+        raise InvalidValueError(f"its directions are {directions.shape[-1]}-d, not {control.latent_dim}-d")
 
 
 _CORE = __name__.rsplit(".", 2)[0]  # ``steering`` (or the name a webui loads the core under)
@@ -75,6 +91,8 @@ FIELDS: dict[str, str] = {
 #: Field name -> "module:function" that checks a control's stored tensors fit its field (called when a control is
 #: made or loaded, so a damaged file is refused then, not at its first step); fields without one need none.
 FIELD_CHECKS: dict[str, str] = {
+    "constant": f"{__name__}:check_constant",
+    "steerability": f"{_CORE}.methods.steerability:check_control",
     "gradctrl": f"{_CORE}.methods.gradctrl:check_control",
 }
 
@@ -185,14 +203,21 @@ class FieldControl(StepwiseControl):
 
     # ----- moving latents ----------------------------------------------------------------------------------------
     def direction(
-        self, generator: Generator, x: Tensor, index: int, context: Latents | None, state: State = (None, 0)
+        self,
+        generator: Generator,
+        x: Tensor,
+        index: int,
+        context: Latents | None,
+        state: State = (None, 0),
+        sign: Tensor | None = None,
     ) -> Tensor:
         """``f̂(x)`` [N, d] for control ``index``; ``context``: the latents being moved (their class, ψ and noise; the
-        codes are ``x``), ``None`` for none known; ``state``: the previous step's ``f̂`` and the steps taken so far."""
+        codes are ``x``), ``None`` for none known; ``state``: the previous step's ``f̂`` and the steps taken so far;
+        ``sign`` [N]: which way each path goes (a field may differ backwards: the inverse transformation)."""
         if context is None:
-            inputs = FieldInputs(index, self.tensors, self.params, None, *state)
+            inputs = FieldInputs(index, self.tensors, self.params, None, *state, sign=sign)
         else:
-            conditions = (context.classes, *state, float(context.truncation), context.noise)
+            conditions = (context.classes, *state, float(context.truncation), context.noise, sign)
             inputs = FieldInputs(index, self.tensors, self.params, *conditions)
         f = field_function(self.field)(generator, x, inputs)
         if tuple(f.shape) != tuple(x.shape):
@@ -245,7 +270,7 @@ class FieldControl(StepwiseControl):
         state: State,
     ) -> tuple[Tensor, Tensor]:
         """One Euler step of ``size`` [N] from ``x``, and the field there."""
-        f = self.direction(generator, x, index, context, state)
+        f = self.direction(generator, x, index, context, state, sign.reshape(-1).expand(len(x)))
         return x + sign * size[:, None] * f, f
 
     def frames(

@@ -4,8 +4,9 @@ closed form from the weights of the first layer, ``y = A z + b(class)`` with ``y
 For a transformation ``(P, D)`` on the map's grid (``spatial``), the new latent must satisfy
 ``D (A z' + b) ≈ P (A z + b)``:
 
-* **linear** — one direction for every latent: ``q = (DA)⁺ (P − D) b`` (unit direction, ``‖q‖`` kept as its scale);
-  zero when the mean map has no structure the transformation moves (then it says so: use the nonlinear walk);
+* **linear** — one direction for every latent: ``q = (DA)⁺ (P − D) b`` (unit direction, ``‖q‖`` kept as its scale;
+  one per class, as a constant field, for a class-conditional model with no class chosen); zero when the mean map
+  has no structure the transformation moves (then it says so: use the nonlinear walk);
 * **nonlinear** — solved exactly for each latent at each step: ``z ← M z + q`` with ``M = (DA)⁺ P A`` (an affine-map
   control: the slider ends at the natural end-point, the fixed point ``z* = (I − M)⁻¹ q`` when ``M``'s spectral
   radius is below 1); negative strengths apply the inverse transformation (zoom-out for zoom-in, …);
@@ -13,8 +14,8 @@ For a transformation ``(P, D)`` on the map's grid (``spatial``), the new latent 
   whose mean map has no structure, such as the embedded faces, ``z*`` is the mean image);
 * **other transformations forbidden** — each step is projected off the latent subspace along which the forbidden
   transformations move (their linear directions, and the principal directions of ``M_j − I``), so e.g. a zoom
-  brings no translation; **allowed** (the default) — the least squares over the whole latent, so whatever other
-  transformation helps reach the target comes along.
+  brings no translation; negative strengths take the inverse transformation's steps; **allowed** (the default) —
+  the least squares over the whole latent, so whatever other transformation helps reach the target comes along.
 
 The effective weights are read (batch norm folded, spectral norm applied); only H·W-square grid operators are built.
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -138,8 +139,14 @@ def _complement(basis: Tensor) -> Tensor:
 
 
 def family(name: str) -> str:
-    base = name.split("∘")[0].rstrip("+-")
+    """The kind of motion of one transformation (``shift``, ``zoom``, ``rotate``, ``flip``)."""
+    base = name.rstrip("+-")
     return next((f for prefix, f in FAMILIES.items() if base.startswith(prefix)), base)
+
+
+def families(name: str) -> set[str]:
+    """The kinds of motion of a transformation or composition (``shift-x+∘zoom-in``: shift and zoom)."""
+    return {family(part) for part in name.split("∘")}
 
 
 def steerability(
@@ -163,9 +170,12 @@ def steerability(
         raise InvalidValueError("choose at least one transformation")
     if walk not in WALKS or others not in OTHERS:
         raise InvalidValueError(f"walk must be one of {WALKS} and others one of {OTHERS}")
+    forbid = _check_forbid(names, forbid)
     classes = _classes(generator, class_index)
     layer = first_layer(generator, classes)
     damping = check_number(damping, "the damping", 0.0, 1e6)
+    if walk == "linear" and damping:
+        raise InvalidValueError("damping shortens the nonlinear walk's steps: the linear walk has none (set it to 0)")
     solved = {n: solve(layer, transform(n, layer.height, layer.width), damping=damping) for n in names}
     keep = bool(keep_norm)
     params = {
@@ -256,17 +266,34 @@ def _offsets(solution: Solution) -> Tensor:
 
 
 def _forbidden_names(name: str, forbid: Sequence[str]) -> list[str]:
-    """The transformations ``name`` must not bring along (default: every other family's)."""
-    own = family(name)
-    chosen = list(forbid) or [t for t in TRANSFORMS if family(t) != own and t != "zoom-in-mask"]
-    if any(family(t) == own for t in chosen):
-        raise InvalidValueError(f"{name} cannot forbid its own kind of motion ({', '.join(chosen)})")
+    """The transformations ``name`` must not bring along: those of ``forbid`` of another kind of motion than its own
+    (default: every other family's)."""
+    own = families(name)
+    if forbid:
+        return [t for t in forbid if family(t) not in own]
+    return [t for t in TRANSFORMS if family(t) not in own and t != "zoom-in-mask"]
+
+
+def _check_forbid(names: Sequence[str], forbid: Sequence[str]) -> list[str]:
+    """``forbid`` as known transformations, each of which some chosen transformation can forbid (a transformation
+    never forbids its own kind of motion: ``zoom-in`` beside ``shift-x+`` with ``forbid=[shift-x+]`` is a zoom
+    without shift next to a shift)."""
+    chosen = [_canonical(str(t)) for t in forbid if str(t).strip()]
+    for t in chosen:
+        if t not in TRANSFORMS:
+            raise InvalidValueError(f"unknown transformation to forbid {t[:40]!r}; known: {', '.join(TRANSFORMS)}")
+        if all(family(t) in families(n) for n in names):
+            raise InvalidValueError(
+                f"{t} is the kind of motion of every chosen transformation ({', '.join(names)}): none can forbid it"
+            )
     return chosen
 
 
 def _linear_forbidden(layer: FirstLayer, name: str, forbid: Sequence[str]) -> Tensor | None:
     """An orthonormal basis of the forbidden transformations' linear directions (those that are not zero)."""
     found = [solve(layer, transform(t, layer.height, layer.width)).linear for t in _forbidden_names(name, forbid)]
+    if not found:
+        return None
     rows = torch.cat(found)
     rows = rows[rows.norm(dim=1) > 1e-9]
     if not len(rows):
@@ -275,26 +302,48 @@ def _linear_forbidden(layer: FirstLayer, name: str, forbid: Sequence[str]) -> Te
     return q[:, r.diagonal().abs() > 1e-9]
 
 
-def _linear_controls(solved: dict[str, Solution], common: dict) -> LinearControl:
+def _linear_controls(solved: dict[str, Solution], common: dict) -> LinearControl | FieldControl:
+    """One unit direction per transformation (its length ``‖q‖`` kept as its scale). Where every class of a
+    class-conditional model was solved, each class has its own direction: a constant field per class, so a latent
+    moves along its own class's ``q`` (their average can point far from each)."""
     vectors, scales = [], []
     for name, solution in solved.items():
-        q = solution.linear.mean(dim=0)
-        if float(q.norm()) <= 1e-9 or solution.mean_change <= MEAN_CHANGE_ZERO:
+        q = solution.linear  # [K, d]: one row per class solved
+        lengths = q.norm(dim=1)
+        if float(lengths.max()) <= 1e-9 or solution.mean_change <= MEAN_CHANGE_ZERO:
             raise InvalidValueError(
                 f"the linear direction of {name} is zero for this model: its first layer's mean map has no spatial "
                 f"structure that {name} moves (the change (P − D)·b is {solution.mean_change:.1e} of b), so no "
                 f"constant move of z does it; use walk='nonlinear', which solves for each latent"
             )
-        vectors.append(q / q.norm())
-        scales.append(float(q.norm()))
-    scale = torch.tensor(scales)
-    reach = float(3 * scale.max())
-    return LinearControl(
-        vectors=torch.stack(vectors).float(),
-        scales=scale,
-        names=[_label(n) for n in solved],
-        values=torch.tensor([s.mean_change for s in solved.values()]),
-        strength_range=(-reach, reach),
+        vectors.append(q / lengths.clamp_min(1e-12)[:, None])
+        scales.append(lengths)
+    names = [_label(n) for n in solved]
+    values = torch.tensor([s.mean_change for s in solved.values()])
+    if len(vectors[0]) == 1:
+        scale = torch.stack(scales)[:, 0]
+        reach = float(3 * scale.max())
+        return LinearControl(
+            vectors=torch.stack(vectors)[:, 0].float(),
+            scales=scale,
+            names=names,
+            values=values,
+            strength_range=(-reach, reach),
+            **common,
+        )
+    reach = 3 * torch.stack(scales).max(dim=1).values
+    params = {**common.pop("params"), "per_class": True, "scales": torch.stack(scales).tolist()}
+    return FieldControl(
+        field="constant",
+        tensors={"directions": torch.stack(vectors).float()},  # [k, C, d]
+        count=len(vectors),
+        latent_dim=vectors[0].shape[1],
+        step_size=float(reach.max()),  # a constant field: one step is exact
+        normalise=True,
+        names=names,
+        values=values,
+        ranges=torch.stack([-reach, reach], dim=1).float(),
+        params=params,
         **common,
     )
 
@@ -357,10 +406,19 @@ def forbidding_field(
     values: Tensor,
 ) -> FieldControl:
     """The nonlinear walk whose every step is the least squares with the forbidden transformations' moves at the
-    current latent (``M_j z + q_j − z``) held out: ``δ ⊥ t_j(z)``. One unit of strength is one such step."""
-    blocked = [_forbidden_names(n, forbid) for n in names]
+    current latent (``M_j z + q_j − z``) held out: ``δ ⊥ t_j(z)``. One unit of strength is one such step; a
+    negative strength takes the inverse transformation's steps (zoom-out for zoom-in), and starts at 0 where there is
+    none (a composition with a zoom). Rows ``count…`` of the equations are the inverses (``backward``: each
+    control's row, −1 for none)."""
+    inverses = [_inverse(n) for n in names]
+    extra = [i for i in inverses if i is not None]
+    backward = []
+    for inverse in inverses:
+        backward.append(-1 if inverse is None else len(names) + extra.index(inverse))
+    rows = [*names, *extra]
+    blocked = [_forbidden_names(n, forbid) for n in rows]
     union = sorted({t for ts in blocked for t in ts})
-    equations = [_normal_equations(layer, transform(n, layer.height, layer.width)) for n in names]
+    equations = [_normal_equations(layer, transform(n, layer.height, layer.width)) for n in rows]
     others = [solve(layer, transform(t, layer.height, layer.width)) for t in union]
     tensors = {
         "gram_pinv": torch.stack([_damped_pinv(g, damping) for g, _, _ in equations]).float(),
@@ -369,6 +427,7 @@ def forbidding_field(
         "forbid_matrices": torch.stack([o.matrix for o in others]).float(),
         "forbid_offsets": torch.stack([_offsets(o) for o in others]).float(),
         "forbid_mask": torch.tensor([[float(t in ts) for t in union] for ts in blocked]),
+        "backward": torch.tensor(backward, dtype=torch.float32),
     }
     params = {**common.pop("params"), "keep_norm_applied": keep_norm, "forbidden": union}
     control = FieldControl(
@@ -383,8 +442,30 @@ def forbidding_field(
         params=params,
         **common,
     )
-    ranges = [[-_settling(control, i, -1.0), _settling(control, i, 1.0)] for i in range(len(names))]
+    ranges = [
+        [-_settling(control, i, -1.0) if b >= 0 else 0.0, _settling(control, i, 1.0)] for i, b in enumerate(backward)
+    ]
     return dataclasses.replace(control, ranges=torch.tensor(ranges))
+
+
+def check_control(control: FieldControl) -> None:
+    """A forbidding field's tensors fit together (``FIELD_CHECKS``): a damaged file is refused when it loads."""
+    t, d = control.tensors, control.latent_dim
+    needed = ("gram_pinv", "coupling", "change", "forbid_matrices", "forbid_offsets", "forbid_mask")
+    if any(name not in t for name in needed):
+        raise InvalidValueError(f"a steerability field needs the tensors {', '.join(needed)}")
+    rows = len(t["gram_pinv"])
+    square = all(t[n].ndim == 3 and tuple(t[n].shape[1:]) == (d, d) for n in ("gram_pinv", "coupling"))
+    if not square or len(t["coupling"]) != rows or len(t["change"]) != rows or rows < control.count:
+        raise InvalidValueError(f"its least-squares tensors do not fit {control.count} controls of a {d}-d latent")
+    forbidden = len(t["forbid_matrices"])
+    if tuple(t["forbid_mask"].shape) != (rows, forbidden) or t["forbid_matrices"].shape[1:] != (d, d):
+        raise InvalidValueError("its forbidden transformations do not fit its mask")
+    back = t.get("backward")
+    if back is not None and (
+        tuple(back.shape) != (control.count,) or bool(((back < -1) | (back >= rows) | (back != back.round())).any())
+    ):
+        raise InvalidValueError("its inverse transformations (backward) name rows it does not have")
 
 
 def _damped_pinv(gram: Tensor, damping: float) -> Tensor:
@@ -397,8 +478,20 @@ def _offsets_of(rows: Tensor) -> Tensor:
 
 
 def forbidden_step(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tensor:
-    """The field of ``forbidding_field``: one constrained least-squares step from each latent of ``x`` [N, d]."""
-    t, i = inputs.tensors, inputs.index
+    """The field of ``forbidding_field``: one constrained least-squares step from each latent of ``x`` [N, d]; on
+    paths going backwards, minus the inverse transformation's step (so ``x − f̂`` takes it). A file without the
+    inverses (``backward``) walks its own step back."""
+    t = inputs.tensors
+    ahead = _constrained_step(t, inputs.index, x, inputs)
+    back = int(t["backward"][inputs.index]) if "backward" in t else -1
+    if inputs.sign is None or back < 0 or not bool((inputs.sign < 0).any()):
+        return ahead
+    behind = -_constrained_step(t, back, x, inputs)
+    return torch.where((inputs.sign < 0).to(x.device)[:, None], behind, ahead)
+
+
+def _constrained_step(t: Mapping[str, Tensor], i: int, x: Tensor, inputs: FieldInputs) -> Tensor:
+    """Row ``i``'s least-squares step from each latent of ``x``, the forbidden moves held out (``forbidding_field``)."""
     z = x.double()
     n = len(z)
     gram = t["gram_pinv"][i].double()
@@ -438,6 +531,6 @@ def _settling(control: FieldControl, index: int, sign: float, probes: int = 32) 
     z = torch.randn(probes, control.dim, generator=torch.Generator().manual_seed(0))
     change = control.tensors["change"][index]
     classes = torch.full((probes, change.shape[0]), 1.0 / change.shape[0]) if change.ndim == 2 else None
-    inputs = FieldInputs(index, control.tensors, control.params, classes)
+    inputs = FieldInputs(index, control.tensors, control.params, classes, sign=torch.full((probes,), sign))
     steps = settled_after(lambda x: sign * forbidden_step(None, x, inputs), z, 2 * DEFAULT_STEPS)  # type: ignore[arg-type]
     return float(steps or 2 * DEFAULT_STEPS)
