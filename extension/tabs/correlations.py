@@ -47,7 +47,7 @@ def measure(
     """Score the samples with the chosen attributes: ``(heat map, table of the most correlated pairs, A picker, B
     picker, status)``; A and B are set to the most correlated pair of binary attributes."""
     names = [str(n) for n in (chosen or [])]
-    count = values.check_count(samples or 2000, "the number of samples", 16, 100_000)
+    count = values.check_count(samples or sc2gan.CORRECTION_SAMPLES, "the number of samples", 16, 100_000)
     with settings.lock:
         model = _model(settings, spec, request)
         found = correlations.correlations(model, names, count, progress=progress)
@@ -99,8 +99,8 @@ def correct(
             first,
             second,
             parent=parent,
-            num_samples=values.check_count(samples or 2000, "the number of samples", 32, 100_000),
-            fraction=values.check_number(fraction or 0.1, "the confident share", 1e-3, 0.5),
+            num_samples=values.check_count(samples or sc2gan.CORRECTION_SAMPLES, "the number of samples", 32, 100_000),
+            fraction=values.check_number(fraction or sc2gan.CORRECTION_FRACTION, "the confident share", 1e-3, 0.5),
             rare=values.check_count(rare or 64, "the rare samples per side", 1, 10_000),
             inversion_steps=values.check_count(steps or 100, "the inversion steps", 1, 5000),
             progress=progress,
@@ -143,7 +143,13 @@ class CorrelationsTab:
                     elem_id="cc_attributes",
                 )
                 with gr.Row():
-                    self.samples = C(gr.Number, value=2000, precision=0, label="Samples to score", elem_id="cc_samples")
+                    self.samples = C(
+                        gr.Number,
+                        value=sc2gan.CORRECTION_SAMPLES,
+                        precision=0,
+                        label="Samples to score",
+                        elem_id="cc_samples",
+                    )
                     self.measure_button = C(gr.Button, value="Measure", elem_id="cc_measure")
                 self.heatmap = compat.image_output(label="Correlation matrix", show_label=False, elem_id="cc_heatmap")
                 self.pairs = C(gr.Markdown, value="", elem_id="cc_pairs")
@@ -157,7 +163,9 @@ class CorrelationsTab:
                     )
                 self.base = C(gr.Radio, choices=list(BASES), value=BASES[0], label="Correct", elem_id="cc_base")
                 with gr.Row():
-                    self.fraction = C(gr.Number, value=0.1, label="Confident share of A", elem_id="cc_fraction")
+                    self.fraction = C(
+                        gr.Number, value=sc2gan.CORRECTION_FRACTION, label="Confident share of A", elem_id="cc_fraction"
+                    )
                     self.rare = C(gr.Number, value=64, precision=0, label="Rare per side", elem_id="cc_rare")
                     self.steps = C(gr.Number, value=100, precision=0, label="Re-projection steps", elem_id="cc_steps")
                     self.seeds = C(gr.Number, value=64, precision=0, label="Seeds for the leak", elem_id="cc_seeds")

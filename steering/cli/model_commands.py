@@ -113,10 +113,24 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--method", choices=list(METHODS), required=True)
     for parameter in all_parameters(METHODS).values():
-        owners = [m.name for m in METHODS.values() if parameter in m.parameters]
-        default = "" if parameter.default is None else f" (default {parameter.default})"
-        scope = "" if len(owners) == len(METHODS) else f"{', '.join(owners)}: "
+        owned = {m.name: p for m in METHODS.values() for p in m.parameters if p.name == parameter.name}
+        scope = "" if len(owned) == len(METHODS) else f"{', '.join(owned)}: "
+        defaults = {name: _shown_default(p.default) for name, p in owned.items()}
+        if len(set(defaults.values())) == 1:
+            shown = next(iter(defaults.values()))
+            default = f" (default {shown})" if shown != "auto" else ""
+        else:
+            default = " (defaults: " + ", ".join(f"{name} {value}" for name, value in defaults.items()) + ")"
         parser.add_argument(*parameter.cli_flags, dest=parameter.name, help=f"{scope}{parameter.help}{default}")
+
+
+def _shown_default(value: object) -> str:
+    """A parameter's default as ``--help`` shows it (``auto`` where the method chooses)."""
+    if value is None:
+        return "auto"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "none"
+    return str(value)
 
 
 def cmd_discover(args: argparse.Namespace, console: Console) -> int:

@@ -38,8 +38,18 @@ def add_arguments(sub, model: argparse.ArgumentParser) -> None:
         "boundary, fitted here)",
     )
     p.add_argument("--parent-index", type=int, metavar="I", help="which direction of a linear --parent edits A")
-    p.add_argument("--samples", type=int, default=2000, help="seeded samples to score (default 2000)")
-    p.add_argument("--fraction", type=float, default=0.1, help="confident share of A per side (default 0.1)")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=sc2gan.CORRECTION_SAMPLES,
+        help=f"seeded samples to score (default {sc2gan.CORRECTION_SAMPLES})",
+    )
+    p.add_argument(
+        "--fraction",
+        type=float,
+        default=sc2gan.CORRECTION_FRACTION,
+        help=f"confident share of A per side (default {sc2gan.CORRECTION_FRACTION})",
+    )
     p.add_argument("--rare", type=int, default=64, help="rare combinations made per side of A (default 64)")
     p.add_argument("--inversion-steps", type=int, default=100, help="re-projection steps (default 100)")
     p.add_argument("--seeds", type=int, default=64, help="seeds the leak is measured on (default 64)")

@@ -59,6 +59,10 @@ from .boundaries import fit_normal
 from .gradctrl import FRACTION, PATH_LENGTH, SAMPLES, SEED, TRUNCATION, build_controls, heads_of
 from .registry import LAYERS, Method, Parameter
 
+#: Defaults of a correction (the CLI's ``correct``, the Correlations tab and ``discover --method sc2gan`` alike).
+CORRECTION_SAMPLES = 2000
+CORRECTION_FRACTION = 0.1
+
 Progress = Callable[[int, int], None]
 #: B is moved to these quantiles of its scores (the far side of the median).
 LOW_QUANTILE, HIGH_QUANTILE = 0.15, 0.85
@@ -223,8 +227,8 @@ def correct(
     parent: Control | None = None,
     parent_index: int | None = None,
     samples: tuple[AttributeSamples, AttributeSamples] | None = None,
-    num_samples: int = 10_000,
-    fraction: float = 0.05,
+    num_samples: int = CORRECTION_SAMPLES,
+    fraction: float = CORRECTION_FRACTION,
     rare: int = 64,
     inversion_steps: int = 100,
     b_layers: str | Sequence[int] = "fine",
@@ -597,8 +601,8 @@ def sc2gan(
     generator: Generator,
     attribute: str = "warmth",
     correlated: str = "saturation",
-    num_samples: int = 10_000,
-    fraction: float = 0.05,
+    num_samples: int = CORRECTION_SAMPLES,
+    fraction: float = CORRECTION_FRACTION,
     rare: int = 64,
     inversion_steps: int = 100,
     layers: str | Sequence[int] = "fine",
@@ -648,8 +652,8 @@ METHOD = Method(
     parameters=(
         Parameter("attribute", "choice", "warmth", "SC²GAN: attribute to edit (A)", choices=BINARY_SCORERS),
         Parameter("correlated", "choice", "saturation", "SC²GAN: correlated attribute (B)", choices=BINARY_SCORERS),
-        SAMPLES,
-        FRACTION,
+        dataclasses.replace(SAMPLES, default=CORRECTION_SAMPLES),
+        dataclasses.replace(FRACTION, default=CORRECTION_FRACTION),
         Parameter("rare", "int", 64, "SC²GAN: rare combinations per side", minimum=1, maximum=10_000),
         Parameter(
             "inversion_steps", "int", 100, "SC²GAN: re-projection steps (all images at once)", minimum=1, maximum=5000
