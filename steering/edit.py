@@ -189,17 +189,21 @@ def sweep(
     progress: Progress | None = None,
     *,
     walk: str = "linear",
+    row_labels: Sequence[str] | None = None,
 ) -> Image.Image:
-    """A labelled grid: one row per control, one column per strength, for one starting latent."""
+    """A labelled grid: one row per control (labelled with its name, or ``row_labels``), one column per strength, for
+    one starting latent."""
     if not indices:
         raise InvalidValueError("a sweep needs at least one control")
+    if row_labels is not None and len(row_labels) != len(indices):
+        raise InvalidValueError(f"{len(row_labels)} row labels for {len(indices)} rows")
     limits.check_images(generator, len(indices) * len(strengths), "grid cells")
     rows = [trajectory(generator, latents, control, i, strengths, walk=walk) for i in indices]
     images = render(generator, Latents.cat(rows), progress=progress)
     return _render.grid(
         images,
         columns=len(strengths),
-        row_labels=[control.names[i] for i in indices],
+        row_labels=list(row_labels) if row_labels is not None else [control.names[i] for i in indices],
         column_labels=[f"{s:+.3g}" for s in strengths],
     )
 

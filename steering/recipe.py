@@ -25,7 +25,7 @@ from .errors import CorruptFileError, InvalidValueError, SteeringError
 from .io import save_image
 from .models.base import Generator, Latents, Noise
 from .start import LatentsFile, Seed, load_latents
-from .values import check_count, check_seed, check_strength, check_truncation
+from .values import check_count, check_name, check_seed, check_strength, check_truncation
 
 KEY = "gan-steering"
 VERSION = 1
@@ -45,8 +45,9 @@ class Recipe:
     controls: list[dict[str, Any]] = field(default_factory=list)
     walk: str = "linear"
     scale: int = 1
-    #: ``None``: one edited image; ``{"type": "sweep", "control", "indices", "strengths"}``: a sweep grid of one
-    #: control file from the start; ``{"type": "seeds", "seeds"}``: the same edit on a row of seeds.
+    #: ``None``: one edited image; ``{"type": "sweep", "control", "indices", "strengths", "labels"}``: a sweep grid
+    #: of one control file from the start (``labels``: its rows' names as drawn; a renamed file replays the same
+    #: picture); ``{"type": "seeds", "seeds"}``: the same edit on a row of seeds.
     layout: dict[str, Any] | None = None
 
     def to_json(self) -> str:
@@ -189,9 +190,20 @@ def _layout(value: Any, controls: int, where: _Where) -> dict[str, Any] | None:
     index = where.typed(layout, "control", int)
     if not 0 <= index < controls:
         raise where.error(f"its sweep shows control file {index}, not one of the {controls} it names")
-    _numbers(where.typed(layout, "indices", list), "the sweep's indices", where, _sweep_index, int)
+    indices = _numbers(where.typed(layout, "indices", list), "the sweep's indices", where, _sweep_index, int)
     _numbers(where.typed(layout, "strengths", list), "the sweep's strengths", where, check_strength)
+    labels = layout.get("labels")
+    if labels is not None:
+        if not isinstance(labels, list) or len(labels) != len(indices):
+            raise where.error("its sweep's row labels do not match its rows")
+        layout["labels"] = [where.value(lambda v: check_name(v, "a row label"), label) for label in labels]
     return layout
+
+
+def sweep_layout(control: Control, indices: Sequence[int], strengths: Sequence[float]) -> dict[str, Any]:
+    """The layout of a sweep grid of ``control`` (the first control of its recipe), with its rows' names as drawn."""
+    labels = [control.names[i] for i in indices]
+    return {"type": "sweep", "control": 0, "indices": list(indices), "strengths": list(strengths), "labels": labels}
 
 
 def recipe_for(
@@ -349,6 +361,7 @@ def render_recipe(recipe: Recipe, generator: Generator, start: Seed | LatentsFil
             layout["indices"],
             layout["strengths"],
             walk=recipe.walk,
+            row_labels=layout.get("labels"),
         )
     if layout.get("type") == "seeds":
         seeds = [dataclasses.replace(start, seed=seed) for seed in layout["seeds"]]
@@ -362,4 +375,14 @@ def render_recipe(recipe: Recipe, generator: Generator, start: Seed | LatentsFil
     return edit.render(generator, moved)[0]
 
 
-__all__ = ["KEY", "Recipe", "RecipeError", "png_info", "read_recipe", "recipe_for", "replay", "save_png"]
+__all__ = [
+    "KEY",
+    "Recipe",
+    "RecipeError",
+    "png_info",
+    "read_recipe",
+    "recipe_for",
+    "replay",
+    "save_png",
+    "sweep_layout",
+]

@@ -112,7 +112,14 @@ def test_recipes_record_the_layouts_and_strengths_asked_for(files, capsys, tmp_p
     grid, row = tmp_path / "grid.png", tmp_path / "row.png"
     assert run(capsys, *command(files, EDITS["sweep grid"]), "-o", grid)[0] == 0
     assert run(capsys, *command(files, EDITS["row of seeds"]), "-o", row)[0] == 0
-    assert read_recipe(grid).layout == {"type": "sweep", "control": 0, "indices": [0, 2], "strengths": [-4, 0, 4]}
+    names = load_control(files / "pcs.safetensors").names
+    assert read_recipe(grid).layout == {
+        "type": "sweep",
+        "control": 0,
+        "indices": [0, 2],
+        "strengths": [-4, 0, 4],
+        "labels": [names[0], names[2]],
+    }
     assert read_recipe(row).layout == {"type": "seeds", "seeds": [1, 2]}
     two = tmp_path / "two.png"
     assert run(capsys, *command(files, EDITS["two files"]), "-o", two)[0] == 0
@@ -163,6 +170,18 @@ def test_a_renamed_control_file_still_replays(files, capsys, tmp_path, dcgan):
     unedited = tmp_path / "plain.png"
     assert run(capsys, "edit", MODEL, "--directions", renamed, "-o", unedited)[0] == 0
     assert np.abs(pixels(unedited) - pixels(made)).mean() > 1.0  # the replay did apply the renamed file
+
+
+def test_a_sweep_of_a_renamed_file_replays_the_same_picture(files, capsys, tmp_path):
+    """A grid draws its rows' names: the recipe keeps the names as drawn, so renaming the file changes nothing."""
+    made = files / "named-sweep.png"
+    assert run(capsys, *command(files, EDITS["sweep grid"]), "-o", made)[0] == 0
+    moved = tmp_path / "named-sweep.png"
+    shutil.copy(made, moved)
+    renamed = tmp_path / "renamed.safetensors"
+    assert run(capsys, "rename", files / "pcs.safetensors", "0", "a much longer name", "-o", renamed)[0] == 0
+    assert run(capsys, "replay", moved, "--directions", renamed, "-o", tmp_path / "out.png")[0] == 0
+    np.testing.assert_array_equal(pixels(tmp_path / "out.png"), pixels(made))
 
 
 def test_a_missing_control_file_is_recomputed_when_its_method_is_registered(files, capsys, tmp_path):
@@ -242,6 +261,12 @@ FORGED = {
     ),
     "sweep index negative": lambda good: json.dumps(
         changed(good, "layout", {"type": "sweep", "control": 0, "indices": [-1], "strengths": [0]})
+    ),
+    "sweep labels too few": lambda good: json.dumps(
+        changed(good, "layout", {"type": "sweep", "control": 0, "indices": [0], "strengths": [0], "labels": []})
+    ),
+    "sweep label blank": lambda good: json.dumps(
+        changed(good, "layout", {"type": "sweep", "control": 0, "indices": [0], "strengths": [0], "labels": [" "]})
     ),
     "seeds as text": lambda good: json.dumps(changed(good, "layout", {"type": "seeds", "seeds": ["a"]})),
     "no seeds": lambda good: json.dumps(changed(good, "layout", {"type": "seeds", "seeds": []})),

@@ -150,7 +150,7 @@ def sweep(settings: UISettings, *inputs: Any, request: Any = None, progress: Any
         indices = [i for _, i in rows]
         latents = current.latents([control])
         grid = core_edit.sweep(current.model, latents, control, indices, strengths, progress, walk=current.walk)
-        layout = {"type": "sweep", "control": 0, "indices": indices, "strengths": strengths}
+        layout = recipe.sweep_layout(control, indices, strengths)
         made = recipe.recipe_for(
             current.model, current.start, [control], [[0.0] * len(control)], walk=current.walk, layout=layout
         )

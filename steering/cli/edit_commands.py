@@ -97,7 +97,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
         grid = edit.sweep(
             generator, start.latents(generator, [control]), control, indices, strengths, progress, walk=walk(args)
         )
-    layout = {"type": "sweep", "control": 0, "indices": indices, "strengths": strengths}
+    layout = recipe.sweep_layout(control, indices, strengths)
     zeros = [[0.0] * len(control)]
     made = recipe.recipe_for(generator, start, [control], zeros, walk=walk(args), files=_files(args), layout=layout)
     _save(grid, out, made)

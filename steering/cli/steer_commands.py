@@ -54,7 +54,7 @@ def cmd_steer(args: argparse.Namespace, console: Console) -> int:
         indices = list(range(len(control)))
         with console.progress("rendering the trajectories", unit="image") as progress:
             grid = edit.sweep(generator, start.latents(generator, [control]), control, indices, strengths, progress)
-        layout = {"type": "sweep", "control": 0, "indices": indices, "strengths": strengths}
+        layout = recipe.sweep_layout(control, indices, strengths)
         made = recipe.recipe_for(generator, start, [control], [[0.0] * len(control)], files=[out.name], layout=layout)
         recipe.save_png(grid, strip, made)
         echo(f"{strip}: one row per transformation, strengths {low:g} … {high:g} in {len(strengths)} steps")
