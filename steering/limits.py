@@ -89,8 +89,8 @@ def check_samples(count: int, values_per_sample: int, what: str = "samples") -> 
     limit = max_samples(values_per_sample)
     if count > limit:
         raise ResourceLimitError(
-            f"{count} {what} of {values_per_sample} values each is more than one request may hold "
-            f"(at most {limit}; {BUDGET_ENV} sets the memory budget)"
+            f"{count} {what} of {values_per_sample} values each is more than one request may hold: ask for at "
+            f"most {limit} (or raise the memory budget, {BUDGET_ENV})"
         )
     return count
 
