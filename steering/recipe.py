@@ -21,10 +21,10 @@ from PIL import Image, PngImagePlugin
 
 from . import edit, metadata
 from .controls import WALKS, Control, load_control
-from .errors import CorruptFileError, InvalidValueError, SteeringError
+from .errors import CancelledError, CorruptFileError, InvalidValueError, SteeringError
 from .io import save_image
 from .models.base import Generator, Latents, Noise
-from .start import LatentsFile, Seed, load_latents
+from .start import LatentsFile, Seed, load_latents, summarize
 from .values import check_count, check_name, check_seed, check_strength, check_truncation
 
 KEY = "gan-steering"
@@ -57,8 +57,7 @@ class Recipe:
 
     def summary(self) -> str:
         """One line, like a webui's "parameters"."""
-        start = self.start
-        where = f"seed {start['seed']}, ψ {start.get('truncation', 1.0):g}" if "seed" in start else "latents file"
+        where = summarize(self.start)
         moves = "; ".join(
             f"{c.get('method', '?')}[{', '.join(f'{i}={v:g}' for i, v in enumerate(c['strengths']) if v)}]"
             for c in self.controls
@@ -282,9 +281,16 @@ def start_of(recipe: Recipe, generator: Generator, folder: Path | None = None, l
 
 
 def controls_of(
-    recipe: Recipe, generator: Generator, folder: Path | None = None, files: Sequence[Path] = ()
+    recipe: Recipe,
+    generator: Generator,
+    folder: Path | None = None,
+    files: Sequence[Path] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Control]:
-    """Each control the recipe names, found in ``files``, beside the image, or recomputed; checked by sha256."""
+    """Each control the recipe names, found in ``files``, beside the image, or recomputed (``progress(done, total)``
+    where the method reports it; it may raise to cancel); checked by sha256."""
+    import inspect
+
     from .methods import METHODS
 
     given = []
@@ -303,8 +309,14 @@ def controls_of(
                 if candidate is not None and candidate.content_hash() == entry.get("sha256"):
                     match = candidate
         if match is None and entry.get("method") in METHODS and isinstance(entry.get("params"), dict):
+            function = METHODS[entry["method"]].function
+            options = _method_options(entry["params"])
+            if progress is not None and "progress" in inspect.signature(function).parameters:
+                options["progress"] = progress
             try:
-                candidate = METHODS[entry["method"]].function(generator, **_method_options(entry["params"]))
+                candidate = function(generator, **options)
+            except CancelledError:
+                raise
             except (SteeringError, TypeError):
                 candidate = None
             if candidate is not None and candidate.content_hash() == entry.get("sha256"):
@@ -329,8 +341,10 @@ def replay(
     *,
     directions: Sequence[Path] = (),
     latents: Sequence[Path] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Image.Image, Recipe]:
-    """Make the image a PNG's recipe describes again (same model, start, controls, strengths and walk)."""
+    """Make the image a PNG's recipe describes again (same model, start, controls, strengths and walk);
+    ``progress`` follows the recomputation of controls that are not found (see ``controls_of``)."""
     recipe = read_recipe(path)
     if recipe.model.get("sha256") != generator.identity.sha256:
         raise RecipeError(
@@ -339,7 +353,7 @@ def replay(
         )
     folder = Path(path).parent
     start = start_of(recipe, generator, folder, latents)
-    controls = controls_of(recipe, generator, folder, directions)
+    controls = controls_of(recipe, generator, folder, directions, progress)
     image = render_recipe(recipe, generator, start, controls)
     if recipe.scale > 1:
         image = image.resize((image.width * recipe.scale, image.height * recipe.scale), Image.Resampling.NEAREST)

@@ -184,6 +184,34 @@ def test_a_sweep_of_a_renamed_file_replays_the_same_picture(files, capsys, tmp_p
     np.testing.assert_array_equal(pixels(tmp_path / "out.png"), pixels(made))
 
 
+def test_recomputing_a_missing_control_shows_progress_and_can_be_cancelled(files, capsys, tmp_path, dcgan, monkeypatch):
+    """A recipe whose control file is gone recomputes it with the method's progress; a cancel stops it (never
+    reported as "cannot be recomputed")."""
+    from steering.errors import CancelledError
+    from steering.recipe import replay
+
+    made = files / "pcs-only.png"
+    assert run(capsys, *command(files, ["edit", "--directions", "pcs", "--strength", "0=3"]), "-o", made)[0] == 0
+    moved = tmp_path / "moved.png"  # no control file beside it
+    shutil.copy(made, moved)
+    monkeypatch.setenv("GAN_STEERING_HOME", str(tmp_path / "home"))  # an empty basis cache: computed again
+    calls = []
+
+    def follow(done: int, total: int) -> None:
+        calls.append((done, total))
+
+    again, _ = replay(moved, dcgan, progress=follow)
+    assert calls and calls[-1][0] == calls[-1][1]
+    np.testing.assert_array_equal(np.asarray(again), pixels(made))
+
+    def cancel(done: int, total: int) -> None:
+        raise CancelledError("cancelled")
+
+    monkeypatch.setenv("GAN_STEERING_HOME", str(tmp_path / "other"))
+    with pytest.raises(CancelledError):
+        replay(moved, dcgan, progress=cancel)
+
+
 def test_a_missing_control_file_is_recomputed_when_its_method_is_registered(files, capsys, tmp_path):
     made = files / "sefa-only.png"
     assert run(capsys, *command(files, ["edit", "--directions", "sefa", "--strength", "0=3"]), "-o", made)[0] == 0
