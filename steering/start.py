@@ -46,6 +46,22 @@ def latents_sha256(latents: Latents) -> str:
     return digest.hexdigest()
 
 
+def summarize(described: Mapping[str, Any]) -> str:
+    """A starting point's ``describe()`` (or a recipe's ``start``) as one readable phrase: ``seed 3, ψ 0.8, class 2``
+    or ``latents file start.safetensors``."""
+    if "seed" not in described:
+        return f"latents file {described['file']}" if described.get("file") else "latents file"
+    parts = [f"seed {described['seed']}", f"ψ {float(described.get('truncation', 1.0)):g}"]
+    if described.get("class_index") is not None:
+        parts.append(f"class {described['class_index']}")
+    noise = described.get("noise") or {}
+    if noise.get("mode") == "random":
+        parts.append(f"random noise (seed {noise.get('seed', 0)})")
+    elif noise.get("mode", "const") != "const":
+        parts.append(f"noise {noise['mode']}")
+    return ", ".join(parts)
+
+
 @dataclass(frozen=True)
 class Seed:
     """A seeded sample: ``generator.sample(1, seed, truncation, class_index)``, in the space the controls it starts

@@ -1,6 +1,10 @@
-"""Strings from files and users are data: shown on a terminal, they never carry control sequences."""
+"""Text shown to users: strings from files and users are data (they never carry control sequences on a terminal),
+counts agree with their nouns, and values read as a user would type them, never as Python reprs."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 _KEEP = {"\n", "\t"}
 
@@ -23,4 +27,30 @@ def _escape(char: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-__all__ = ["terminal_safe"]
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 path``, ``3 paths``: ``noun`` is the singular; the plural is ``noun + "s"`` unless given."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def plain(value: Any) -> str:
+    """A value as a user would type or read it: lists as ``a,b,c``, mappings as ``key value, …`` (underscores as
+    spaces, a nested mapping in parentheses), booleans as ``true``/``false``, ``None`` as ``none``, floats short."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{str(k).replace('_', ' ')} {_nested(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_nested(v) for v in value]
+        return (", " if any(isinstance(v, Mapping) for v in value) else ",").join(items) or "none"
+    return str(value)
+
+
+def _nested(value: Any) -> str:
+    return f"({plain(value)})" if isinstance(value, Mapping) and value else plain(value)
+
+
+__all__ = ["counted", "plain", "terminal_safe"]
