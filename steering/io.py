@@ -56,14 +56,24 @@ def atomic_path(target: str | os.PathLike[str], *, follow_symlinks: bool = True)
     false (our own folders: a link found there is replaced, never written through). A target the user may not write
     raises ``PermissionError`` before anything is written.
     """
-    target, kept_mode = replaced_file(Path(target), follow_symlinks)
+    given = Path(target)
+    target, kept_mode = replaced_file(given, follow_symlinks)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp, new_mode = _create_temporary(target)
+    tmp, new_mode = _create_temporary(target, given)
     try:
         yield tmp
         _commit(tmp, target, new_mode if kept_mode is None else kept_mode)
+    except OSError as exc:
+        if exc.filename is None or Path(exc.filename) != tmp:
+            raise
+        raise _about(exc, given) from exc
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _about(exc: OSError, given: Path) -> OSError:
+    """The same failure about ``given``, the path the caller named (our temporary's name means nothing to them)."""
+    return OSError(exc.errno, f"{exc.strerror or exc}: could not write {given}")
 
 
 def replaced_file(target: Path, follow_symlinks: bool = True) -> tuple[Path, int | None]:
@@ -87,8 +97,9 @@ def replaced_file(target: Path, follow_symlinks: bool = True) -> tuple[Path, int
     return target, stat.S_IMODE(status.st_mode)
 
 
-def _create_temporary(target: Path) -> tuple[Path, int]:
-    """A new empty temporary beside ``target`` (writable by its owner) and the mode the umask gives a new file."""
+def _create_temporary(target: Path, given: Path) -> tuple[Path, int]:
+    """A new empty temporary beside ``target`` (writable by its owner) and the mode the umask gives a new file; a
+    failure is reported about ``given``, the path the caller named."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(100):
         tmp = target.parent / f".{target.name}.{''.join(secrets.choice(_ALPHABET) for _ in range(8))}.tmp"
@@ -96,6 +107,8 @@ def _create_temporary(target: Path) -> tuple[Path, int]:
             fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask (and default ACLs) here
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise _about(exc, given) from exc
         try:
             mode = stat.S_IMODE(os.fstat(fd).st_mode)
             os.chmod(tmp, 0o600)  # the writer can fill it whatever the umask; the final mode is set on commit

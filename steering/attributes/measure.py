@@ -143,9 +143,11 @@ class Measurement:
 
     def format(self) -> str:
         """The table as aligned text (for the CLI, the test log and the README)."""
-        head = f"{'edit':34s} {'strength':>8s} {'target Δ':>8s} {'others Δ':>8s} {'success':>7s}  per attribute"
+        rows = self.table()
+        width = min(max([34, *(len(row["edit"]) for row in rows)]), 80)  # names in full: they tell the edits apart
+        head = f"{'edit':{width}s} {'strength':>8s} {'target Δ':>8s} {'others Δ':>8s} {'success':>7s}  per attribute"
         lines = [f"common target change: {self.level:.3g} (standard deviations)", head]
-        for row in self.table():
+        for row in rows:
             strength = "—" if row["strength"] is None else f"{row['strength']:.3g}"
             if row["note"] is None:
                 others = f"{'—':>8s}" if row["others_change"] is None else f"{row['others_change']:8.3f}"
@@ -153,7 +155,7 @@ class Measurement:
             else:
                 others, per = f"{'—':>8s}", row["note"]
             lines.append(
-                f"{row['edit'][:34]:34s} {strength:>8s} {row['target_change']:8.3f} {others} "
+                f"{row['edit']:{width}s} {strength:>8s} {row['target_change']:8.3f} {others} "
                 f"{row['success']:7.0%}  {per}"
             )
         return "\n".join(lines)

@@ -78,7 +78,7 @@ def read_bytes(source: str | os.PathLike[str] | bytes, name: str | None = None) 
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            raise ImageInputError(f"{shown}: no such file") from None
+            raise ImageInputError(f"no such file: {shown}") from None
         if not path.is_file():
             raise ImageInputError(f"{shown} is not a file")
         if size > limits.MAX_IMAGE_FILE_BYTES:
