@@ -9,6 +9,8 @@ import io
 
 from .. import edit, render
 from ..errors import InvalidValueError
+from ..start import summarize
+from ..text import counted
 from .console import Console, echo
 from .shared import load_model, numbers, output, print_json, start_point
 
@@ -19,10 +21,11 @@ def add_basis_options(parser: argparse.ArgumentParser) -> None:
     from ..methods.jacobian import SOLVERS
     from . import arguments as arg
 
-    parser.add_argument("-k", "--num-directions", type=arg.count("the number of directions", 1, 4096), default=10)
+    k = arg.count("the number of directions", 1, 4096)
+    parser.add_argument("-k", "--num-directions", type=k, default=10, help="local directions to find (default 10)")
     parser.add_argument("--feature", help="partial network's output (default: w, or the middle feature)")
     parser.add_argument("--solver", choices=SOLVERS, default="auto", help="Jacobian: exact, top-k or auto (default)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help=arg.JSON_HELP)
     parser.add_argument(
         "--ict",
         type=arg.count("the direction index", 0, 4095),
@@ -73,7 +76,8 @@ def cmd_basis(args: argparse.Namespace, console: Console) -> int:
         return 0
     m, d = info["jacobian"]
     how = "exact Jacobian" if basis.exact else f"top-k solver, {basis.products} Jacobian-vector products"
-    echo(f"local basis of {basis.network.feature} ({m} values) over {latents.space} ({d}) at {start.describe()}")
+    where = summarize(info["start"])
+    echo(f"local basis of {basis.network.feature} ({m} values) over {latents.space} ({d}) at {where}")
     echo(f"{how}; singular values: {numbers(basis.values)}")
     if out is not None:
         echo(f"saved {out}")
@@ -112,8 +116,8 @@ def add_warpage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampling-seed", type=arg.SEED, default=0, help="first seed of the pairs (default 0)")
     parser.add_argument("--truncation", type=arg.TRUNCATION, default=1.0, metavar="PSI", help="ψ (default 1)")
     parser.add_argument("--class-index", type=arg.CLASS_INDEX, help="class for class-conditional models")
-    parser.add_argument("--solver", choices=SOLVERS, default="auto")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--solver", choices=SOLVERS, default="auto", help="Jacobian: exact, top-k or auto (default)")
+    parser.add_argument("--json", action="store_true", help=arg.JSON_HELP)
     parser.add_argument("-o", "--output", metavar="CURVES.csv", help="also write the curves as CSV")
     parser.add_argument("--plot", metavar="CURVES.png", help="also draw the curves (distance against k)")
 
@@ -164,7 +168,8 @@ def cmd_warpage(args: argparse.Namespace, console: Console) -> int:
         fields = ("metric", "side", "feature", "pairs", "epsilon", "dims", "curves", "spread")
         print_json({name: getattr(found, name) for name in fields})
         return 0
-    echo(f"{found.metric} distance between top-k subspaces ({found.side} side of {found.feature}, {found.pairs} pairs)")
+    pairs = counted(found.pairs, "pair")
+    echo(f"{found.metric} distance between top-k subspaces ({found.side} side of {found.feature}, {pairs})")
     names = list(found.curves)
     echo("k".rjust(3) + "".join(name.rjust(18) for name in names))
     for row in rows:

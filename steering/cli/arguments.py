@@ -9,8 +9,9 @@ from typing import Any, Callable, Sequence
 from .. import limits, values
 from ..errors import InvalidValueError
 
-#: Options whose value may start with "-" (a negative bound); ``--range -3,3`` is rewritten to ``--range=-3,3``.
-SIGNED_VALUE_OPTIONS = ("--range",)
+#: Options whose value may start with "-" (a negative bound, strength or seed): ``--range -3,3`` is rewritten to
+#: ``--range=-3,3``, so a negative value reaches the option's own check (``--set -1=yes``: "a seed must be …").
+SIGNED_VALUE_OPTIONS = ("--range", "--set", "--seeds", "--strengths")
 _LOOKS_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
 
 
@@ -55,6 +56,9 @@ def strength(text: str) -> tuple[str, float]:
     return key.strip(), values.check_strength(value, f"the strength in {text!r}")
 
 
+#: The help of every ``--json`` option.
+JSON_HELP = "print the result as JSON (for scripts) instead of text"
+
 SEED = checked(values.check_seed, "seed")
 SEEDS = checked(list_of(values.check_seed), "seeds")
 TRUNCATION = checked(values.check_truncation, "truncation")
@@ -67,7 +71,8 @@ CLASS_INDEX = count("the class index", 0, 1 << 20)
 
 
 def join_signed_values(argv: Sequence[str]) -> list[str]:
-    """``--range -3,3`` -> ``--range=-3,3``: argparse would otherwise take ``-3,3`` for an option."""
+    """``--range -3,3`` -> ``--range=-3,3`` (each of ``SIGNED_VALUE_OPTIONS``): argparse would otherwise take ``-3,3``
+    for an option."""
     out: list[str] = []
     items = iter(argv)
     for item in items:

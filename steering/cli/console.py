@@ -12,6 +12,7 @@ from ..text import terminal_safe
 
 PROG = "gan-steering"
 Progress = Callable[[int, int], None]
+_PERCENT = "{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}"
 
 
 def echo(*parts: Any, file: Any = None, flush: bool = False) -> None:
@@ -41,8 +42,11 @@ class Console:
         echo(f"{PROG}: warning: {message}", file=sys.stderr, flush=True)
 
     @contextmanager
-    def progress(self, description: str, unit: str = "it") -> Iterator[Progress | None]:
-        """A ``progress(done, total)`` callback drawing a tqdm bar on stderr, shown only after a second of work."""
+    def progress(self, description: str, unit: str = "it", percent: bool = False) -> Iterator[Progress | None]:
+        """A ``progress(done, total)`` callback drawing a tqdm bar on stderr, shown only after a second of work.
+
+        ``percent``: the counts are no unit a rate makes sense of (stages, or samples then epochs): show the share
+        done and the time left only."""
         if self.quiet:
             yield None
             return
@@ -53,7 +57,8 @@ class Console:
         def update(done: int, total: int) -> None:
             nonlocal bar
             if bar is None:
-                bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, delay=1.0, leave=False)
+                shape = {"bar_format": _PERCENT} if percent else {}
+                bar = tqdm(total=total, desc=description, unit=unit, file=sys.stderr, delay=1.0, leave=False, **shape)
             bar.total = total
             bar.update(done - bar.n)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 from .. import edit, recipe, render
 from ..errors import InvalidValueError
 from ..models.base import Latents
-from ..start import save_latents
+from ..start import save_latents, summarize
+from ..text import counted
 from .console import Console, echo
 from .shared import (
     control_index,
@@ -72,7 +73,7 @@ def cmd_edit(args: argparse.Namespace, console: Console) -> int:
 
 def _cost_report(console: Console):
     def report(name: str, steps: int, seconds: float) -> None:
-        console.info(f"{name}: {steps} field steps, {1000 * seconds / max(steps, 1):.1f} ms per step")
+        console.info(f"{name}: {counted(steps, 'field step')}, {1000 * seconds / max(steps, 1):.1f} ms per step")
 
     return report
 
@@ -101,7 +102,7 @@ def cmd_sweep(args: argparse.Namespace, console: Console) -> int:
     zeros = [[0.0] * len(control)]
     made = recipe.recipe_for(generator, start, [control], zeros, walk=walk(args), files=_files(args), layout=layout)
     _save(grid, out, made)
-    echo(f"{out}: {len(indices)} directions × {len(strengths)} strengths from {low:g} to {high:g}")
+    echo(f"{out}: {counted(len(indices), 'direction')} × {len(strengths)} strengths from {low:g} to {high:g}")
     return 0
 
 
@@ -131,6 +132,8 @@ def cmd_animate(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_replay(args: argparse.Namespace, console: Console) -> int:
+    if not Path(args.image).expanduser().is_file():  # the words every command uses for a missing input
+        raise recipe.RecipeError(f"no such file: {args.image}")
     made = recipe.read_recipe(Path(args.image).expanduser())
     out = image_output(args.output, args) if args.output else None
     args.model = args.model or made.model.get("spec")
@@ -150,5 +153,5 @@ def cmd_latents(args: argparse.Namespace, console: Console) -> int:
     generator = load_model(args, console)
     start = start_point(args, generator)
     save_latents(start.latents(generator), generator, out, source=start.describe())
-    echo(f"{out}: the starting point {start.describe()} of {generator.identity.name}")
+    echo(f"{out}: the starting point of {generator.identity.name} at {summarize(start.describe())}")
     return 0

@@ -9,8 +9,9 @@ from typing import Any
 
 from ..controls import load_control
 from ..errors import DirectionsFileError
+from ..text import plain
 from .console import Console, echo
-from .shared import control_index, dumps, format_layers, inputs, load_model, not_an_input, output, print_json
+from .shared import control_index, count_of, format_layers, inputs, load_model, not_an_input, output, print_json
 
 
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
@@ -57,11 +58,15 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     echo(f"{'file:':<16}{path}")
     echo(f"{'format:':<16}{info['format']} v{info['format_version']} ({info['created_with'] or 'unknown writer'})")
     echo(f"{'kind:':<16}{control.kind} (a unit of strength: {control.unit})")
-    echo(f"{'method:':<16}{control.method} {dumps(control.params)}")
+    params = plain(control.params) if control.params else ""
+    echo(f"{'method:':<16}{control.method}" + (f" ({params})" if params and len(params) <= 80 else ""))
+    if len(params) > 80:  # one parameter a line
+        for key, value in control.params.items():
+            echo(f"{'':<16}{key.replace('_', ' ')}: {plain(value)}")
     echo(f"{'model:':<16}{model.name} ({model.architecture}), sha256 {model.sha256}")
     if source:
         echo(f"{'source:':<16}{source}")
-    echo(f"{'space:':<16}{control.space}, {len(control)} directions of dimension {control.dim}")
+    echo(f"{'space:':<16}{control.space}, {count_of(control)} of dimension {control.dim}")
     echo(f"{'layers:':<16}{format_layers(control.layers)}")
     low, high = control.strength_range
     echo(f"{'strengths:':<16}{low:g} … {high:g}")
@@ -121,5 +126,5 @@ def cmd_pull(args: argparse.Namespace, console: Console) -> int:
     not_an_input(out, [pulled])  # never over the file in the Hugging Face cache
     control.save(out)
     checked = f", checked against {args.model}" if generator is not None else ""
-    echo(f"{len(control)} {control.method} {control.noun} for {control.model.name} -> {out}{checked}")
+    echo(f"{count_of(control, control.method)} for {control.model.name} -> {out}{checked}")
     return 0

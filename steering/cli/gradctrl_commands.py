@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from .. import edit, render
@@ -18,7 +19,8 @@ from ..methods import gradctrl as gc
 from ..methods.boundaries import boundaries_from
 from ..models.base import Latents
 from ..scorers import SCORERS, scorer
-from ..values import check_count, check_name, check_strength, layer_range
+from ..text import counted
+from ..values import check_count, check_name, check_seed, check_strength, layer_range
 from . import arguments as arg
 from .console import Console, echo
 from .shared import control_index, image_output, load_model, not_an_input, output
@@ -34,7 +36,7 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument("--truncation", type=arg.TRUNCATION, metavar="PSI", help="ψ of the samples (default 1)")
     p.add_argument("--grid", metavar="GRID.png", help="also render these seeds in a grid to look at (see --seeds)")
     p.add_argument("--seeds", type=arg.SEEDS, help="seeds shown in --grid, e.g. 0,1,2,3")
-    p.add_argument("-o", "--output", required=True, metavar="LABELS.safetensors")
+    p.add_argument("-o", "--output", required=True, metavar="LABELS.safetensors", help="the labelled set to write")
 
     p = sub("train", cmd_train, "train attribute heads and save GradCtrl controls (and linear baselines)", [model])
     p.add_argument("--attribute", action="append", default=[], choices=sorted(SCORERS), help="a built-in scorer")
@@ -49,8 +51,8 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument("--linear", metavar="FILE", help="also save the linear boundaries of the same labels")
     p.add_argument("--conditional", metavar="FILE", help="also save the conditional boundaries")
     p.add_argument("--strip", metavar="STRIP.png", help="render one row per control from --strip-seed")
-    p.add_argument("--strip-seed", type=arg.SEED, default=0)
-    p.add_argument("-o", "--output", required=True, metavar="GRADCTRL.safetensors")
+    p.add_argument("--strip-seed", type=arg.SEED, default=0, help="the seed --strip starts from (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="GRADCTRL.safetensors", help="the controls to write")
 
     p = sub("measure", cmd_measure, "target change vs other attributes' change along edits (table and plot)", [model])
     p.add_argument("--edit", action="append", required=True, metavar="FILE=CONTROL", help="a control (name or index)")
@@ -61,7 +63,7 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument("--strengths", default="1,2,3,4", help="strengths (default 1,2,3,4)")
     p.add_argument("--down", action="store_true", help="measure the negative side of each control")
     p.add_argument("--plot", metavar="PLOT.png", help="write the curves")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=arg.JSON_HELP)
 
 
 def _classes_and_labels(args: argparse.Namespace, base: LabelledSet | None) -> tuple[list[str], list[tuple[int, int]]]:
@@ -69,18 +71,32 @@ def _classes_and_labels(args: argparse.Namespace, base: LabelledSet | None) -> t
     if args.classes:
         given = [check_name(c, "a class name") for c in args.classes.split(",")]
         if names is not None and tuple(given) != tuple(names):
-            raise InvalidValueError(f"--extend holds classes {list(names)}, not {given}")
+            raise InvalidValueError(f"--extend holds classes {', '.join(names)}, not {', '.join(given)}")
         names = tuple(given)
     if names is None:
         raise InvalidValueError("give --classes (e.g. no,yes) or --extend a labelled set")
     labels = []
     for item in args.labels:
         seed, _, label = item.partition("=")
-        if not label:
-            raise InvalidValueError(f"--set takes SEED=CLASS, got {item!r}")
-        index = names.index(label) if label in names else check_count(label, "a class index", 0, len(names) - 1)
-        labels.append((check_count(seed, "a seed", 0, 2**63 - 1), index))
+        if not label.strip():
+            raise InvalidValueError(f"--set takes SEED=CLASS (e.g. 3={names[-1]}), got {item!r}")
+        try:
+            labels.append((check_seed(seed.strip()), _class_index(label.strip(), names)))
+        except InvalidValueError as exc:
+            raise InvalidValueError(f"--set {item}: {exc}") from None
     return list(names), labels
+
+
+def _class_index(label: str, names: tuple[str, ...]) -> int:
+    """A class by name, or by its index."""
+    if label in names:
+        return names.index(label)
+    if re.fullmatch(r"[+-]?\d+", label):
+        return check_count(label, "a class index", 0, len(names) - 1)
+    raise InvalidValueError(
+        f"{label!r} is not one of the classes ({', '.join(names)}); give a class name or its index "
+        f"(0 … {len(names) - 1})"
+    )
 
 
 def cmd_label(args: argparse.Namespace, console: Console) -> int:
@@ -123,16 +139,16 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     if args.top_k is not None:
         check_count(args.top_k, "--top-k", 0, generator.space_dim(edit_space(generator)))
     sources = [*args.attribute, *(LabelledSet.load(Path(p).expanduser(), generator) for p in args.labels)]
-    with console.progress("scoring and training", unit="step") as progress:
+    with console.progress("scoring and training", percent=True) as progress:
         trained = train(generator, sources, sampling, Training(epochs=args.epochs, seed=args.seed), progress)
     controls = gc.controls_from(generator, trained, exclude=args.exclude, top_k=args.top_k, layers=args.layers)
     controls.save(out)
     echo(out)
     for head in trained.heads.describe():
         accuracy = "—" if head["accuracy"] is None else f"{head['accuracy']:.3f}"
-        console.info(f"{head['name']}: validation accuracy {accuracy}, samples {head['samples']}")
+        console.info(f"{head['name']}: validation accuracy {accuracy}, {_samples(head['samples'])}")
     for i, name in enumerate(controls.names):
-        console.info(f"  {name}: excludes {gc.exclusions(controls, i) or 'nothing'}")
+        console.info(f"  {name}: excludes {_excluded(gc.exclusions(controls, i))}")
     for weak in trained.heads.weak().values():
         console.warn(weak)
     for path, conditional in ((args.linear, False), (args.conditional, True)):
@@ -145,6 +161,17 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         save_image(edit.sweep(generator, start, controls, indices=range(len(controls)), strengths=strengths), strip)
         echo(strip)
     return 0
+
+
+def _samples(counts: dict[str, int]) -> str:
+    """``700 training, 300 validation samples`` from a head's ``{"train": 700, "validation": 300}``."""
+    parts = [f"{n} {'training' if split == 'train' else split}" for split, n in counts.items()]
+    return f"{', '.join(parts)} samples" if parts else "no samples"
+
+
+def _excluded(budgets: dict[str, int]) -> str:
+    """``brightness (25 channels), warmth (1 channel)``, or ``nothing``."""
+    return ", ".join(f"{name} ({counted(k, 'channel')})" for name, k in budgets.items()) or "nothing"
 
 
 def cmd_measure(args: argparse.Namespace, console: Console) -> int:

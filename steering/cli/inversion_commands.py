@@ -11,6 +11,7 @@ from ..errors import InvalidValueError
 from ..inversion import InversionSettings, LossWeights, invert, parse_crop, prepare_image
 from ..inversion import encoder as encoders
 from ..render import grid, to_pil
+from ..text import counted
 from .console import Console, echo
 from .shared import image_output, inputs, load_model, not_an_input, output
 
@@ -45,7 +46,7 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
         "--pool", type=int, default=8192, help="pairs generated once and reused (default 8192; 0: fresh every step)"
     )
     p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the pairs and the training (default 0)")
 
 
 def _encoder(args: argparse.Namespace, generator) -> encoders.TrainedEncoder | None:
@@ -110,7 +111,7 @@ def cmd_invert(args: argparse.Namespace, console: Console) -> int:
     else:
         klass = f", class {figures['class']!r}" if "class" in figures else ""
         echo(
-            f"{out}: PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.3f} after {result.steps} steps in "
+            f"{out}: PSNR {result.psnr:.2f} dB, SSIM {result.ssim:.3f} after {counted(result.steps, 'step')} in "
             f"{result.space} ({result.stopped}; start: {result.initial}{klass}; loss: {' + '.join(result.terms)})"
         )
     return 0
@@ -126,7 +127,8 @@ def cmd_train_encoder(args: argparse.Namespace, console: Console) -> int:
         )
     path = trained.save(out or encoders.default_path(generator))
     t = trained.training
-    echo(f"{path}: {t['steps']} steps × {t['batch']} images in {t['seconds']:.0f} s, final loss {t['final_loss']:.4f}")
+    done = f"{counted(t['steps'], 'step')} × {counted(t['batch'], 'image')}"
+    echo(f"{path}: {done} in {t['seconds']:.0f} s, final loss {t['final_loss']:.4f}")
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from .. import paths
 from ..errors import InvalidValueError, SteeringError
 from .console import Console, echo
-from .shared import format_layers, load_model, numbers, output, print_json
+from .shared import count_of, format_layers, load_model, numbers, output, print_json, shown_default
 
 
 def cmd_models(args: argparse.Namespace, console: Console) -> int:
@@ -111,26 +111,17 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
     """One option per parameter of any method (``METHODS``); which method takes which is checked when run."""
     from ..methods import METHODS, all_parameters
 
-    parser.add_argument("--method", choices=list(METHODS), required=True)
+    parser.add_argument("--method", choices=list(METHODS), required=True, help="how to find the controls")
     for parameter in all_parameters(METHODS).values():
         owned = {m.name: p for m in METHODS.values() for p in m.parameters if p.name == parameter.name}
         scope = "" if len(owned) == len(METHODS) else f"{', '.join(owned)}: "
-        defaults = {name: _shown_default(p.default) for name, p in owned.items()}
+        defaults = {name: shown_default(p.default) for name, p in owned.items()}
         if len(set(defaults.values())) == 1:
             shown = next(iter(defaults.values()))
             default = f" (default {shown})" if shown != "auto" else ""
         else:
             default = " (defaults: " + ", ".join(f"{name} {value}" for name, value in defaults.items()) + ")"
         parser.add_argument(*parameter.cli_flags, dest=parameter.name, help=f"{scope}{parameter.help}{default}")
-
-
-def _shown_default(value: object) -> str:
-    """A parameter's default as ``--help`` shows it (``auto`` where the method chooses)."""
-    if value is None:
-        return "auto"
-    if isinstance(value, (list, tuple)):
-        return ",".join(map(str, value)) or "none"
-    return str(value)
 
 
 def cmd_discover(args: argparse.Namespace, console: Console) -> int:
@@ -145,13 +136,13 @@ def cmd_discover(args: argparse.Namespace, console: Console) -> int:
         raise InvalidValueError(f"{flags} only apply to --method {' or '.join(owners)}, not {chosen.name}")
     out = output(args.output, (".safetensors",), "the direction file", args)
     generator = load_model(args, console)
-    with console.progress(chosen.title, unit="sample") as progress:
+    with console.progress(chosen.title, percent=True) as progress:
         found = chosen.run(generator, given, progress=progress, use_cache=not args.no_cache)
     found.save(out)
     low, high = found.strength_range
     layers = "" if found.layers is None else f" (W+ layers {format_layers(found.layers)})"
     echo(
-        f"{found.method}: {len(found)} {found.noun} in {found.space}{layers} for "
+        f"{found.method}: {count_of(found)} in {found.space}{layers} for "
         f"{found.model.name}, strength range {low:g} … {high:g}"
     )
     if found.values is not None:

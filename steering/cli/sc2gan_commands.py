@@ -13,7 +13,9 @@ from ..controls import load_control
 from ..io import save_image
 from ..methods import sc2gan
 from ..scorers import available
+from ..text import counted
 from ..values import check_count
+from . import arguments as arg
 from .console import Console, echo
 from .shared import image_output, load_model, output, print_json
 
@@ -26,7 +28,7 @@ def add_arguments(sub, model: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="first seed of the samples (default 0)")
     p.add_argument("--top", type=int, default=10, help="pairs listed (default 10)")
     p.add_argument("--chart", metavar="HEATMAP.png", help="also save the correlation matrix as a heat map")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=arg.JSON_HELP)
 
     p = sub("correct", cmd_correct, "SC²GAN: correct A's direction so it stops dragging a correlated B along", [model])
     p.add_argument("--attribute", required=True, choices=sc2gan.BINARY_SCORERS, help="A: the attribute to edit")
@@ -54,7 +56,7 @@ def add_arguments(sub, model: argparse.ArgumentParser) -> None:
     p.add_argument("--inversion-steps", type=int, default=100, help="re-projection steps (default 100)")
     p.add_argument("--seeds", type=int, default=64, help="seeds the leak is measured on (default 64)")
     p.add_argument("--strip", metavar="STRIP.png", help="also render start · base · corrected for 4 seeds")
-    p.add_argument("-o", "--output", required=True, metavar="CORRECTED.safetensors")
+    p.add_argument("-o", "--output", required=True, metavar="CORRECTED.safetensors", help="the controls to write")
 
 
 def cmd_correlations(args: argparse.Namespace, console: Console) -> int:
@@ -79,7 +81,7 @@ def cmd_correct(args: argparse.Namespace, console: Console) -> int:
     strip = image_output(args.strip, args) if args.strip else None
     generator = load_model(args, console)
     parent = load_control(Path(args.parent).expanduser(), generator) if args.parent else None
-    with console.progress("SC²GAN", unit="‰") as progress:
+    with console.progress("SC²GAN", percent=True) as progress:
         result = sc2gan.correct(
             generator,
             args.attribute,
@@ -96,7 +98,7 @@ def cmd_correct(args: argparse.Namespace, console: Console) -> int:
     rare = result.rare
     echo(
         f"{args.attribute} ~ {args.correlated}: r = {result.pair.correlation:+.3f}; rare cells "
-        f"{rare.frequency:.1%} of the samples; {len(rare)} of {rare.made} rare combinations kept after "
+        f"{rare.frequency:.1%} of the samples; {len(rare)} of {counted(rare.made, 'rare combination')} kept after "
         f"re-projection ({rare.substitute})"
     )
     with console.progress("measuring the leak", unit="edit") as progress:

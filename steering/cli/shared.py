@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..controls import Control, load_control
-from ..errors import InvalidValueError
+from ..errors import InvalidValueError, SteeringError
 from ..models.base import Generator, Noise
 from ..start import LatentsFile, Seed, load_latents
+from ..text import counted, plain
 from .console import Console, echo
 
 
@@ -26,9 +27,50 @@ def device(name: str) -> str:
     return name
 
 
+#: gan-steering's own files that are not models, by their ``format``: what each one is and how to pass it instead.
+NOT_MODELS = {
+    "gan-steering.directions": (
+        "a control file",
+        "`--directions {file}`; `gan-steering inspect {file}` shows what it holds",
+    ),
+    "gan-steering.latents": ("a latents file (a starting point)", "`--latents {file}`"),
+    "gan-steering.labels": ("a labelled set (see `label`)", "`train --labels {file}` or `label --extend {file}`"),
+    "gan-steering.encoder": ("an inversion encoder", "`invert --encoder {file}`"),
+}
+
+
+def check_is_model(spec: str) -> None:
+    """Refuse, before any conversion, a local file that is one of gan-steering's own files but not a model: say what
+    it is, the model it was made for and how to pass it instead."""
+    from ..io import read_safetensors_metadata
+    from ..sources.load import local_path
+    from ..sources.store import FORMAT
+
+    path = local_path(spec)
+    if path is None or not path.is_file() or path.suffix.lower() != ".safetensors":
+        return
+    try:
+        metadata = read_safetensors_metadata(path)
+    except (SteeringError, OSError):
+        return  # not readable as safetensors: the loader says what it is
+    found = str(metadata.get("format"))
+    if not found.startswith("gan-steering.") or found == FORMAT:
+        return
+    what, how = NOT_MODELS.get(found, (f"a gan-steering file ({found[:60]})", "the command that reads it"))
+    try:
+        made_for = json.loads(metadata.get("model", "{}")).get("name")
+    except (ValueError, AttributeError):
+        made_for = None
+    model = f"the model it was made for ({made_for[:80]})" if isinstance(made_for, str) else "the model"
+    raise InvalidValueError(
+        f"{path.name} is {what}, not a model: give {model} as MODEL, with {how.format(file=path.name)}"
+    )
+
+
 def load_model(args: argparse.Namespace, console: Console) -> Generator:
     from ..sources import load_generator
 
+    check_is_model(args.model)
     return load_generator(
         args.model,
         device=device(args.device),
@@ -97,8 +139,8 @@ def control_index(control: Control, key: str | int) -> int:
         index = int(text)
         if not 0 <= index < len(control):
             raise InvalidValueError(
-                f"direction index {index} is outside [0, {len(control)}): the file holds {len(control)} "
-                "directions (see `gan-steering inspect FILE`)"
+                f"direction index {index} is outside [0, {len(control)}): the file holds {count_of(control)} "
+                "(see `gan-steering inspect FILE`)"
             )
         return index
     if text in control.names:
@@ -172,6 +214,17 @@ def format_layers(layers: Sequence[int] | None) -> str:
     return ", ".join(spans)
 
 
+def count_of(control: Control, qualifier: str = "") -> str:
+    """``1 direction``, ``3 sefa directions``: how many controls a file holds, in its kind's noun."""
+    noun = f"{qualifier} {control.noun}".strip()
+    return counted(len(control), noun.removesuffix("s"), noun)
+
+
+def shown_default(value: object) -> str:
+    """A default as ``--help`` shows it, as the user would type it (``a,b,c``; ``auto`` where the method chooses)."""
+    return "auto" if value is None else plain(value)
+
+
 def numbers(values: Any, digits: int = 4) -> str:
     return " ".join(f"{float(v):.{digits}g}" for v in values)
 
@@ -184,7 +237,3 @@ def _json_default(value: Any) -> Any:
 
 def print_json(data: Any) -> None:
     echo(json.dumps(data, indent=2, ensure_ascii=False, default=_json_default))
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, default=_json_default)

@@ -10,8 +10,9 @@ from typing import Any
 from .. import edit, recipe, render
 from ..methods import Method, method
 from ..models.base import Latents
+from ..text import counted
 from .console import Console, echo
-from .shared import image_output, load_model, output, start_point
+from .shared import image_output, load_model, numbers, output, shown_default, start_point
 
 #: ``steer`` takes the sample's class from ``--class-index`` (the start); the controls follow each latent's class.
 STEER_SKIPS = ("class_index",)
@@ -22,7 +23,7 @@ def add_options_of(parser: argparse.ArgumentParser, name: str, skip: tuple[str, 
     for parameter in method(name).parameters:
         if parameter.name in skip:
             continue
-        default = "" if parameter.default in (None, [], ()) else f" (default {parameter.default})"
+        default = "" if parameter.default in (None, [], ()) else f" (default {shown_default(parameter.default)})"
         choices = f"; one or more of {', '.join(parameter.choices)}" if parameter.type == "choices" else ""
         parser.add_argument(*parameter.cli_flags, dest=parameter.name, help=f"{parameter.help}{default}{choices}")
 
@@ -39,7 +40,7 @@ def cmd_steer(args: argparse.Namespace, console: Console) -> int:
     options = {k: v for k, v in _given(args, chosen).items() if k not in STEER_SKIPS}
     control = chosen.run(generator, options)
     control.save(out)
-    echo(f"steerability ({control.kind}): {len(control)} controls for {control.model.name}")
+    echo(f"steerability ({control.kind}): {counted(len(control), 'control')} for {control.model.name}")
     for i, name in enumerate(control.names):
         low, high = control.range_of(i)
         end = control.slider(i).end_point
@@ -50,15 +51,29 @@ def cmd_steer(args: argparse.Namespace, console: Console) -> int:
         start = start_point(args, generator)
         low = min(control.range_of(i)[0] for i in range(len(control)))
         high = max(control.range_of(i)[1] for i in range(len(control)))
-        strengths = edit.strengths_between(low, high, args.steps)
+        strengths = through_zero(low, high, args.steps)
         indices = list(range(len(control)))
         with console.progress("rendering the trajectories", unit="image") as progress:
             grid = edit.sweep(generator, start.latents(generator, [control]), control, indices, strengths, progress)
         layout = recipe.sweep_layout(control, indices, strengths)
         made = recipe.recipe_for(generator, start, [control], [[0.0] * len(control)], files=[out.name], layout=layout)
         recipe.save_png(grid, strip, made)
-        echo(f"{strip}: one row per transformation, strengths {low:g} … {high:g} in {len(strengths)} steps")
+        wider = [name for i, name in enumerate(control.names) if control.range_of(i) != (low, high)]
+        beyond = f"; the rows of {', '.join(wider)} go beyond their own ranges (above)" if wider else ""
+        echo(
+            f"{strip}: one row per transformation, every row at strengths {numbers(strengths, 3)} "
+            f"({low:g} … {high:g}: the controls' ranges together){beyond}"
+        )
     return 0
+
+
+def through_zero(low: float, high: float, steps: int) -> list[float]:
+    """``steps`` strengths from ``low`` to ``high``; where the range spans 0 (the start), 0 is one of them and each
+    side is evenly spaced, with a share of the columns as large as its share of the range."""
+    if not low < 0 < high or steps < 3:
+        return edit.strengths_between(low, high, steps)
+    below = min(max(round((steps - 1) * -low / (high - low)), 1), steps - 2)
+    return edit.strengths_between(low, 0, below + 1)[:-1] + edit.strengths_between(0, high, steps - below)
 
 
 def cmd_transfer(args: argparse.Namespace, console: Console) -> int:
@@ -76,7 +91,7 @@ def cmd_transfer(args: argparse.Namespace, console: Console) -> int:
     )
     result = edit.apply(generator, target, path, [1.0])
     images = edit.render(generator, Latents.cat([source, target, result]))
-    labels = ["source", "target", f"target ← source ({len(params['directions'])} dirs)"]
+    labels = ["source", "target", f"target ← source ({counted(len(params['directions']), 'dir')})"]
     render.grid(images, columns=3, column_labels=labels).save(out)
     if saved is not None:
         path.save(saved)
