@@ -80,13 +80,14 @@ def check_images(generator: Rendering, count: int, what: str = "images") -> int:
     return count
 
 
-def max_samples(values_per_sample: int) -> int:
-    """How many samples of ``values_per_sample`` floats one request may hold (twice: the data and its centred copy)."""
-    return max(1, min(MAX_SAMPLES, request_budget() // (2 * _FLOAT * max(1, values_per_sample))))
+def max_samples(values_per_sample: int, copies: int = 2) -> int:
+    """How many samples of ``values_per_sample`` floats one request may hold (``copies`` of them: by default twice,
+    the data and its centred copy)."""
+    return max(1, min(MAX_SAMPLES, request_budget() // (copies * _FLOAT * max(1, values_per_sample))))
 
 
-def check_samples(count: int, values_per_sample: int, what: str = "samples") -> int:
-    limit = max_samples(values_per_sample)
+def check_samples(count: int, values_per_sample: int, what: str = "samples", copies: int = 2) -> int:
+    limit = max_samples(values_per_sample, copies)
     if count > limit:
         raise ResourceLimitError(
             f"{count} {what} of {values_per_sample} values each is more than one request may hold: ask for at "

@@ -102,6 +102,32 @@ def test_ganspace_samples_what_it_always_sampled(dcgan, tmp_path):
     assert seen == [(600, 600)] and torch.equal(again.vectors, plain.vectors)  # read back, nothing sampled
 
 
+def test_ganspace_streams_its_samples_so_a_stored_job_outgrows_the_memory_budget(dcgan, tmp_path, monkeypatch):
+    """The PCA reads the samples shard by shard (never put together, never copied centred): in memory they must fit
+    the budget once; stored in a folder only one shard must, and the directions are the same either way. The
+    randomized solver matches the exact principal components of the same samples."""
+    from steering.analysis import grassmann
+    from steering.errors import ResourceLimitError
+    from steering.methods.ganspace import principal_components
+
+    options = {"num_directions": 4, "feature": "block1", "num_samples": 1600, "batch_size": 100, "use_cache": False}
+    monkeypatch.setenv("GAN_STEERING_MAX_REQUEST_MB", "80")  # 1600 rows of block1 (16,384 values) are 105 MB
+    with pytest.raises(ResourceLimitError, match="ask for at most"):
+        ganspace(dcgan, **options)
+    stored = ganspace(dcgan, **options, store=tmp_path / "gs")
+    assert len(list((tmp_path / "gs").glob("*.safetensors"))) == 2  # two shards of 64 MB at most
+    monkeypatch.delenv("GAN_STEERING_MAX_REQUEST_MB")
+    in_memory = ganspace(dcgan, **options)
+    torch.testing.assert_close(in_memory.vectors, stored.vectors, atol=1e-5, rtol=0)
+    _, inputs = _samples(dcgan, "z", "block1", 1600, 0, 100)
+    centred = (inputs - inputs.mean(0)).double()
+    values, vectors = torch.linalg.eigh(centred @ centred.T)  # the exact components, from the 1600×1600 Gram matrix
+    exact = centred.T @ vectors[:, -4:]
+    _, components, variances = principal_components(inputs, 4)
+    assert grassmann.projection_distance(exact / exact.norm(dim=0), components.T.double()) < 1e-2
+    torch.testing.assert_close(variances.double(), values[-4:].flip(0) / 1599, rtol=1e-3, atol=0)
+
+
 def test_a_finished_job_is_served_from_its_shards(dcgan, tmp_path):
     scorer = Counting()
     job = scoring_job(measures=(Scores(scorer),))

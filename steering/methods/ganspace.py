@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
 
 from .. import limits
-from ..batch import Engine, Features, Job, SeededLatents, run
+from ..batch import Engine, Features, Job, JobResult, SeededLatents, run
 from ..batch.job import LATENTS
 from ..cache import cached
 from ..directions import Directions
@@ -24,39 +24,82 @@ from ..values import MAX_SEED, check_count, layer_range
 from .common import canonical_signs, strength_range
 from .registry import LAYERS, NUM_DIRECTIONS, Method, Parameter
 
+#: Up to this many values per sample PCA is exact (a covariance matrix); above, randomized (``niter`` passes).
+EXACT_VALUES = 2048
+#: Passes of the randomized solver over the samples (subspace iterations), and its extra directions.
+NITER, OVERSAMPLE = 6, 16
+
 
 def principal_components(x: Tensor, k: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
     """``(mean [F], components [k, F], variances [k])`` of the rows of ``x`` [N, F]."""
-    mean = x.mean(dim=0)
-    centred = x - mean
-    if x.shape[1] <= 2048:
-        cov = (centred.T.double() @ centred.double()) / (x.shape[0] - 1)
-        values, vectors = torch.linalg.eigh(cov)
+    return streamed_components(lambda: iter((x,)), k, seed)
+
+
+def streamed_components(blocks: Callable[[], Iterator[Tensor]], k: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+    """``principal_components`` of the rows of ``blocks()`` (an iterator of [n_i, F] row blocks, read again for each
+    pass): the samples are never put together or copied centred, so memory holds one block at a time. Exact (the
+    covariance, float64) up to ``EXACT_VALUES`` values per row; above, the randomized range finder with ``NITER``
+    subspace iterations (Halko, Martinsson & Tropp), seeded."""
+    count, total = 0, None
+    for block in blocks():
+        count += len(block)
+        part = block.double().sum(dim=0)
+        total = part if total is None else total + part
+    if total is None or count < 2:
+        raise InvalidValueError("PCA needs at least two samples")
+    mean = total / count
+    width = mean.numel()
+    if width <= EXACT_VALUES:
+        cov = torch.zeros(width, width, dtype=torch.float64)
+        for block in blocks():
+            centred = block.double() - mean
+            cov += centred.T @ centred
+        values, vectors = torch.linalg.eigh(cov / (count - 1))
         order = torch.argsort(values, descending=True)[:k]
-        return mean, vectors[:, order].T.float(), values[order].float()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        _, s, v = torch.svd_lowrank(centred, q=min(k + 16, min(x.shape)), niter=6)
-    return mean, v[:, :k].T, (s[:k] ** 2) / (x.shape[0] - 1)
+        return mean.float(), vectors[:, order].T.float(), values[order].float()
+    q = min(k + OVERSAMPLE, count, width)
+    centre = mean.float()  # the randomized solver works in float32, as torch.svd_lowrank does
+    omega = torch.randn(width, q, generator=torch.Generator().manual_seed(seed))
+
+    def times(right: Tensor) -> Tensor:  # (X − μ) R, [N, q]
+        shift = centre @ right
+        return torch.cat([block.float() @ right - shift for block in blocks()])
+
+    def transposed_times(left: Tensor) -> Tensor:  # (X − μ)ᵀ L, [F, q]
+        out, start = torch.zeros(width, left.shape[1]), 0
+        for block in blocks():
+            rows = left[start : start + len(block)]
+            out += block.float().T @ rows
+            start += len(block)
+        return out - centre[:, None] @ left.sum(dim=0, keepdim=True)
+
+    basis = torch.linalg.qr(times(omega)).Q
+    for _ in range(NITER):
+        basis = torch.linalg.qr(times(torch.linalg.qr(transposed_times(basis)).Q)).Q
+    _, singular, vh = torch.linalg.svd(transposed_times(basis).T, full_matrices=False)  # B = Qᵀ(X − μ) [q, F]
+    return mean.float(), vh[:k], singular[:k] ** 2 / (count - 1)
 
 
-#: Rows per stored shard of the sampling job (a whole number of batches).
+#: Rows per stored shard of the sampling job at most, and its bytes at most (a whole number of batches, at least
+#: one): the PCA holds one shard at a time, so a stored job of any size fits in memory.
 SHARD_ROWS = 8192
+SHARD_BYTES = 64 << 20
 
 
-def sampling_job(space: str, feature: str | None, n: int, seed: int, batch: int) -> Job:
+def sampling_job(space: str, feature: str | None, n: int, seed: int, batch: int, values: int = 0) -> Job:
     """The batch job GANSpace samples with: blocks of ``batch`` latents per seed (``seed + start``, as GANSpace has
-    always drawn them), the latents and, with ``feature``, its flattened activations."""
+    always drawn them), the latents and, with ``feature``, its flattened activations (``values`` per row)."""
     measures = (Features((feature,)),) if feature is not None else ()
+    rows = min(SHARD_ROWS, SHARD_BYTES // (4 * max(1, values)))
     return Job(
         SeededLatents(n, seed=seed, block=batch, space=space),
         measures=measures,
         batch_size=batch,
-        shard_size=batch * max(1, SHARD_ROWS // batch),
+        shard_size=batch * max(1, rows // batch),
     )
 
 
-def _samples(
+def _sampled(
     generator: Generator,
     space: str,
     feature: str | None,
@@ -66,10 +109,19 @@ def _samples(
     progress: Callable[[int, int], None] | None = None,
     engine: str | Engine | None = None,
     store: str | os.PathLike[str] | None = None,
+) -> JobResult:
+    """The sampling job's result: latents in ``space`` and, with ``feature``, its activations (``progress(done,
+    total)`` after each batch)."""
+    values = generator.space_dim(space) + _values_per_sample(generator, space, feature)
+    job = sampling_job(space, feature, n, seed, batch, values)
+    return run(job, generator, engine=engine, store=store, progress=progress)
+
+
+def _samples(
+    generator: Generator, space: str, feature: str | None, n: int, seed: int, batch: int
 ) -> tuple[Tensor, Tensor]:
-    """Latents [n, d] in ``space`` and the PCA inputs [n, F]; ``progress(done, total)`` after each batch."""
-    job = sampling_job(space, feature, n, seed, batch)
-    result = run(job, generator, engine=engine, store=store, progress=progress)
+    """Latents [n, d] and the PCA inputs [n, F], put together (for checks; ``ganspace`` streams them)."""
+    result = _sampled(generator, space, feature, n, seed, batch)
     if feature is None:
         codes = result.column(LATENTS)
         return codes, codes
@@ -127,13 +179,19 @@ def ganspace(
     }
 
     def compute() -> Directions:
-        limits.check_samples(num_samples, dim + _values_per_sample(generator, space, feature), "GANSpace samples")
-        codes, inputs = _samples(generator, space, feature, num_samples, seed, batch, progress, engine, store)
-        mean, components, variances = principal_components(inputs, num_directions, seed)
+        values = _values_per_sample(generator, space, feature)
+        if store is None:  # the samples stay in memory (once: the PCA streams over them, never copies them)
+            limits.check_samples(num_samples, dim + values, "GANSpace samples", copies=1)
+        result = _sampled(generator, space, feature, num_samples, seed, batch, progress, engine, store)
+        column = LATENTS if feature is None else f"feature.{feature}"
+        mean, components, variances = streamed_components(
+            lambda: (shard[column] for shard in result.shards()), num_directions, seed
+        )
+        codes = result.column(LATENTS)
         if feature is None:
             vectors = components
         else:  # regress latents on the PCA coordinates: codes ≈ coords @ M, one latent direction per row of M
-            coords = (inputs - mean) @ components.T
+            coords = torch.cat([(shard[column] - mean) @ components.T for shard in result.shards()])
             solution = torch.linalg.lstsq(coords.double(), (codes - codes.mean(0)).double()).solution
             vectors = (solution / solution.norm(dim=1, keepdim=True)).float()
         vectors = canonical_signs(vectors)
