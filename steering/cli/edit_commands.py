@@ -140,7 +140,10 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
     generator = load_model(args, console)
     directions = [Path(p).expanduser() for p in args.directions or []]
     latents = [Path(args.latents).expanduser()] if args.latents else []
-    image, _ = recipe.replay(Path(args.image).expanduser(), generator, directions=directions, latents=latents)
+    with console.progress("recomputing controls that are not found", percent=True) as progress:
+        image, _ = recipe.replay(
+            Path(args.image).expanduser(), generator, directions=directions, latents=latents, progress=progress
+        )
     echo(f"recipe: {made.summary()}")
     if out is not None:
         _save(image, out, made)
