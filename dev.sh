@@ -77,7 +77,8 @@ test_compat() {
                 tests/test_webui.py tests/test_ui_callbacks.py tests/test_browser.py tests/test_public_mode.py \
                 tests/test_recipes_and_starts.py tests/test_hub_download.py tests/test_share.py tests/test_coalesce.py \
                 tests/test_gradctrl_ui.py tests/test_gradctrl_browser.py tests/test_analyze_tab.py \
-                tests/test_inversion_ui.py tests/test_correlations_tab.py tests/test_hub_tab_access.py
+                tests/test_inversion_ui.py tests/test_correlations_tab.py tests/test_hub_tab_access.py \
+                tests/test_status_ui.py
         ) >".venv-compat-$name.log" 2>&1 &
         pids+=("$!")
     done

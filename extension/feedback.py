@@ -8,20 +8,26 @@ A handler that raises changes no output, so a refused upload leaves the current 
 
 A handler with a keyword-only ``request`` parameter receives the Gradio request (its browser session), or ``None``
 when called directly; one with a keyword-only ``progress`` parameter receives a ``progress(done, total)`` callback
-that drives Gradio's progress bar and raises ``CancelledError`` once the user pressed Cancel (``cancel``). The
+that drives Gradio's progress bar and raises ``CancelledError`` once the user pressed its panel's Cancel. The
 wrapper declares them as its first positional parameters (``request: gr.Request``, ``progress=gr.Progress()``, where
 every Gradio version inserts them, which works for handlers with ``*inputs`` too) and hands them over by keyword.
+
+A ``Panel`` is a status line and, for long work, the Cancel button beside it: ``Panel.action`` wires a button so that
+the status is cleared when a request starts (a failed request never leaves an older result's text under its error),
+``Panel.job`` does the same for cancellable work, whose Cancel stops only this panel's work of this browser session
+and ends with the status "cancelled" (outputs unchanged, no error).
 
 In public mode messages never show a server path: only file names.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import inspect
 import logging
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import gradio as gr
 
@@ -56,8 +62,18 @@ def hide_paths(text: str) -> str:
     return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "…", text)
 
 
-def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> Callable[..., Any]:
-    """``fn`` with ``settings`` fixed and errors turned into ``gr.Error``; ``gpu`` applies ``settings.gpu``."""
+def bind(
+    fn: Callable[..., Any],
+    settings: UISettings,
+    *,
+    gpu: bool = False,
+    panel: Panel | None = None,
+    outputs: Sequence[Any] | None = None,
+) -> Callable[..., Any]:
+    """``fn`` with ``settings`` fixed and errors turned into ``gr.Error``; ``gpu`` applies ``settings.gpu``.
+
+    With ``panel`` and the event's ``outputs`` (``Panel.job``), the work is this panel's: its Cancel stops it, and a
+    cancelled run changes no output but the panel's status, which says "cancelled"."""
     params = list(inspect.signature(fn).parameters.values())[1:]
     special = {p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name in ("request", "progress")}
     inputs = [p.replace(annotation=inspect.Parameter.empty) for p in params if p.name not in special]
@@ -75,9 +91,21 @@ def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> 
         if "request" in special:
             extra["request"] = request
         if "progress" in special:
-            cancellations.clear(session)
-            extra["progress"] = progress_callback(bar, session)
+            key = panel.key(request) if panel is not None else session
+            if panel is None:
+                cancellations.clear(key)
+            extra["progress"] = progress_callback(bar, key)
         return args, extra
+
+    def job_key(args: tuple[Any, ...]) -> str | None:
+        if panel is None or outputs is None:
+            return None
+        return panel.key(args[0] if args and isinstance(args[0], gr.Request) else None)
+
+    def cancelled(exc: Exception) -> Any:
+        if panel is None or outputs is None or not isinstance(exc, errors.CancelledError):
+            raise shown(exc) from exc
+        return panel.cancelled(outputs)
 
     def shown(exc: Exception) -> gr.Error:
         if not isinstance(exc, errors.SteeringError):
@@ -85,22 +113,30 @@ def bind(fn: Callable[..., Any], settings: UISettings, *, gpu: bool = False) -> 
         return compat.error(user_message(exc, settings.public))
 
     def handler(*args: Any) -> Any:
-        args, extra = prepared(args)
+        key = job_key(args)
+        cancellations.start(key)
         try:
+            args, extra = prepared(args)
             return fn(settings, *args, **extra)
         except gr.Error:
             raise
         except Exception as exc:
-            raise shown(exc) from exc
+            return cancelled(exc)
+        finally:
+            cancellations.finish(key)
 
     def streaming(*args: Any) -> Any:  # a generator handler (previews while it works) is wrapped as a generator
-        args, extra = prepared(args)
+        key = job_key(args)
+        cancellations.start(key)
         try:
+            args, extra = prepared(args)
             yield from fn(settings, *args, **extra)
         except gr.Error:
             raise
         except Exception as exc:
-            raise shown(exc) from exc
+            yield cancelled(exc)
+        finally:
+            cancellations.finish(key)
 
     if inspect.isgeneratorfunction(fn):
         handler = streaming
@@ -126,17 +162,129 @@ def progress_callback(bar: Any, session: str) -> Callable[[int, int], None]:
 
     def progress(done: int, total: int) -> None:
         if cancellations.requested(session):
-            raise errors.CancelledError("cancelled: nothing was kept")
+            raise errors.CancelledError(CANCELLED)
         if bar is not None:
             bar((done, total))
 
     return progress
 
 
-def cancel(settings: UISettings, *, request: Any = None) -> str:
-    """The Cancel button: the running computation of this session stops at its next progress step."""
-    cancellations.request(session_id(request))
-    return "cancelling…"
+#: What a panel's status says once its work stopped on Cancel (a user's choice, not an error).
+CANCELLED = "cancelled: nothing was kept"
+#: What Cancel says when none of its panel's work is running or waiting.
+NOTHING_TO_CANCEL = "nothing is running here to cancel"
+
+
+def cancel_key(key: str) -> str:
+    """Cancel the work registered under ``key``: it stops at its next progress step (or before it starts)."""
+    return "cancelling…" if cancellations.request(key) else NOTHING_TO_CANCEL
+
+
+class Panel:
+    """A status line (a component) and the work that reports there; ``name`` sets its work apart from other panels'
+    (a Cancel stops only its own panel's work, in its own browser session)."""
+
+    def __init__(self, name: str, status: Any) -> None:
+        self.name, self.status = name, status
+
+    def key(self, request: Any) -> str:
+        return f"{session_id(request)}/{self.name}"
+
+    def cancelled(self, outputs: Sequence[Any]) -> Any:
+        """The outputs of a cancelled run: all unchanged but this panel's status (one value for one output)."""
+        values = [CANCELLED if o is self.status else compat.unchanged() for o in outputs]
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def starting(self, *, pending: bool, request: Any = None) -> str:
+        """When a request starts: its status is cleared (and with ``pending``, Cancel may stop it from now on)."""
+        if pending:
+            cancellations.pending(self.key(request))
+        return ""
+
+    def cancel(self, *, request: Any = None) -> str:
+        """The Cancel button: this panel's work of this session stops at its next progress step."""
+        return cancel_key(self.key(request))
+
+    def handler(
+        self, fn: Callable[..., Any], settings: UISettings, outputs: Sequence[Any], *, gpu: bool = False
+    ) -> tuple[Callable[..., Any], list[Any]]:
+        """``(handler, outputs)`` for work this panel's Cancel stops: the status is among the outputs (appended,
+        left as it is by ``fn``, where ``fn`` has none), and a cancelled run sets it alone."""
+        outputs = list(outputs)
+        if not any(o is self.status for o in outputs):
+            fn = _also_status(fn, len(outputs))
+            outputs.append(self.status)
+        return bind(fn, settings, gpu=gpu, panel=self, outputs=outputs), outputs
+
+    # ----- wiring ------------------------------------------------------------------------------------------------
+    def _clearing(self, event: Callable[..., Any], settings: UISettings, *, pending: bool) -> Any:
+        def starting(settings: UISettings, *, request: Any = None) -> str:
+            return self.starting(pending=pending, request=request)
+
+        starting.__name__ = f"{self.name}_starting"
+        return compat.listen(event, bind(starting, settings), [], [self.status], queue=False, show_progress="hidden")
+
+    def action(
+        self,
+        event: Callable[..., Any],
+        fn: Callable[..., Any],
+        settings: UISettings,
+        inputs: Sequence[Any],
+        outputs: Sequence[Any],
+        *,
+        gpu: bool = False,
+        **options: Any,
+    ) -> Any:
+        """``fn`` on ``event``, the status cleared first (then ``fn`` writes its own); returns ``fn``'s dependency."""
+        cleared = self._clearing(event, settings, pending=False)
+        return compat.then(cleared, bind(fn, settings, gpu=gpu), inputs, outputs, **options)
+
+    def job(
+        self,
+        event: Callable[..., Any],
+        fn: Callable[..., Any],
+        settings: UISettings,
+        inputs: Sequence[Any],
+        outputs: Sequence[Any],
+        *,
+        gpu: bool = False,
+        **options: Any,
+    ) -> Any:
+        """Like ``action`` for work this panel's Cancel stops (from the click on, also while it waits its turn)."""
+        handler, outputs = self.handler(fn, settings, outputs, gpu=gpu)
+        cleared = self._clearing(event, settings, pending=True)
+        return compat.then(cleared, handler, inputs, outputs, **options)
+
+    def wire_cancel(self, button: Any, settings: UISettings) -> Any:
+        """``button`` cancels this panel's work (of the session that pressed it) and says so in the status."""
+
+        def cancel(settings: UISettings, *, request: Any = None) -> str:
+            return self.cancel(request=request)
+
+        cancel.__name__ = f"{self.name}_cancel"
+        return compat.listen(button.click, bind(cancel, settings), [], [self.status], queue=False)
+
+
+def _also_status(fn: Callable[..., Any], count: int) -> Callable[..., Any]:
+    """``fn`` with one more output, a status it leaves as it is (``count``: its own outputs)."""
+
+    def plus(result: Any) -> tuple[Any, ...]:
+        return (result, compat.unchanged()) if count == 1 else (*result, compat.unchanged())
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def streaming(*args: Any, **kwargs: Any) -> Any:
+            for result in fn(*args, **kwargs):
+                yield plus(result)
+
+        return streaming
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return plus(fn(*args, **kwargs))
+
+    return wrapped
 
 
 def ok(text: str) -> str:

@@ -218,23 +218,59 @@ session_tokens = Tokens()
 
 
 class Cancellations:
-    """Per-session Cancel requests: a long computation checks them at each progress step."""
+    """Cancel requests by key (a browser session's panel): long work checks its key at each progress step.
+
+    Work is ``pending`` from the click (it may wait its turn in the queue), running between ``start`` and
+    ``finish``; Cancel is recorded only while some work under the key is pending or running."""
 
     def __init__(self) -> None:
         self._requested: set[str] = set()
+        self._pending: set[str] = set()
+        self._running: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def request(self, session: str) -> None:
+    def pending(self, key: str) -> None:
+        """Work under ``key`` was asked for (an earlier Cancel no longer applies)."""
         with self._lock:
-            self._requested.add(session)
+            self._pending.add(key)
+            self._requested.discard(key)
 
-    def requested(self, session: str) -> bool:
-        with self._lock:
-            return session in self._requested
+    def start(self, key: str | None) -> None:
+        if key is not None:
+            with self._lock:
+                self._pending.discard(key)
+                self._running[key] = self._running.get(key, 0) + 1
 
-    def clear(self, session: str) -> None:
+    def finish(self, key: str | None) -> None:
+        if key is not None:
+            with self._lock:
+                left = self._running.get(key, 0) - 1
+                if left > 0:
+                    self._running[key] = left
+                else:
+                    self._running.pop(key, None)
+                    if key not in self._pending:
+                        self._requested.discard(key)
+
+    def active(self, key: str) -> bool:
         with self._lock:
-            self._requested.discard(session)
+            return key in self._pending or key in self._running
+
+    def request(self, key: str) -> bool:
+        """Cancel the work under ``key``; ``False`` (nothing recorded) when none is pending or running."""
+        with self._lock:
+            if key not in self._pending and key not in self._running:
+                return False
+            self._requested.add(key)
+            return True
+
+    def requested(self, key: str) -> bool:
+        with self._lock:
+            return key in self._requested
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._requested.discard(key)
 
 
 cancellations = Cancellations()

@@ -127,6 +127,7 @@ def test_cancel_stops_a_warpage(settings):
     """Cancel (pressed while it runs) stops the warpage at its next local basis: nothing comes back."""
     from extension.feedback import progress_callback
 
+    cancellations.pending("local")
     cancellations.request("local")
     try:
         with pytest.raises(CancelledError):

@@ -83,6 +83,7 @@ def test_bad_choices_are_clear_errors(settings):
 
 
 def test_cancel_stops_a_correction(settings):
+    cancellations.pending("local")
     cancellations.request("local")
     try:
         with pytest.raises(CancelledError):

@@ -16,7 +16,7 @@ import gradio as gr
 from .. import compat, outputs, plot
 from ..core import CORE, edit, errors, methods, render, values
 from ..core import io as core_io
-from ..feedback import bind, cancel, ok
+from ..feedback import Panel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
 from .common import code, counted, md, previews
@@ -358,36 +358,43 @@ class AnalyzeTab:
             self.warpage_chart = compat.image_output(label="Distance against k", elem_id="gan_steering_wp_chart")
             self.warpage_table = C(gr.Markdown, value="", elem_id="gan_steering_wp_table")
 
-        compat.listen(
+        self.panel = panel = Panel("analyze", self.status)
+        panel.job(
             self.basis_button.click,
-            bind(spectrum, settings, gpu=True),
+            spectrum,
+            settings,
             [*base, self.feature, self.count, self.solver],
             [self.chart, self.summary, self.direction, self.feature],
+            gpu=True,
         )
         walk_inputs = [self.feature, self.direction, self.low, self.high, self.frames, self.step, self.layers]
-        compat.listen(
+        panel.job(
             self.walk_button.click,
-            bind(walk, settings, gpu=True),
+            walk,
+            settings,
             [*base, *walk_inputs, self.solver, self.format],
             [self.preview, self.video, self.file, self.status],
+            gpu=True,
         )
         #: What shows a result made from the current model (blanked when another model is loaded).
         self.results = [self.chart, self.summary, self.preview, self.video, self.file, self.trust, self.status]
         self.results += [self.warpage_chart, self.warpage_table]
         send_inputs = [self.feature, self.count, self.traversal, self.step, self.layers, self.guide, self.solver]
-        self.send_event = compat.listen(
+        self.send_event = panel.job(
             self.send_button.click,
-            bind(send_to_edit, settings, gpu=True),
+            send_to_edit,
+            settings,
             [*base, *send_inputs],
             [shared.directions, self.status],
+            gpu=True,
         )
-        compat.listen(
-            self.trust_button.click, bind(trust, settings, gpu=True), [*base, self.feature, self.count], [self.trust]
-        )
-        compat.listen(
+        panel.job(self.trust_button.click, trust, settings, [*base, self.feature, self.count], [self.trust], gpu=True)
+        panel.job(
             self.warpage_button.click,
-            bind(warpage, settings, gpu=True),
+            warpage,
+            settings,
             [shared.model, self.feature, self.max_dim, self.pairs, self.epsilon, self.metric, self.seed],
             [self.warpage_chart, self.warpage_table],
+            gpu=True,
         )
-        compat.listen(self.cancel_button.click, bind(cancel, settings), [], [self.status], queue=False)
+        panel.wire_cancel(self.cancel_button, settings)

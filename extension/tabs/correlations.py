@@ -13,7 +13,7 @@ import gradio as gr
 
 from .. import compat
 from ..core import CORE, errors, values
-from ..feedback import bind, cancel, ok, warn
+from ..feedback import Panel, ok, warn
 from ..session import directions_store, generator, session_id
 from .common import md
 
@@ -177,16 +177,19 @@ class CorrelationsTab:
                 self.status = C(gr.Markdown, value="", elem_id="cc_status")
         #: What shows a result made from the current model (blanked when another model is loaded).
         self.results = [self.heatmap, self.pairs, self.table, self.strip, self.status]
-        listen = compat.listen
-        listen(
+        self.panel = panel = Panel("correlations", self.status)
+        panel.job(
             self.measure_button.click,
-            bind(measure, settings, gpu=True),
+            measure,
+            settings,
             [shared.model, self.attributes, self.samples],
             [self.heatmap, self.pairs, self.first, self.second, self.status],
+            gpu=True,
         )
-        self.corrected = listen(
+        self.corrected = panel.job(
             self.correct_button.click,
-            bind(correct, settings, gpu=True),
+            correct,
+            settings,
             [
                 shared.model,
                 shared.directions,
@@ -200,5 +203,6 @@ class CorrelationsTab:
                 self.seeds,
             ],
             [shared.directions, self.table, self.strip, self.status],
+            gpu=True,
         )
-        listen(self.cancel_button.click, bind(cancel, settings), [], [self.status], queue=False)
+        panel.wire_cancel(self.cancel_button, settings)

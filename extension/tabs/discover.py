@@ -13,7 +13,7 @@ import gradio as gr
 
 from .. import compat, plot
 from ..core import catalog, methods
-from ..feedback import bind, cancel, ok
+from ..feedback import Panel, ok
 from ..session import directions_store, generator, session_id
 from .common import counted, md, model_summary
 
@@ -222,11 +222,14 @@ class DiscoverTab:
                 self.summary = C(gr.Markdown, value="", elem_id="gan_steering_model_summary")
                 self.status = C(gr.Markdown, value="", elem_id="gan_steering_discover_status")
 
-        self.load_event = compat.listen(
+        self.panel = Panel("discover", self.status)
+        self.load_event = self.panel.action(
             self.load_button.click,
-            bind(load_model, settings, gpu=True),
+            load_model,
+            settings,
             [self.model],
             [shared.model, self.summary, *self.parameters],
+            gpu=True,
         )
         compat.listen(
             self.method.change,
@@ -234,10 +237,12 @@ class DiscoverTab:
             [self.method],
             self.parameters,
         )
-        self.discover_event = compat.listen(
+        self.discover_event = self.panel.job(
             self.discover_button.click,
-            bind(discover, settings, gpu=True),
+            discover,
+            settings,
             [self.model, self.method, *self.parameters],
             [shared.model, shared.directions, self.spectrum, self.summary, self.status],
+            gpu=True,
         )
-        compat.listen(self.cancel_button.click, bind(cancel, settings), [], [self.status], queue=False)
+        self.panel.wire_cancel(self.cancel_button, settings)

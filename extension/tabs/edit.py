@@ -13,7 +13,7 @@ from ..core import controls as core_controls
 from ..core import edit as core_edit
 from ..core import errors, recipe, values
 from ..core import start as core_start
-from ..feedback import bind, cancel, ok, warn
+from ..feedback import Panel, bind, ok, warn
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
 from .analyze import trust_beside_sliders
@@ -654,51 +654,64 @@ class EditTab:
         compat.listen(
             self.reset_button.click, bind(reset, settings, gpu=True), base, [*self.sliders, self.towards, self.image]
         )
-        compat.listen(
+        self.panel = panel = Panel("edit", self.status)
+        panel.job(
             self.sweep_button.click,
-            bind(sweep, settings, gpu=True),
+            sweep,
+            settings,
             [*base, self.sweep_pick, self.low, self.high, self.steps],
             [self.sweep_image, self.sweep_file, self.status],
+            gpu=True,
         )
-        compat.listen(
+        panel.job(
             self.gif_button.click,
-            bind(export_animation, settings, gpu=True),
+            export_animation,
+            settings,
             [*base, self.gif_pick, self.low, self.high, self.frames, self.fps, self.format],
             [self.gif_preview, self.mp4_preview, self.gif_file, self.status],
+            gpu=True,
         )
-        compat.listen(self.cancel_button.click, bind(cancel, settings), [], [self.status], queue=False)
-        compat.listen(
-            self.save_button.click, bind(save_directions, settings), [shared.directions], [self.download, self.status]
+        panel.wire_cancel(self.cancel_button, settings)
+        panel.action(
+            self.save_button.click, save_directions, settings, [shared.directions], [self.download, self.status]
         )
-        uploaded = compat.listen(
+        uploaded = panel.action(
             self.upload_button.click,
-            bind(upload_directions, settings, gpu=True),
+            upload_directions,
+            settings,
             [shared.model, shared.directions, self.upload],
             [shared.directions, self.status],
+            gpu=True,
         )
         self.refresh_after(uploaded)
-        compat.listen(
+        panel.action(
             self.rename_button.click,
-            bind(rename_direction, settings),
+            rename_direction,
+            settings,
             [shared.directions, self.rename_pick, self.new_name],
             [*self.sliders, self.rename_pick, self.download, self.status],
         )
-        started = compat.listen(
+        started = panel.action(
             self.start_button.click,
-            bind(upload_latents, settings, gpu=True),
+            upload_latents,
+            settings,
             [shared.model, self.start_upload],
             [self.start_key, self.status],
+            gpu=True,
         )
         self.refresh_after(started)
-        compat.listen(
+        panel.action(
             self.save_start_button.click,
-            bind(save_start, settings, gpu=True),
+            save_start,
+            settings,
             [shared.model, self.start_key, self.seed, self.truncation, self.klass, self.noise],
             [self.start_file, self.status],
+            gpu=True,
         )
-        restored = compat.listen(
+        restored = panel.action(
             self.png.upload,
-            bind(restore, settings, gpu=True),
+            restore,
+            settings,
             [shared.model, shared.directions, self.png, self.start_key],
             [
                 shared.directions,
@@ -714,6 +727,7 @@ class EditTab:
                 self.walk,
                 self.status,
             ],
+            gpu=True,
         )
         compat.then(restored, live, [*base, self.towards, *self.sliders], [self.image])
         self._trust_after(restored)

@@ -16,7 +16,7 @@ import gradio as gr
 
 from .. import compat, outputs
 from ..core import CORE, edit, errors, methods, start, values
-from ..feedback import bind, cancel, ok, warn
+from ..feedback import Panel, bind, ok, warn
 from ..session import directions_store, generator, session_id
 from .common import code, for_display, md, previews
 
@@ -386,22 +386,26 @@ class GradCtrlTab:
         listen(self.show.click, bind(sample_grid, settings, gpu=True), [shared.model, self.first_seed], [self.grid])
         listen(self.grid.select, picked_seed, [self.chosen, self.first_seed], [self.chosen])
         listen(self.classes.change, bind(class_choices, settings), [self.classes], [self.label_class])
-        listen(
+        self.panel = panel = Panel("gradctrl", self.status)
+        panel.action(
             self.label_button.click,
-            bind(label, settings),
+            label,
+            settings,
             [shared.model, self.labels_key, self.attribute, self.classes, self.chosen, self.label_class],
             [self.labels_key, self.label_class, self.status],
         )
-        listen(self.save_labels.click, bind(save_labels, settings), [self.labels_key], [self.labels_file, self.status])
-        listen(
+        panel.action(self.save_labels.click, save_labels, settings, [self.labels_key], [self.labels_file, self.status])
+        panel.action(
             self.upload.upload,
-            bind(upload_labels, settings),
+            upload_labels,
+            settings,
             [shared.model, self.upload],
             [self.labels_key, self.attribute, self.classes, self.status],
         )
-        self.train_event = listen(
+        self.train_event = panel.job(
             self.train_button.click,
-            bind(train, settings, gpu=True),
+            train,
+            settings,
             [
                 shared.model,
                 self.chosen_attributes,
@@ -414,14 +418,16 @@ class GradCtrlTab:
                 self.top_k,
             ],
             [shared.directions, self.heads_key, self.accuracy, self.control, self.status],
+            gpu=True,
         )
-        listen(self.cancel_button.click, bind(cancel, settings), [], [self.status], queue=False)
+        panel.wire_cancel(self.cancel_button, settings)
         listen(
             self.control.change, bind(show_exclusions, settings), [shared.directions, self.control], [self.exclusions]
         )
-        self.apply_event = listen(
+        self.apply_event = panel.action(
             self.apply_button.click,
-            bind(set_exclusions, settings),
+            set_exclusions,
+            settings,
             [shared.directions, self.control, self.exclusions],
             [shared.directions, self.status],
         )
@@ -431,15 +437,19 @@ class GradCtrlTab:
             [shared.model, shared.directions, self.control, self.seed],
             [self.strip],
         )
-        listen(
+        panel.job(
             self.animate_button.click,
-            bind(animation, settings, gpu=True),
+            animation,
+            settings,
             [shared.model, shared.directions, self.control, self.seed, self.fmt],
             [self.animation, self.animation_video, self.animation_file, self.status],
+            gpu=True,
         )
-        listen(
+        panel.job(
             self.measure_button.click,
-            bind(measure, settings, gpu=True),
+            measure,
+            settings,
             [shared.model, shared.directions, self.heads_key, self.control, self.seeds],
             [self.table, self.plot],
+            gpu=True,
         )

@@ -8,7 +8,7 @@ import gradio as gr
 
 from .. import compat, core
 from ..core import errors
-from ..feedback import bind, ok
+from ..feedback import Panel, ok
 from ..session import directions_store, generator, session_id
 from .common import md, model_summary
 
@@ -107,21 +107,27 @@ class HubTab:
                 self.pull_button = C(gr.Button, value="Pull directions", elem_id="gan_steering_hub_pull")
         self.status = C(gr.Markdown, value="", elem_id="gan_steering_hub_status")
 
-        self.load_event = compat.listen(
+        self.panel = panel = Panel("hub", self.status)
+        self.load_event = panel.action(
             self.load_button.click,
-            bind(load_hub_model, settings, gpu=True),
+            load_hub_model,
+            settings,
             [self.model_spec, self.token],
             [shared.model, self.summary, self.status],
+            gpu=True,
         )
-        compat.listen(
+        panel.action(
             self.push_button.click,
-            bind(push, settings),
+            push,
+            settings,
             [shared.model, shared.directions, self.repo, self.token, self.private],
             [self.status],
         )
-        self.pull_event = compat.listen(
+        self.pull_event = panel.action(
             self.pull_button.click,
-            bind(pull, settings, gpu=True),
+            pull,
+            settings,
             [shared.model, self.source, self.token],
             [shared.directions, self.status],
+            gpu=True,
         )

@@ -16,7 +16,7 @@ from .. import compat, outputs
 from ..core import errors, render, values
 from ..core import inversion as core_inversion
 from ..core import start as core_start
-from ..feedback import bind, cancel, ok
+from ..feedback import Panel, ok
 from ..session import directions_store, generator, session_id
 from .common import code, for_display
 
@@ -159,11 +159,14 @@ class InvertPanel:
     def wire(self, settings: UISettings, shared: Shared, edit: Any) -> None:
         """Connect the panel once the Edit tab's components all exist (the inverted start refreshes the tab)."""
         panel = [self.upload, self.space, self.steps, self.target, self.use_encoder, self.crop]
-        inverted = compat.listen(
+        self.panel = Panel("invert", self.status)
+        inverted = self.panel.job(
             self.button.click,
-            bind(invert_image, settings, gpu=True),
+            invert_image,
+            settings,
             [shared.model, edit.start_key, *panel],
             [self.preview, self.status, edit.start_key, self.file],
+            gpu=True,
         )
         edit.refresh_after(inverted)
-        compat.listen(self.cancel.click, bind(cancel, settings), [], [self.status], queue=False)
+        self.panel.wire_cancel(self.cancel, settings)
