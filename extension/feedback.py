@@ -27,6 +27,7 @@ import html
 import inspect
 import logging
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import gradio as gr
@@ -39,11 +40,14 @@ if TYPE_CHECKING:
     from .settings import UISettings
 
 log = logging.getLogger("gan_steering.ui")
-_ABSOLUTE_PATH = re.compile(r"(?:[A-Za-z]:)?[/\\](?:[^\s'\"`()<>,;:]+[/\\])+([^\s'\"`()<>,;:/\\]*)")
+#: An absolute path (``/srv/a/b.png``, ``C:\\x\\y``) that starts a word: not the path part of a URL
+#: (``https://host/x``) nor a relative path (``../etc/passwd``), which reveal nothing of the server's folders.
+_ABSOLUTE_PATH = re.compile(r"(?<![^\s'\"`(\[<=])(?:[A-Za-z]:)?[/\\](?:[^\s'\"`()<>,;:]+[/\\])+([^\s'\"`()<>,;:/\\]*)")
 
 
-def user_message(exc: BaseException, public: bool = False) -> str:
-    """What to show for an exception raised inside a handler (escaped: messages quote names and file text)."""
+def user_message(exc: BaseException, public: bool = False, typed: Sequence[str] = ()) -> str:
+    """What to show for an exception raised inside a handler (escaped: messages quote names and file text); in
+    public mode without server paths, but the user's own ``typed`` text is never rewritten."""
     if isinstance(exc, errors.SteeringError):
         text = str(exc)
     elif isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
@@ -53,13 +57,39 @@ def user_message(exc: BaseException, public: bool = False) -> str:
     else:
         text = f"unexpected error ({type(exc).__name__}: {exc}); the details are in the server log"
     if public:
-        text = hide_paths(text)
+        text = hide_paths(text, typed)
     return html.escape(text.strip().splitlines()[0] if text.strip() else type(exc).__name__, quote=False)
 
 
-def hide_paths(text: str) -> str:
-    """Absolute paths in ``text`` reduced to their file names (``/srv/app/outputs/a.png`` -> ``a.png``)."""
-    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "…", text)
+def hide_paths(text: str, typed: Sequence[str] = ()) -> str:
+    """Absolute paths in ``text`` reduced to their file names (``/srv/app/outputs/a.png`` -> ``a.png``), except
+    inside the ``typed`` strings (what the user typed, quoted back as it was)."""
+    spans = [(m.start(), m.end()) for t in {t for t in typed if t} for m in re.finditer(re.escape(t), text)]
+
+    def hidden(match: re.Match[str]) -> str:
+        if any(start <= match.start() and match.end() <= end for start, end in spans):
+            return match.group(0)
+        return match.group(1) or "…"
+
+    return _ABSOLUTE_PATH.sub(hidden, text)
+
+
+def typed_text(values: Sequence[Any]) -> list[str]:
+    """The strings among a handler's inputs that the user typed (an uploaded file's server path is not one)."""
+    found: list[str] = []
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            found += typed_text(value)
+        elif isinstance(value, str) and value.strip() and not _uploaded(value):
+            found.append(value.strip())
+    return found
+
+
+def _uploaded(value: str) -> bool:
+    try:
+        return Path(value).resolve().is_relative_to(compat.upload_folder())
+    except (OSError, RuntimeError, ValueError):
+        return False
 
 
 def bind(
@@ -102,15 +132,15 @@ def bind(
             return None
         return panel.key(args[0] if args and isinstance(args[0], gr.Request) else None)
 
-    def cancelled(exc: Exception) -> Any:
+    def cancelled(exc: Exception, args: tuple[Any, ...]) -> Any:
         if panel is None or outputs is None or not isinstance(exc, errors.CancelledError):
-            raise shown(exc) from exc
+            raise shown(exc, args) from exc
         return panel.cancelled(outputs)
 
-    def shown(exc: Exception) -> gr.Error:
+    def shown(exc: Exception, args: tuple[Any, ...] = ()) -> gr.Error:
         if not isinstance(exc, errors.SteeringError):
             log.exception("gan-steering handler %s failed", fn.__name__)
-        return compat.error(user_message(exc, settings.public))
+        return compat.error(user_message(exc, settings.public, typed_text(args) if settings.public else ()))
 
     def handler(*args: Any) -> Any:
         key = job_key(args)
@@ -121,7 +151,7 @@ def bind(
         except gr.Error:
             raise
         except Exception as exc:
-            return cancelled(exc)
+            return cancelled(exc, args)
         finally:
             cancellations.finish(key)
 
@@ -134,7 +164,7 @@ def bind(
         except gr.Error:
             raise
         except Exception as exc:
-            yield cancelled(exc)
+            yield cancelled(exc, args)
         finally:
             cancellations.finish(key)
 
