@@ -36,6 +36,18 @@ class RecipeError(CorruptFileError):
     """An image carries no recipe, or one that cannot be read or replayed."""
 
 
+class ControlsNotFoundError(RecipeError):
+    """A recipe's controls (``method``, saved as ``file``) are not among the files given nor beside the image, and
+    recomputing them does not give the same sha256: their file is needed (the message says how on the command line)."""
+
+    def __init__(self, method: str, file: str | None) -> None:
+        self.method, self.file = method, file
+        super().__init__(
+            f"the {method} controls of this image ({file or 'no file name'}) were not found and cannot be "
+            "recomputed to the same sha256: pass their file with --directions"
+        )
+
+
 @dataclass
 class Recipe:
     """How an image was made (see the module docstring for the fields)."""
@@ -322,10 +334,8 @@ def controls_of(
             if candidate is not None and candidate.content_hash() == entry.get("sha256"):
                 match = candidate
         if match is None:
-            raise RecipeError(
-                f"the {entry.get('method', '?')} controls of this image ({entry.get('file') or 'no file name'}) were "
-                f"not found and cannot be recomputed to the same sha256: pass their file with --directions"
-            )
+            file = entry.get("file")
+            raise ControlsNotFoundError(str(entry.get("method", "?")), file if isinstance(file, str) else None)
         found.append(match)
     return found
 

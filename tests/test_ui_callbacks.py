@@ -257,6 +257,26 @@ def test_rename_persists_into_the_saved_file(settings, key):
         edit_tab.rename_direction(settings, key, "1: smile", "   ")
 
 
+def test_png_info_of_controls_it_cannot_recompute_says_what_to_do_in_the_page(settings, key):
+    """A PNG made with edited directions (recomputing the method gives other vectors): the Edit tab asks for their
+    direction file in the page, not for the CLI's --directions; the CLI keeps its own wording (a typed error)."""
+    from steering.recipe import ControlsNotFoundError
+
+    current = directions_store.get(key)
+    edited = directions_store.put(dataclasses.replace(current, vectors=-current.vectors))
+    _, png, _ = edit_tab.sweep(settings, MODEL, *state(edited), ["0.1: sefa 1"], -2, 2, 3)
+    _, other, *_ = discover_tab.discover(settings, MODEL, "sefa", K, "all", 0)  # the set as SeFa computes it
+    with pytest.raises(gr.Error) as refused:
+        bind(edit_tab.restore, settings)(MODEL, other, png)
+    message = refused.value.message
+    assert "--directions" not in message and "sefa" in message and "Direction file" in message
+    from steering import load_generator, recipe
+
+    with pytest.raises(ControlsNotFoundError, match="--directions") as typed:
+        recipe.controls_of(recipe.read_recipe(png), load_generator(MODEL))
+    assert typed.value.method == "sefa"
+
+
 def test_upload_round_trip(settings, key, tmp_path):
     saved, _ = edit_tab.save_directions(settings, key)
     new_key, status = edit_tab.upload_directions(settings, MODEL, "", saved)

@@ -305,7 +305,14 @@ def restore(
         if entries:
             matched = current if current is not None and current.content_hash() == entries[0]["sha256"] else None
             if matched is None:
-                matched = recipe.controls_of(recipe.Recipe(made.model, start, entries[:1]), model)[0]
+                try:
+                    matched = recipe.controls_of(recipe.Recipe(made.model, start, entries[:1]), model)[0]
+                except recipe.ControlsNotFoundError as exc:
+                    named = f" ({md(exc.file)})" if exc.file else ""
+                    raise errors.DirectionsMismatchError(
+                        f"the {exc.method} controls of this image{named} cannot be recomputed here: upload their "
+                        "direction file under *Direction file* (Load uploaded file), then drop this PNG again"
+                    ) from exc
             core_edit.strength_vector(matched, entries[0]["strengths"])  # as many strengths as controls
             if matched is not current:
                 new_key = directions_store.put(matched, session_id(request))
