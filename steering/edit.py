@@ -84,10 +84,23 @@ def apply(
     walk: str = "linear",
     report: Report | None = None,
 ) -> Latents:
-    """``latents`` moved by ``controls`` (one control file, or several with one strengths entry each)."""
+    """``latents`` moved by ``controls`` (one control file, or several with one strengths entry each); ``walk``
+    applies to the controls that offer it, and one none of them offers is refused."""
+    check_walk([controls] if isinstance(controls, Control) else list(controls), walk)
     for control, table in _plan(controls, strengths, len(latents)):
         latents = control.advance(generator, latents, table, walk=walk, report=report)
     return latents
+
+
+def check_walk(controls: Sequence[Control], walk: str) -> str:
+    """``walk``, refused where none of ``controls`` offers it (it would move nothing the way it says)."""
+    if walk != "linear" and controls and not any(walk in control.walks for control in controls):
+        kinds = sorted({control.kind for control in controls})
+        raise InvalidValueError(
+            f"the {walk} walk does not apply to {' or '.join(kinds)} controls: they walk their own way "
+            f"(walks offered: {', '.join(sorted({w for c in controls for w in c.walks}))})"
+        )
+    return walk
 
 
 def _plan(controls: Controls, strengths: Any, n: int) -> list[tuple[Control, Tensor]]:
@@ -127,6 +140,7 @@ def trajectory(
         raise InvalidValueError(f"a trajectory starts from one latent, got {len(latents)}")
     if not 0 <= index < len(control):
         raise InvalidValueError(f"control index {index} is outside [0, {len(control)})")
+    check_walk([control], walk)
     checked = [check_strength(s) for s in strengths]
     if not checked:
         raise InvalidValueError("a trajectory needs at least one strength")

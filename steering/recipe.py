@@ -376,6 +376,8 @@ def render_recipe(recipe: Recipe, generator: Generator, start: Seed | LatentsFil
 
     layout = recipe.layout or {}
     strengths = [c["strengths"] for c in recipe.controls]
+    # an image made before a walk no control offered was refused: it was drawn with straight moves
+    walk = recipe.walk if any(recipe.walk in c.walks for c in controls) else "linear"
     if layout.get("type") == "sweep":
         control = controls[int(layout.get("control", 0))]
         return edit.sweep(
@@ -384,18 +386,18 @@ def render_recipe(recipe: Recipe, generator: Generator, start: Seed | LatentsFil
             control,
             layout["indices"],
             layout["strengths"],
-            walk=recipe.walk,
+            walk=walk,
             row_labels=layout.get("labels"),
         )
     if layout.get("type") == "seeds":
         seeds = [dataclasses.replace(start, seed=seed) for seed in layout["seeds"]]
         latents = Latents.cat([seed.latents(generator, controls) for seed in seeds])
-        moved = edit.apply(generator, latents, controls, strengths, walk=recipe.walk) if controls else latents
+        moved = edit.apply(generator, latents, controls, strengths, walk=walk) if controls else latents
         images = edit.render(generator, moved)
         return render.grid(images, columns=len(images), column_labels=[f"seed {s}" for s in layout["seeds"]])
     moved = start.latents(generator, controls)
     if controls:
-        moved = edit.apply(generator, moved, controls, strengths, walk=recipe.walk)
+        moved = edit.apply(generator, moved, controls, strengths, walk=walk)
     return edit.render(generator, moved)[0]
 
 

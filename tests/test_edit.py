@@ -89,3 +89,18 @@ def test_per_direction_layer_masks_on_a_style_model(dcgan):
 def test_z_directions_refuse_w_latents(dcgan, directions):
     with pytest.raises(DirectionsMismatchError):
         edit.apply(dcgan, Latents(torch.zeros(1, 100), "w"), directions, {0: 1.0})
+
+
+def test_a_walk_no_control_offers_is_refused(eyes):
+    """``--great-circle`` with only affine (geometric) controls was accepted and did nothing: it is refused, naming
+    the walks they offer; beside a linear control it applies to that one."""
+    from steering.methods.steerability import steerability
+
+    zoom = steerability(eyes, ["zoom-in"])
+    latents = eyes.sample(1, seed=0)
+    with pytest.raises(InvalidValueError, match="great-circle walk does not apply to affine"):
+        edit.apply(eyes, latents, zoom, [1.0], walk="great-circle")
+    linear = sefa(eyes, num_directions=2)
+    both = edit.apply(eyes, latents, [zoom, linear], [[1.0], [2.0, 0.0]], walk="great-circle")
+    straight = edit.apply(eyes, latents, [zoom, linear], [[1.0], [2.0, 0.0]])
+    assert not torch.equal(both.codes, straight.codes)

@@ -147,6 +147,8 @@ def view_of(
     start = starting_point(model, start_key, seed, truncation, klass, noise)
     current, info = current_set(model, key, settings.max_sliders, strict)
     walk = str(walk or "linear")
+    if current is None or walk not in current.walks:  # the picker kept a walk the new set does not offer
+        walk = "linear"
     return View(model, start, current, info, interpolation_towards(model, start, target, mode), walk)
 
 
