@@ -138,6 +138,14 @@ def uploaded_path(value: Any, confined: bool) -> Path | None:
     return path
 
 
+def whole_number(**kwargs: Any) -> Any:
+    """A number box for a whole number (a count, a seed). Not ``precision=0``: every version would round what the user
+    typed (2.5 → 2) before any check; the value reaches the handler as typed, and the core's checks refuse 2.5 with
+    a message (arrows still step by 1 where the version has ``step``)."""
+    kwargs.pop("precision", None)
+    return component(gr.Number, step=1, **kwargs)
+
+
 def password_box(**kwargs: Any) -> Any:
     return component(gr.Textbox, type="password", **kwargs)
 
@@ -201,19 +209,27 @@ def then(
     return listen(method, fn, inputs, outputs, **options)
 
 
+def live_slider(**kwargs: Any) -> Any:
+    """A slider for ``on_user_change``: without Gradio 6's own reset button (it sets the value without an ``input``
+    event, so the image would not follow; the tab's own Reset button resets the sliders)."""
+    return component(gr.Slider, buttons=[], **kwargs)
+
+
 def on_user_change(
     component_: Any, fn: Callable[..., Any], inputs: Iterable[Any], outputs: Iterable[Any], **options: Any
 ) -> list[Any]:
-    """Live updates while the user moves a slider, without re-running when the program sets its value.
+    """Live updates while the user moves a slider (``live_slider``) or types its value, once per change, without
+    re-running when the program sets its value.
 
     Gradio ≥ 4: ``input`` with ``trigger_mode="always_last"`` (renders as fast as the server keeps up, the final value
-    always last) plus ``release`` (typed values). 3.x has no trigger modes, so only ``release`` (one render per drag).
-    """
+    always last; a typed value fires it too). Not also ``release``: it fires again for the same value (pointer up,
+    leaving the number box), which rendered twice and showed each refusal twice. 3.x has no trigger modes and no
+    ``input`` while dragging, so ``release`` alone (one render per drag or typed value)."""
     inputs, outputs = list(inputs), list(outputs)
-    deps = [listen(component_.release, fn, inputs, outputs, **options)]
-    if "trigger_mode" in accepted(component_.input):
-        deps.append(listen(component_.input, fn, inputs, outputs, trigger_mode="always_last", **options))
-    return deps
+    typed = getattr(component_, "input", None)
+    if typed is not None and "trigger_mode" in accepted(typed):
+        return [listen(typed, fn, inputs, outputs, trigger_mode="always_last", **options)]
+    return [listen(component_.release, fn, inputs, outputs, **options)]
 
 
 def error(message: str) -> Any:

@@ -99,8 +99,13 @@ def bind(
     gpu: bool = False,
     panel: Panel | None = None,
     outputs: Sequence[Any] | None = None,
+    silent: int = 0,
 ) -> Callable[..., Any]:
     """``fn`` with ``settings`` fixed and errors turned into ``gr.Error``; ``gpu`` applies ``settings.gpu``.
+
+    ``silent`` (its number of outputs): a user's error (a ``SteeringError``: a bad box…) leaves the outputs as they
+    are, without a message, for a handler that reads the same boxes as another one on the same event, which reports
+    it (once).
 
     With ``panel`` and the event's ``outputs`` (``Panel.job``), the work is this panel's: its Cancel stops it, and a
     cancelled run changes no output but the panel's status, which says "cancelled"."""
@@ -133,6 +138,8 @@ def bind(
         return panel.key(args[0] if args and isinstance(args[0], gr.Request) else None)
 
     def cancelled(exc: Exception, args: tuple[Any, ...]) -> Any:
+        if silent and isinstance(exc, errors.SteeringError):
+            return compat.unchanged() if silent == 1 else tuple(compat.unchanged() for _ in range(silent))
         if panel is None or outputs is None or not isinstance(exc, errors.CancelledError):
             raise shown(exc, args) from exc
         return panel.cancelled(outputs)

@@ -260,10 +260,8 @@ class AnalyzeTab:
                     label="Partial network's output (default: w, or the middle feature)",
                     elem_id="gan_steering_lb_feature",
                 )
-                self.count = C(
-                    gr.Number,
+                self.count = compat.whole_number(
                     value=10,
-                    precision=0,
                     minimum=1,
                     maximum=MAX_DIRECTIONS,
                     label="Local directions",
@@ -287,9 +285,7 @@ class AnalyzeTab:
                 with gr.Row():
                     self.low = C(gr.Number, value=-3.0, label="Walk from", elem_id="gan_steering_lb_low")
                     self.high = C(gr.Number, value=3.0, label="Walk to", elem_id="gan_steering_lb_high")
-                    self.frames = C(
-                        gr.Number, value=9, precision=0, label="Walk frames", elem_id="gan_steering_lb_frames"
-                    )
+                    self.frames = compat.whole_number(value=9, label="Walk frames", elem_id="gan_steering_lb_frames")
                 with gr.Row():
                     self.step = C(gr.Number, value=0.25, label="ICT step", elem_id="gan_steering_lb_step")
                     self.layers = C(
@@ -337,16 +333,10 @@ class AnalyzeTab:
                 self.status = C(gr.Markdown, value="", elem_id="gan_steering_lb_status")
         with gr.Accordion("Warpage of the latent space", open=False):
             with gr.Row():
-                self.max_dim = C(
-                    gr.Number, value=10, precision=0, label="Warpage: largest k", elem_id="gan_steering_wp_k"
-                )
-                self.pairs = C(
-                    gr.Number, value=16, precision=0, label="Warpage: pairs", elem_id="gan_steering_wp_pairs"
-                )
+                self.max_dim = compat.whole_number(value=10, label="Warpage: largest k", elem_id="gan_steering_wp_k")
+                self.pairs = compat.whole_number(value=16, label="Warpage: pairs", elem_id="gan_steering_wp_pairs")
                 self.epsilon = C(gr.Number, value=0.1, label="Warpage: ε (nearby)", elem_id="gan_steering_wp_eps")
-                self.seed = C(
-                    gr.Number, value=0, precision=0, label="Warpage: first seed", elem_id="gan_steering_wp_seed"
-                )
+                self.seed = compat.whole_number(value=0, label="Warpage: first seed", elem_id="gan_steering_wp_seed")
                 self.metric = C(
                     gr.Radio,
                     choices=list(warpage_module.METRICS),

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from .. import compat
 from ..core import errors, values
 
 #: Markdown punctuation, escaped with a backslash (``<`` and ``>`` become HTML entities instead).
+T = TypeVar("T")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 
 
@@ -38,6 +39,15 @@ def choice_index(label: Any, directions: Any) -> int:
     if not match:
         raise errors.InvalidValueError("choose a direction first")
     return values.check_count(match.group(1), "the direction", 0, len(directions) - 1)
+
+
+def in_box(label: str, check: Callable[..., T], *args: Any) -> T:
+    """``check(*args)`` (a core value check) whose refusal names the box the value came from (``"Target seed: a
+    seed must be …"``): an action that reads several boxes says which one is wrong."""
+    try:
+        return check(*args)
+    except errors.InvalidValueError as exc:
+        raise type(exc)(f"{label}: {exc}") from exc
 
 
 def model_summary(generator: Any) -> str:

@@ -143,10 +143,8 @@ class CorrelationsTab:
                     elem_id="cc_attributes",
                 )
                 with gr.Row():
-                    self.samples = C(
-                        gr.Number,
+                    self.samples = compat.whole_number(
                         value=sc2gan.CORRECTION_SAMPLES,
-                        precision=0,
                         label="Samples to score",
                         elem_id="cc_samples",
                     )
@@ -166,9 +164,9 @@ class CorrelationsTab:
                     self.fraction = C(
                         gr.Number, value=sc2gan.CORRECTION_FRACTION, label="Confident share of A", elem_id="cc_fraction"
                     )
-                    self.rare = C(gr.Number, value=64, precision=0, label="Rare per side", elem_id="cc_rare")
-                    self.steps = C(gr.Number, value=100, precision=0, label="Re-projection steps", elem_id="cc_steps")
-                    self.seeds = C(gr.Number, value=64, precision=0, label="Seeds for the leak", elem_id="cc_seeds")
+                    self.rare = compat.whole_number(value=64, label="Rare per side", elem_id="cc_rare")
+                    self.steps = compat.whole_number(value=100, label="Re-projection steps", elem_id="cc_steps")
+                    self.seeds = compat.whole_number(value=64, label="Seeds for the leak", elem_id="cc_seeds")
                 with gr.Row():
                     self.correct_button = C(gr.Button, value="Correct", variant="primary", elem_id="cc_correct")
                     self.cancel_button = C(gr.Button, value="Cancel", elem_id="cc_cancel")

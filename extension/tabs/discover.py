@@ -7,6 +7,7 @@ method only its own parameters. A new method needs no change here.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -172,10 +173,8 @@ def parameter_input(parameter: methods.Parameter, settings: UISettings, visible:
     if parameter.type == "bool":
         return C(gr.Checkbox, value=value, label=label, visible=visible, elem_id=elem_id)
     if _number_box(parameter):
-        return C(
-            gr.Number,
+        return (compat.whole_number if parameter.type == "int" else partial(C, gr.Number))(
             value=value,
-            precision=0 if parameter.type == "int" else None,
             minimum=parameter.minimum,
             maximum=parameter.maximum,
             label=label,

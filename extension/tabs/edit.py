@@ -386,10 +386,9 @@ class EditTab:
         with gr.Row():
             with gr.Column(scale=1):
                 with gr.Row():
-                    self.seed = C(gr.Number, value=0, precision=0, label="Seed", elem_id="gan_steering_seed", scale=3)
+                    self.seed = compat.whole_number(value=0, label="Seed", elem_id="gan_steering_seed", scale=3)
                     self.dice = C(gr.Button, value="Random seed", elem_id="gan_steering_random_seed", scale=1)
-                self.truncation = C(
-                    gr.Slider,
+                self.truncation = compat.live_slider(
                     minimum=0.05,
                     maximum=1.0,
                     value=1.0,
@@ -424,8 +423,7 @@ class EditTab:
                     )
                 self.reset_button = C(gr.Button, value="Reset sliders", elem_id="gan_steering_reset")
                 self.sliders = [
-                    C(
-                        gr.Slider,
+                    compat.live_slider(
                         minimum=-3.0,
                         maximum=3.0,
                         value=0.0,
@@ -450,8 +448,8 @@ class EditTab:
                     elem_id="gan_steering_interpolation_box",
                 ):
                     with gr.Row():
-                        self.target = C(
-                            gr.Number, value=1, precision=0, label="Target seed", elem_id="gan_steering_target_seed"
+                        self.target = compat.whole_number(
+                            value=1, label="Target seed", elem_id="gan_steering_target_seed"
                         )
                         self.mode = C(
                             gr.Radio,
@@ -460,8 +458,7 @@ class EditTab:
                             label="Interpolation",
                             elem_id="gan_steering_interpolation",
                         )
-                    self.towards = C(
-                        gr.Slider,
+                    self.towards = compat.live_slider(
                         minimum=0.0,
                         maximum=1.0,
                         value=0.0,
@@ -627,15 +624,16 @@ class EditTab:
         return shown
 
     def _trust_after(self, dependency: Any) -> None:
-        trust = bind(trust_beside_sliders, self.settings, gpu=True)
+        trust = bind(trust_beside_sliders, self.settings, gpu=True, silent=1)
         compat.then(dependency, trust, [*self.state_inputs, self.trust_wanted], [self.trust_line])
 
     def _wire(self, settings: UISettings, shared: Shared) -> None:
         base = self.state_inputs
         assert len(base) == state.STATE_INPUTS, "the handlers read the state inputs by position"
         live = bind(render, settings, gpu=True)
+        moved_truncation: list[Any] = []
         for slider in [self.truncation, self.towards, *self.sliders]:
-            compat.on_user_change(
+            deps = compat.on_user_change(
                 slider,
                 live,
                 [*base, self.towards, *self.sliders],
@@ -644,19 +642,24 @@ class EditTab:
                 concurrency_limit=settings.live_concurrency,  # all users' slider moves share this limit
                 concurrency_id="gan_steering_live" if settings.live_concurrency else None,
             )
+            if slider is self.truncation:
+                moved_truncation = deps
         typed = compat.listen(self.seed.change, bind(use_seed, settings), [], [self.start_key])
         compat.then(typed, live, [*base, self.towards, *self.sliders], [self.image], show_progress="minimal")
         self._trust_after(typed)
         for choice in (self.target, self.klass, self.noise, self.walk, self.mode):
             compat.listen(choice.change, live, [*base, self.towards, *self.sliders], [self.image])
-        relabel = bind(relabel_pickers, settings)
+        # The image's render reports a bad box once; what else reads the same boxes stays quiet about it.
+        relabel = bind(relabel_pickers, settings, silent=2)
         pickers = [self.sweep_pick, self.gif_pick]
         compat.then(typed, relabel, [*base, *pickers], pickers, show_progress="hidden")
         for choice in (self.target, self.mode):
             compat.listen(choice.change, relabel, [*base, *pickers], pickers, show_progress="hidden")
-        trust = bind(trust_beside_sliders, settings, gpu=True)
-        for moved in (self.trust_wanted.change, self.klass.change, self.noise.change, self.truncation.release):
+        trust = bind(trust_beside_sliders, settings, gpu=True, silent=1)
+        for moved in (self.trust_wanted.change, self.klass.change, self.noise.change):
             compat.listen(moved, trust, [*base, self.trust_wanted], [self.trust_line], show_progress="minimal")
+        for rendered in moved_truncation:  # after the image (a refused ψ is reported by the render alone)
+            compat.then(rendered, trust, [*base, self.trust_wanted], [self.trust_line], show_progress="minimal")
         compat.listen(self.dice.click, bind(random_seed, settings), [], [self.seed, self.start_key])
         compat.listen(
             self.reset_button.click, bind(reset, settings, gpu=True), base, [*self.sliders, self.towards, self.image]

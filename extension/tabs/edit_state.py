@@ -15,7 +15,7 @@ from ..core import controls, errors, methods, values
 from ..core import models as core_models
 from ..core import start as start_module
 from ..session import directions_store
-from .common import directions_summary, md
+from .common import directions_summary, in_box, md
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -84,7 +84,10 @@ def starting_point(model: Any, start_key: str | None, seed: Any, truncation: Any
         return found
     class_index = class_index_of(klass) if model.num_classes else None
     return start_module.Seed(
-        values.check_seed(seed), values.check_truncation(truncation), class_index, core_models.Noise(noise or "const")
+        in_box("Seed", values.check_seed, seed),
+        in_box("Truncation ψ", values.check_truncation, truncation),
+        class_index,
+        core_models.Noise(noise or "const"),
     )
 
 
@@ -109,7 +112,7 @@ def current_set(model: Any, key: str | None, max_sliders: int, strict: bool) -> 
 
 def interpolation_towards(model: Any, start: Any, target: Any, mode: Any) -> Any:
     """The path from the starting point to the target seed's sample (the method ``interpolation`` for a seed)."""
-    target_seed = values.check_seed(target if target not in (None, "") else 0)
+    target_seed = in_box("Target seed", values.check_seed, target if target not in (None, "") else 0)
     mode = str(mode or "slerp")
     if isinstance(start, start_module.Seed):
         seeds = [start.seed, target_seed]

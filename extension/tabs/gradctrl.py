@@ -309,7 +309,7 @@ class GradCtrlTab:
             with gr.Column(scale=1):
                 gr.Markdown("**1 · Label samples** (optional): click samples, pick a class, *Label*.")
                 with gr.Row():
-                    self.first_seed = C(gr.Number, value=0, precision=0, label="First seed", elem_id="gc_first_seed")
+                    self.first_seed = compat.whole_number(value=0, label="First seed", elem_id="gc_first_seed")
                     self.show = C(gr.Button, value="Show samples", elem_id="gc_show")
                 self.grid = C(gr.Gallery, label="Samples", columns=6, height=260, elem_id="gc_grid")
                 with gr.Row():
@@ -336,9 +336,9 @@ class GradCtrlTab:
                 )
                 self.use_labels = C(gr.Checkbox, value=True, label="Include my labelled set", elem_id="gc_use_labels")
                 with gr.Row():
-                    self.samples = C(gr.Number, value=2000, precision=0, label="Scored samples", elem_id="gc_samples")
+                    self.samples = compat.whole_number(value=2000, label="Scored samples", elem_id="gc_samples")
                     self.fraction = C(gr.Number, value=0.1, label="Confident share", elem_id="gc_fraction")
-                    self.epochs = C(gr.Number, value=30, precision=0, label="Epochs", elem_id="gc_epochs")
+                    self.epochs = compat.whole_number(value=30, label="Epochs", elem_id="gc_epochs")
                 with gr.Row():
                     self.exclude = C(
                         gr.Dropdown,
@@ -347,7 +347,7 @@ class GradCtrlTab:
                         label="Exclude",
                         elem_id="gc_exclude",
                     )
-                    self.top_k = C(gr.Number, value=0, precision=0, label="k (0: d/4)", elem_id="gc_top_k")
+                    self.top_k = compat.whole_number(value=0, label="k (0: d/4)", elem_id="gc_top_k")
                 with gr.Row():
                     self.train_button = C(gr.Button, value="Train", variant="primary", elem_id="gc_train")
                     self.cancel_button = C(gr.Button, value="Cancel", elem_id="gc_cancel")
@@ -358,7 +358,7 @@ class GradCtrlTab:
                     self.exclusions = C(gr.Textbox, value="", label="Excluded (name=k, …)", elem_id="gc_exclusions")
                     self.apply_button = C(gr.Button, value="Apply", elem_id="gc_apply")
                 with gr.Row():
-                    self.seed = C(gr.Number, value=0, precision=0, label="Trajectory seed", elem_id="gc_seed")
+                    self.seed = compat.whole_number(value=0, label="Trajectory seed", elem_id="gc_seed")
                     self.strip_button = C(gr.Button, value="Trajectory", elem_id="gc_strip")
                     self.fmt = C(
                         gr.Radio, choices=["GIF", "MP4"], value="GIF", label="Animation format", elem_id="gc_fmt"
@@ -371,7 +371,7 @@ class GradCtrlTab:
                     gr.File, label="Control animation file", interactive=False, elem_id="gc_anim_file"
                 )
                 with gr.Row():
-                    self.seeds = C(gr.Number, value=16, precision=0, label="Seeds measured", elem_id="gc_seeds")
+                    self.seeds = compat.whole_number(value=16, label="Seeds measured", elem_id="gc_seeds")
                     self.measure_button = C(gr.Button, value="Measure", elem_id="gc_measure")
                 self.table = C(gr.Markdown, value="", elem_id="gc_table")
                 self.plot = compat.image_output(label="Target vs excluded change", elem_id="gc_plot")
