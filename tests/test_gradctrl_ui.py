@@ -4,6 +4,8 @@ in its own preview), measurement."""
 
 from __future__ import annotations
 
+import re
+
 import imageio_ffmpeg
 import pytest
 import torch
@@ -13,6 +15,7 @@ from extension import compat
 from extension.session import directions_store
 from extension.settings import UISettings
 from extension.tabs import gradctrl as tab
+from extension.tabs.common import directions_summary
 from steering.errors import DirectionsMismatchError, InvalidValueError
 from steering.methods import gradctrl as gc
 
@@ -55,6 +58,14 @@ def test_label_train_exclude_and_render(settings, tmp_path):
     assert tab.show_exclusions(settings, controls_key, "smile") == "brightness=20, warmth=20"
     changed_key, _ = tab.set_exclusions(settings, controls_key, "smile", "warmth=33")
     assert gc.exclusions(directions_store.get(changed_key), 2) == {"warmth": 33}
+    # The Edit tab's line about the set: the method's own short account, not a dump of its parameters.
+    line = directions_summary(directions_store.get(changed_key)).replace("\\", "")  # Markdown escapes dropped
+    assert (
+        re.search(r"validation accuracy brightness \d\.\d\d, warmth", line)
+        and "smile excludes warmth" in line
+        and "brightness excludes" in line
+    )
+    assert not any(word in line for word in ("batch", "entanglement", "learning", "steps")) and len(line) < 600, line
     with pytest.raises(InvalidValueError, match="own attribute"):
         tab.set_exclusions(settings, controls_key, "smile", "smile=3")
 

@@ -10,7 +10,7 @@ import re
 from typing import Any, Callable, TypeVar
 
 from .. import compat
-from ..core import errors, values
+from ..core import errors, methods, values
 
 #: Markdown punctuation, escaped with a backslash (``<`` and ``>`` become HTML entities instead).
 T = TypeVar("T")
@@ -99,8 +99,13 @@ def parameter_text(value: Any) -> str:
 
 def directions_summary(directions: Any) -> str:
     """What the Edit tab says about its set: how many of what, for which model, in which space and layers, the
-    strength range (one range, or per slider), and the method's parameters in words."""
-    params = ", ".join(f"{k} {parameter_text(v)}" for k, v in sorted(directions.params.items()) if v is not None)
+    strength range (one range, or per slider), and the method's own short account of it (``Method.summary``), else
+    its parameters in words."""
+    method = methods.METHODS.get(directions.method)
+    if method is not None and method.summary is not None:
+        params = method.summary(directions)
+    else:
+        params = ", ".join(f"{k} {parameter_text(v)}" for k, v in sorted(directions.params.items()) if v is not None)
     layers = "all" if directions.layers is None else ", ".join(map(str, directions.layers))
     ranges = {(spec.minimum, spec.maximum) for spec in (directions.slider(i) for i in range(len(directions)))}
     if len(ranges) == 1:

@@ -281,6 +281,23 @@ EPOCHS = Parameter("epochs", "int", 30, "Training epochs per head", minimum=1, m
 SEED = Parameter("seed", "int", 0, "Seed of the samples and the training", minimum=0)
 TRUNCATION = Parameter("truncation", "float", None, "Truncation ψ of the samples (default 0.4 in W, 1 in z)", 0, 2)
 
+
+def summary(control: FieldControl) -> str:
+    """What a GradCtrl set is, briefly: each attribute with its validation accuracy, and what each control
+    excludes."""
+    heads = [
+        f"{a['name']} {a['accuracy']:.2f}" if isinstance(a.get("accuracy"), float) else f"{a['name']} —"
+        for a in control.params.get("attributes", [])
+        if isinstance(a, dict) and "name" in a
+    ]
+    excluded = control.params.get("exclude", [])
+    rows = []
+    for name, budgets in zip(control.names, excluded, strict=False):
+        names = ", ".join(budgets) if isinstance(budgets, dict) and budgets else "nothing"
+        rows.append(f"{name} excludes {names}")
+    return "; ".join(filter(None, ["validation accuracy " + ", ".join(heads) if heads else "", *rows]))
+
+
 METHOD = Method(
     name="gradctrl",
     title="GradCtrl (gradient controls from attribute heads)",
@@ -299,6 +316,7 @@ METHOD = Method(
     ),
     value_label=None,
     description="follow the gradient of small latent classifiers, masking channels other attributes rely on",
+    summary=summary,
 )
 
 

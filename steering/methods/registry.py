@@ -128,6 +128,8 @@ class Method:
     value_label: str | None = None  # what ``Control.values`` hold ("eigenvalues", "variances", …)
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: A short account of a set it made, for people (the UI's line about the set); ``None``: its parameters listed.
+    summary: Callable[[Control], str] | None = None
 
     def parameter(self, name: str) -> Parameter:
         for parameter in self.parameters:
