@@ -78,7 +78,7 @@ test_compat() {
                 tests/test_recipes_and_starts.py tests/test_hub_download.py tests/test_share.py tests/test_coalesce.py \
                 tests/test_gradctrl_ui.py tests/test_gradctrl_browser.py tests/test_analyze_tab.py \
                 tests/test_inversion_ui.py tests/test_correlations_tab.py tests/test_hub_tab_access.py \
-                tests/test_status_ui.py tests/test_edit_numbers_ui.py
+                tests/test_status_ui.py tests/test_edit_numbers_ui.py tests/test_layout_ui.py tests/test_browser_layout.py
         ) >".venv-compat-$name.log" 2>&1 &
         pids+=("$!")
     done

@@ -77,11 +77,15 @@ def unchanged() -> dict[str, Any]:
 
 
 # ----- components with version-specific arguments ---------------------------------------------------------------
-def image_output(**kwargs: Any) -> Any:
+def image_output(*, toolbar: bool = True, **kwargs: Any) -> Any:
     """A non-interactive image shown from PIL images or file paths (PNG where the version lets us choose).
 
     ``show_label=False`` (every version) for a chart or strip with its own title or column headers: the label badge
-    would hide their top-left corner; ``label`` still names the image for screen readers and the download."""
+    would hide their top-left corner; ``label`` still names the image for screen readers and the download.
+    ``toolbar=False`` for a strip whose last column's title sits top right, where the toolbar (download, share,
+    full screen) would cover it: ``buttons=[]`` from 6 on, no download/share buttons before."""
+    if not toolbar:
+        kwargs.update(buttons=[], show_download_button=False, show_share_button=False, show_fullscreen_button=False)
     kwargs.setdefault("interactive", False)
     kwargs.setdefault("format", "png")
     return component(gr.Image, type="pil", **kwargs)

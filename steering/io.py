@@ -245,9 +245,18 @@ def writable_tensors(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Ten
 def read_safetensors_metadata(
     path: str | os.PathLike[str], error: type[CorruptFileError] = CorruptFileError
 ) -> dict[str, str]:
-    """Only the header's metadata (cheap: tensors are not read)."""
+    """Only the header's metadata (cheap: tensors are not read). A file that does not even start like a safetensors
+    file (an image, a text) is said to be none, not answered with the reader's header error."""
     from safetensors import safe_open
 
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise error(f"{path} is not a readable safetensors file ({exc})") from exc
+    if len(head) < 9 or head[8:9] != b"{" or int.from_bytes(head[:8], "little") > size - 8:
+        raise error(f"{path} is not a readable safetensors file: it does not start like one")
     try:
         with safe_open(str(path), framework="pt") as handle:
             return dict(handle.metadata() or {})

@@ -325,7 +325,7 @@ class AnalyzeTab:
                 self.chart = compat.image_output(label="Local spectrum", elem_id="gan_steering_lb_chart")
                 self.summary = C(gr.Markdown, value="", elem_id="gan_steering_lb_summary")
                 self.preview = compat.image_output(
-                    label="Local walk", show_label=False, elem_id="gan_steering_lb_preview"
+                    label="Local walk", show_label=False, toolbar=False, elem_id="gan_steering_lb_preview"
                 )
                 self.video = compat.video_output(label="Local walk (MP4)", height=300, elem_id="gan_steering_lb_video")
                 self.file = C(gr.File, label="Local walk file", elem_id="gan_steering_lb_file")

@@ -171,7 +171,9 @@ class CorrelationsTab:
                     self.correct_button = C(gr.Button, value="Correct", variant="primary", elem_id="cc_correct")
                     self.cancel_button = C(gr.Button, value="Cancel", elem_id="cc_cancel")
                 self.table = C(gr.Markdown, value="", elem_id="cc_table")
-                self.strip = compat.image_output(label="Start · base · corrected", show_label=False, elem_id="cc_strip")
+                self.strip = compat.image_output(
+                    label="Start · base · corrected", show_label=False, toolbar=False, elem_id="cc_strip"
+                )
                 self.status = C(gr.Markdown, value="", elem_id="cc_status")
         #: What shows a result made from the current model (blanked when another model is loaded).
         self.results = [self.heatmap, self.pairs, self.table, self.strip, self.status]

@@ -109,7 +109,11 @@ def upload_labels(settings: UISettings, spec: str, upload: Any, *, request: Any 
     if path is None:
         raise errors.InvalidValueError("choose a labelled set file (.safetensors) first")
     with settings.lock:
-        loaded = attributes.LabelledSet.load(path, _model(settings, spec, request))
+        model = _model(settings, spec, request)
+        try:
+            loaded = attributes.LabelledSet.load(path, model)
+        except errors.CorruptFileError as exc:
+            raise type(exc)(f"not a labelled set (a .safetensors file saved by Save labelled set): {exc}") from exc
     key = directions_store.put(loaded, session_id(request))
     return key, loaded.attribute, ", ".join(loaded.class_names), ok(f"{len(loaded)} labelled samples loaded")
 
@@ -364,7 +368,9 @@ class GradCtrlTab:
                         gr.Radio, choices=["GIF", "MP4"], value="GIF", label="Animation format", elem_id="gc_fmt"
                     )
                     self.animate_button = C(gr.Button, value="Animate", elem_id="gc_animate")
-                self.strip = compat.image_output(label="Trajectory", elem_id="gc_strip_image")
+                self.strip = compat.image_output(
+                    label="Trajectory", show_label=False, toolbar=False, elem_id="gc_strip_image"
+                )
                 self.animation = compat.image_output(label="Animation", elem_id="gc_animation")
                 self.animation_video = compat.video_output(label="Animation (MP4)", height=300, elem_id="gc_video")
                 self.animation_file = C(

@@ -64,6 +64,11 @@ def pull(settings: UISettings, spec: str, source: Any, token: Any, *, request: A
 
 
 # ----- layout -----------------------------------------------------------------------------------------------------
+#: The token box's label: locally an empty box uses the machine's saved Hub login; in public mode it means anonymous.
+TOKEN_LABEL = "Hugging Face token (optional; empty = your saved login)"
+TOKEN_LABEL_PUBLIC = "Hugging Face token (optional; empty = anonymous: public repos only, no push)"
+
+
 class HubTab:
     """Components and events of the Hub tab (``ui.py`` chains the other tabs' refresh to its events)."""
 
@@ -71,7 +76,7 @@ class HubTab:
         C = compat.component
         self.token = compat.password_box(
             value="",
-            label="Hugging Face token (optional; empty = your saved login)",
+            label=TOKEN_LABEL_PUBLIC if settings.public else TOKEN_LABEL,
             elem_id="gan_steering_hub_token",
         )
         with gr.Row():

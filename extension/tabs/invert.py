@@ -145,8 +145,11 @@ class InvertPanel:
                         self.button = C(gr.Button, value="Invert", variant="primary", elem_id="gan_steering_invert")
                         self.cancel = C(gr.Button, value="Cancel", elem_id="gan_steering_invert_cancel")
                 with gr.Column():
-                    self.preview = compat.image_output(
-                        label="Your image and its reconstruction", elem_id="gan_steering_invert_preview"
+                    self.preview = compat.image_output(  # its own column titles: no label chip, no toolbar over them
+                        label="Your image and its reconstruction",
+                        show_label=False,
+                        toolbar=False,
+                        elem_id="gan_steering_invert_preview",
                     )
                     self.status = C(gr.Markdown, value="", elem_id="gan_steering_invert_status")
                     self.file = C(
