@@ -466,3 +466,19 @@ def test_a_linear_traversal_in_z_refuses_a_layer_range(mapping):
     assert in_w.space == "w" and in_w.layers == (0, 1)
     everywhere = METHODS["localbasis"].run(mapping, {**options, "feature": block, "layers": "all"})
     assert everywhere.space == "z" and everywhere.layers is None
+
+
+def test_more_directions_than_the_feature_has_and_a_vanishing_jacobian_are_refused(dcgan):
+    """k above f's rank (a 32-d z mapped to an 8-d w) and a latent where f does not change (z = 0 on the faces: every
+    unit before block1 is inactive, all σ = 0) get clear errors, not a mismatched control or one that never moves."""
+    from steering.methods.localbasis import localbasis
+
+    torch.manual_seed(0)
+    narrow = StyleGAN2(size=8, style_dim=8, z_dim=32, n_mlp=1, channel_multiplier=1).eval()
+    with pytest.raises(InvalidValueError, match="at most 8 directions, not 20"):
+        localbasis(narrow, num_directions=20)
+    assert len(localbasis(narrow, num_directions=8)) == 8
+    zero = Latents(torch.zeros(1, dcgan.z_dim), "z")
+    for traversal in ("linear", "iterative"):
+        with pytest.raises(InvalidValueError, match="Jacobian is zero"):
+            localbasis(dcgan, num_directions=3, traversal=traversal, start=zero)

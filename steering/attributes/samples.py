@@ -22,7 +22,7 @@ from ..errors import InvalidValueError
 from ..limits import check_images, check_latents
 from ..models.base import WPLUS, Generator, Latents, W, Z
 from ..scorers import Scorer
-from ..values import check_count, check_name, check_names, check_number
+from ..values import check_count, check_name, check_names, check_number, check_truncation
 
 Progress = Callable[[int, int], None]
 #: The reference samples style-based latents with ψ = 0.4; models without a mapping network are not truncated.
@@ -132,7 +132,7 @@ def score_samples(
     samples = check_count(samples, "the number of samples", 2, 1_000_000)
     check_latents(samples, generator.space_dim(edit_space(generator)))
     check_images(generator, min(samples, batch_size), "images per batch")
-    psi = default_truncation(generator) if truncation is None else check_number(truncation, "truncation ψ", 0, 2)
+    psi = default_truncation(generator) if truncation is None else check_truncation(truncation)
     space = edit_space(generator)
     latents = generator.sample(samples, seed=seed, truncation=psi, space=space)
     if latents.space == WPLUS:  # never: sample returns the requested space

@@ -279,7 +279,9 @@ SAMPLES = Parameter("num_samples", "int", 10_000, "Number of scored samples", mi
 FRACTION = Parameter("fraction", "float", 0.05, "Confident share kept per side / class", minimum=1e-4, maximum=0.5)
 EPOCHS = Parameter("epochs", "int", 30, "Training epochs per head", minimum=1, maximum=10_000)
 SEED = Parameter("seed", "int", 0, "Seed of the samples and the training", minimum=0)
-TRUNCATION = Parameter("truncation", "float", None, "Truncation ψ of the samples (default 0.4 in W, 1 in z)", 0, 2)
+TRUNCATION = Parameter(
+    "truncation", "float", None, "Truncation ψ of the samples (default 0.4 in W, 1 in z)", minimum=0.01, maximum=1.0
+)
 
 
 def summary(control: FieldControl) -> str:

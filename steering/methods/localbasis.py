@@ -205,8 +205,17 @@ def localbasis(
         progress(0, 1)
     with torch.no_grad():
         rank = min(d, int(network(start.codes[:1]).shape[1]))
+    if k > rank:
+        raise InvalidValueError(
+            f"{network.feature} has {rank} values per sample: its local basis has at most {rank} directions, not {k}"
+        )
     search = min(rank, k + SEARCH_MARGIN if traversal != "guided" else max(k + SEARCH_MARGIN, GUIDED_SEARCH))
     basis = basis_of(network, start.codes[0], min(search, rank), solver)
+    if not float(basis.values[0]) > 0:
+        raise InvalidValueError(
+            f"{network.feature} does not change around this starting point (its Jacobian is zero there: every unit "
+            "before it is inactive), so it has no local directions; start from another latent"
+        )
     if progress is not None:
         progress(1, 1)
     params: dict[str, Any] = {

@@ -652,7 +652,7 @@ METHOD = Method(
     parameters=(
         Parameter("attribute", "choice", "warmth", "SC²GAN: attribute to edit (A)", choices=BINARY_SCORERS),
         Parameter("correlated", "choice", "saturation", "SC²GAN: correlated attribute (B)", choices=BINARY_SCORERS),
-        dataclasses.replace(SAMPLES, default=CORRECTION_SAMPLES),
+        dataclasses.replace(SAMPLES, default=CORRECTION_SAMPLES, minimum=32),
         dataclasses.replace(FRACTION, default=CORRECTION_FRACTION),
         Parameter("rare", "int", 64, "SC²GAN: rare combinations per side", minimum=1, maximum=10_000),
         Parameter(
