@@ -109,6 +109,21 @@ def neutral_strength(strength_range: tuple[float, float]) -> float:
     return min(max(0.0, low), high)
 
 
+def slider_grid(strength_range: tuple[float, float], steps: int = 200) -> tuple[float, float]:
+    """``(minimum, step)`` of a slider over ``strength_range``: a two-digit step of about 1/``steps`` of the range,
+    and the minimum moved down (by less than a step) onto a whole number of steps from the neutral strength. A
+    browser's slider only stops at ``minimum + n·step``: so it can always come back to exactly neutral (0 leaves the
+    image bit-identical)."""
+    low, high = strength_range
+    step = float(f"{(high - low) / steps:.2g}")
+    if not step > 0:
+        return low, step
+    neutral = neutral_strength(strength_range)
+    decimals = max(0, 1 - math.floor(math.log10(step)))
+    minimum = round(neutral - math.ceil((neutral - low) / step - 1e-9) * step, decimals)
+    return minimum, step
+
+
 def parse_layers(value: Any) -> str | tuple[int, ...]:
     """A W+ layer selection as typed (CLI or UI): a group name or ``lo:hi`` (returned as text), or a list of indices.
 

@@ -335,3 +335,25 @@ def test_field_controls_that_step_differently_hash_differently(dcgan):
     assert not torch.allclose(moved[0], moved[1], atol=1e-3)
     assert by_output.content_hash() != by_latent.content_hash()
     assert by_output.renamed(0, "along").content_hash() == by_output.content_hash()
+
+
+def test_every_slider_can_come_back_to_exactly_neutral(dcgan, eyes):
+    """A browser's slider stops only at minimum + n·step: the neutral strength must be one of those stops, or a moved
+    slider never returns to 0 (on the default geometric set the faces' zoom ran −10 … 9 with a step of 0.095)."""
+    from decimal import Decimal
+
+    from steering.methods.steerability import steerability
+    from steering.values import slider_grid
+
+    ranges = [(-10.0, 9.0), (-7.0, 10.0), (-5.0, 7.0), (0.0, 1.0), (2.0, 5.0), (-0.013, 0.02), (-3.9, 3.9)]
+    for model in (dcgan, eyes):
+        control = steerability(model, ["shift-x+", "zoom-in", "rotate+"])
+        ranges += [control.range_of(i) for i in range(len(control))]
+    for low, high in ranges:
+        minimum, step = slider_grid((low, high))
+        neutral = min(max(0.0, low), high)
+        stops = (Decimal(repr(neutral)) - Decimal(repr(minimum))) / Decimal(repr(step))
+        assert stops == stops.to_integral_value(), (low, high, minimum, step)
+        assert low - step < minimum <= low and 0 < step < high - low
+    spec = control.slider(1)
+    assert (spec.minimum, spec.step) == slider_grid(control.range_of(1)) and spec.neutral == 0

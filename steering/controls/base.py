@@ -34,7 +34,15 @@ from ..errors import DirectionsFileError, DirectionsMismatchError, InvalidValueE
 from ..io import load_safetensors, save_safetensors
 from ..models.base import WPLUS, Generator, Latents, ModelIdentity, W, Z
 from ..registry import registered
-from ..values import MAX_LAYERS, check_count, check_name, check_names, check_strength_range, neutral_strength
+from ..values import (
+    MAX_LAYERS,
+    check_count,
+    check_name,
+    check_names,
+    check_strength_range,
+    neutral_strength,
+    slider_grid,
+)
 from ..version import __version__
 
 FORMAT = "gan-steering.directions"
@@ -185,11 +193,12 @@ class Control(ABC):
     def slider(self, index: int) -> SliderSpec:
         """How a UI draws control ``index``'s slider."""
         low, high = self.range_of(index)
+        minimum, step = slider_grid((low, high))
         return SliderSpec(
             label=self.label(index),
-            minimum=low,
+            minimum=minimum,
             maximum=high,
-            step=float(f"{(high - low) / 200:.2g}"),
+            step=step,
             neutral=neutral_strength((low, high)),
             unit=self.unit,
             end_point=self.end_point(index),
