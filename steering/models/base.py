@@ -308,6 +308,14 @@ class Generator(nn.Module, ABC):
             return tensor.device
         return torch.device("cpu")
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The weights' dtype (float32 as loaded; another after ``.to(torch.float16)``): synthesis casts latents and
+        class vectors to it, so float64 codes or a half-precision model work alike."""
+        for tensor in self.parameters():
+            return tensor.dtype
+        return torch.float32
+
     # ----- sampling ------------------------------------------------------------------------------
     def sample_z(self, n: int, seed: int) -> Tensor:
         """Standard normal z, drawn on the CPU so a seed gives the same codes on every device."""

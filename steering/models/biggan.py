@@ -377,7 +377,7 @@ class BigGANDeep(Generator):
         """The conditioning vector [z; E y] and the batch-norm statistics position for ψ."""
         if latents.space != Z:
             raise InvalidValueError(f"BigGAN-deep synthesises from z, got latents in {latents.space!r}")
-        z = latents.codes
+        z = latents.codes.to(self.dtype)
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise InvalidValueError(f"BigGAN-deep expects z of shape [N, {self.z_dim}], got {list(z.shape)}")
         if latents.classes is None:

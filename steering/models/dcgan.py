@@ -95,7 +95,7 @@ class DCGAN(Generator):
         """The first layer's input [z; y] as an [N, nz + num_classes, 1, 1] image."""
         if latents.space != Z:
             raise InvalidValueError(f"DCGAN synthesises from z, got latents in {latents.space!r}")
-        z, classes = latents.codes, latents.classes
+        z, classes = latents.codes.to(self.dtype), latents.classes
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise InvalidValueError(f"DCGAN expects z of shape [N, {self.z_dim}], got {list(z.shape)}")
         if not self.num_classes:

@@ -232,7 +232,7 @@ class PGGAN(Generator):
         if latents.space != Z:
             raise InvalidValueError(f"PGGAN synthesises from z, got latents in {latents.space!r}")
         out: dict[str, Tensor] = {}
-        x = self.normalize_z(latents.codes)[:, :, None, None]
+        x = self.normalize_z(latents.codes.to(self.dtype))[:, :, None, None]
         out["layer0"] = self.layer0(x)
         x = F.leaky_relu(out["layer0"], 0.2)
         for b, res in enumerate(resolutions(self.resolution)):

@@ -62,19 +62,11 @@ class StyleBasedGenerator(Generator):
         shapes = [tuple(b.shape) for b in self.noise_buffers()]
         if [tuple(m.shape) for m in maps] != shapes:
             raise InvalidValueError(f"noise maps must have the shapes {shapes}")
-        return self._run(self._wplus(latents), {"image"}, [m.to(self._wplus_dtype()) for m in maps])["image"]
-
-    def _wplus_dtype(self) -> torch.dtype:
-        for tensor in self.parameters():
-            return tensor.dtype
-        return torch.float32
+        return self._run(self._wplus(latents), {"image"}, [m.to(self.dtype) for m in maps])["image"]
 
     def _wplus(self, latents: Latents) -> Tensor:
         """The latents as W+ codes [N, num_layers, w_dim] in the model's dtype, shape-checked."""
-        wplus = self.to_space(latents, WPLUS).codes
-        for tensor in self.parameters():
-            wplus = wplus.to(tensor.dtype)
-            break
+        wplus = self.to_space(latents, WPLUS).codes.to(self.dtype)
         expected = (self.num_layers, self.w_dim)
         if wplus.ndim != 3 or tuple(wplus.shape[1:]) != expected:
             raise InvalidValueError(f"w+ must have shape [N, {expected[0]}, {expected[1]}], got {list(wplus.shape)}")

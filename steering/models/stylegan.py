@@ -300,7 +300,7 @@ class StyleGAN(StyleBasedGenerator):
             raise InvalidValueError(f"{latents.space} latents cannot be mapped back to {space!r}")
         codes, psi = latents.codes, float(latents.truncation)
         if latents.space == Z:
-            w = self.mapping_network(codes)
+            w = self.mapping_network(codes.to(self.dtype))
             if space == W:
                 return latents.replace(codes=self.truncate(w, psi), space=W)
             wplus = w[:, None, :].repeat(1, self.num_layers, 1)

@@ -155,7 +155,7 @@ class StyleGAN2(StyleBasedGenerator):
         if latents.space == WPLUS:
             raise InvalidValueError(f"W+ latents cannot be mapped back to {space!r}")
         if latents.space == Z:
-            codes = self.truncate(self.mapping(codes), float(latents.truncation))
+            codes = self.truncate(self.mapping(codes.to(self.dtype)), float(latents.truncation))
             if space == W:
                 return latents.replace(codes=codes, space=W)
         if latents.space == W and space == Z:
