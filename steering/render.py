@@ -17,11 +17,16 @@ from .io import atomic_path, save_image
 
 
 def to_uint8(images: Tensor) -> np.ndarray:
-    """[N, C, H, W] in [-1, 1] -> uint8 [N, H, W, C] (NaN becomes black)."""
+    """[N, C, H, W] in [-1, 1] -> uint8 [N, H, W, C]; NaN pixels are refused (never saved as black)."""
     if images.ndim != 4:
         raise ValueError(f"expected images [N, C, H, W], got {list(images.shape)}")
     x = images.detach().float().mul(127.5)  # a fresh tensor: the rest happens in place, where the images are
-    x = torch.nan_to_num_(x.add_(127.5), nan=0.0).clamp_(0, 255).round_().to(torch.uint8)
+    if bool(torch.isnan(x).any()):
+        raise InvalidValueError(
+            "the model drew NaN pixels for these latents (extreme codes, class weights or strengths): nothing was "
+            "saved; use smaller values"
+        )
+    x = x.add_(127.5).clamp_(0, 255).round_().to(torch.uint8)
     # channels-last made contiguous where the images are (GPU included): PIL then reads one dense buffer
     return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 

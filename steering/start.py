@@ -29,6 +29,8 @@ LATENTS_FORMAT = "gan-steering.latents"
 LATENTS_VERSION = 1
 #: At most this many latents in one file (a starting point is one; a batch for a job is more).
 MAX_LATENTS = 4096
+#: A class vector's weights (one-hot, soft mixtures: within [0, 1]); far beyond, a model draws NaN.
+MAX_CLASS_WEIGHT = 100.0
 #: At most this many noise maps (one per noise input of a style-based model; StyleGAN2-1024 has 17).
 MAX_NOISE_MAPS = 64
 
@@ -177,9 +179,9 @@ def load_latents(path: str | os.PathLike[str], generator: Generator | None = Non
         raise error(f"{origin} holds NaN or infinite codes")
     classes = tensors.get("classes")
     if classes is not None and (
-        classes.ndim != 2 or classes.shape[0] != codes.shape[0] or not torch.isfinite(classes).all()
+        classes.ndim != 2 or classes.shape[0] != codes.shape[0] or not bool((classes.abs() <= MAX_CLASS_WEIGHT).all())
     ):
-        raise error(f"{origin}: classes must be finite, [N, C] with the codes' N")
+        raise error(f"{origin}: classes must be [N, C] with the codes' N, each weight within ±{MAX_CLASS_WEIGHT:g}")
     space = meta.field(metadata, "space", str, origin, error, as_json=False)
     expected_ndim = 3 if space == WPLUS else 2
     if space not in ("z", "w", "w+") or codes.ndim != expected_ndim:

@@ -104,3 +104,13 @@ def test_a_walk_no_control_offers_is_refused(eyes):
     both = edit.apply(eyes, latents, [zoom, linear], [[1.0], [2.0, 0.0]], walk="great-circle")
     straight = edit.apply(eyes, latents, [zoom, linear], [[1.0], [2.0, 0.0]])
     assert not torch.equal(both.codes, straight.codes)
+
+
+def test_nan_pixels_are_refused_not_saved_black():
+    from steering import render
+
+    images = torch.zeros(2, 3, 4, 4)
+    assert render.to_pil(images)[0].getpixel((0, 0)) == (128, 128, 128)
+    images[1, 0, 2, 2] = float("nan")
+    with pytest.raises(InvalidValueError, match="NaN pixels"):
+        render.to_pil(images)

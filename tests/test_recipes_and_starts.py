@@ -735,3 +735,15 @@ def test_reset_and_the_first_slider_values_agree_when_the_range_excludes_zero(ui
     np.testing.assert_array_equal(pixels(at_one), pixels(first[MAX + 1]))
     at_zero = ui.edit.render(settings, MODEL, *ui_state(key), 0.0)
     assert not np.array_equal(pixels(at_zero), pixels(first[MAX + 1]))  # 1.0 was applied, not 0
+
+
+def test_class_weights_far_beyond_a_mixture_are_refused(eyes, tmp_path):
+    """A latents file whose class weights are huge (finite) made BigGAN-deep draw NaN, saved as black: refused."""
+    from steering.start import save_latents
+
+    latents = eyes.sample(1, seed=3, class_index=2)
+    path = save_latents(latents, eyes, tmp_path / "ok.safetensors", source={"seed": 3})
+    assert torch.equal(load_latents(path, eyes).latents(eyes).classes, latents.classes)
+    huge = save_latents(latents.replace(classes=latents.classes * 1e30), eyes, tmp_path / "huge.safetensors")
+    with pytest.raises(LatentsFileError, match="within ±100"):
+        load_latents(huge, eyes)
