@@ -69,11 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seeded.add_argument("--noise-seed", type=arg.SEED, default=0, help="seed of --noise random (default 0)")
     start = Parser(add_help=False, parents=[seeded])
-    start.add_argument("--latents", metavar="FILE", help="start from a latents file (see `latents`) instead of a seed")
+    start.add_argument(
+        "--latents",
+        action=arg.Reads,
+        metavar="FILE",
+        help="start from a latents file (see `latents`) instead of a seed",
+    )
 
     controls = Parser(add_help=False)
     controls.add_argument(
-        "--directions", action="append", required=True, metavar="FILE", help="a control file (.safetensors)"
+        "--directions", action=arg.Reads, many=True, required=True, metavar="FILE", help="a control file (.safetensors)"
     )
     add_walk(controls)
 
@@ -92,11 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub("discover", cmd_discover, "compute controls with a method and save them to a file", [model])
     add_method_options(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE.safetensors", help="where to save the controls")
+    p.add_argument(
+        "-o",
+        "--output",
+        action=arg.Writes,
+        required=True,
+        metavar="FILE.safetensors",
+        help="where to save the controls",
+    )
     p.add_argument("--no-cache", action="store_true", help="recompute even if the basis is cached")
 
     p = sub("edit", cmd_edit, "render one edited image (or one per seed); PNGs carry their recipe", [model, start])
-    p.add_argument("--directions", action="append", required=True, metavar="FILE", help="a control file (repeatable)")
+    p.add_argument(
+        "--directions", action=arg.Reads, many=True, required=True, metavar="FILE", help="a control file (repeatable)"
+    )
     add_walk(p)
     p.add_argument("--seeds", type=arg.SEEDS, help="several seeds, e.g. 1,2,3: one image each (or --row)")
     p.add_argument(
@@ -109,14 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--row", action="store_true", help="with --seeds: one image with a row of all seeds")
     p.add_argument(
-        "-o", "--output", required=True, metavar="OUT.png", help="the image to write (with --seeds: OUT-seedN.png each)"
+        "-o",
+        "--output",
+        action=arg.Writes,
+        required=True,
+        metavar="OUT.png",
+        help="the image to write (with --seeds: OUT-seedN.png each)",
     )
 
     p = sub("sweep", cmd_sweep, "a grid: one row per control, one column per strength", [model, start, controls])
     p.add_argument("--indices", type=arg.INDICES, help="controls to show, e.g. 0,1,2 (default: the first 5)")
     p.add_argument("--range", type=arg.STRENGTH_RANGE, metavar="LOW,HIGH", help="default: the control's range")
     p.add_argument("--steps", type=arg.STEPS, default=7, help="strengths per row (default 7)")
-    p.add_argument("-o", "--output", required=True, metavar="GRID.png", help="the grid to write")
+    p.add_argument("-o", "--output", action=arg.Writes, required=True, metavar="GRID.png", help="the grid to write")
 
     p = sub("animate", cmd_animate, "a GIF or MP4 moving along one control", [model, start, controls])
     p.add_argument("--index", required=True, help="control index or name")
@@ -124,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=arg.STEPS, default=24, help="distinct frames (default 24)")
     p.add_argument("--fps", type=arg.FPS, default=12.0, help="frames per second (default 12)")
     p.add_argument("--no-bounce", action="store_true", help="play forward only (default: forward, then back)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.gif|OUT.mp4", help="the animation to write")
+    p.add_argument(
+        "-o", "--output", action=arg.Writes, required=True, metavar="OUT.gif|OUT.mp4", help="the animation to write"
+    )
 
     p = sub(
         "steer",
@@ -133,8 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
         [model, start],
     )
     add_options_of(p, "steerability", STEER_SKIPS)
-    p.add_argument("-o", "--output", required=True, metavar="CONTROLS.safetensors", help="where to save the controls")
-    p.add_argument("--strip", metavar="STRIP.png", help="also render one row per transformation from the start")
+    p.add_argument(
+        "-o",
+        "--output",
+        action=arg.Writes,
+        required=True,
+        metavar="CONTROLS.safetensors",
+        help="where to save the controls",
+    )
+    p.add_argument(
+        "--strip", action=arg.Writes, metavar="STRIP.png", help="also render one row per transformation from the start"
+    )
     p.add_argument("--steps", type=arg.STEPS, default=7, help="strengths per row of the strip (default 7)")
 
     p = sub(
@@ -144,15 +174,29 @@ def build_parser() -> argparse.ArgumentParser:
         [model],
     )
     add_options_of(p, "transfer")
-    p.add_argument("-o", "--output", required=True, metavar="STRIP.png", help="the source|target|result strip to write")
-    p.add_argument("--save", metavar="PATH.safetensors", help="also save the transfer as a slider (target → result)")
+    p.add_argument(
+        "-o",
+        "--output",
+        action=arg.Writes,
+        required=True,
+        metavar="STRIP.png",
+        help="the source|target|result strip to write",
+    )
+    p.add_argument(
+        "--save",
+        action=arg.Writes,
+        metavar="PATH.safetensors",
+        help="also save the transfer as a slider (target → result)",
+    )
 
     p = sub("replay", cmd_replay, "make a PNG's recipe again (its model, start, controls and strengths)")
-    p.add_argument("image", metavar="IMAGE.png", help="a PNG written by gan-steering (it carries its recipe)")
-    p.add_argument("-o", "--output", metavar="OUT.png", help="write the replayed image here")
+    p.add_argument(
+        "image", action=arg.Reads, metavar="IMAGE.png", help="a PNG written by gan-steering (it carries its recipe)"
+    )
+    p.add_argument("-o", "--output", action=arg.Writes, metavar="OUT.png", help="write the replayed image here")
     p.add_argument("--model", help="the model (default: the one the recipe names)")
-    p.add_argument("--directions", action="append", metavar="FILE", help="a control file the recipe uses")
-    p.add_argument("--latents", metavar="FILE", help="the latents file the recipe starts from")
+    p.add_argument("--directions", action=arg.Reads, many=True, metavar="FILE", help="a control file the recipe uses")
+    p.add_argument("--latents", action=arg.Reads, metavar="FILE", help="the latents file the recipe starts from")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default: auto")
     p.add_argument("--offline", action="store_true", help="use only the local Hugging Face cache")
 
@@ -163,7 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
         [model, seeded],
     )
     p.set_defaults(latents=None)
-    p.add_argument("-o", "--output", required=True, metavar="START.safetensors", help="the latents file to write")
+    p.add_argument(
+        "-o",
+        "--output",
+        action=arg.Writes,
+        required=True,
+        metavar="START.safetensors",
+        help="the latents file to write",
+    )
     inversion_commands.add_arguments(subs, sub, model)
     gradctrl_commands.add_arguments(subs, sub, model)
     sc2gan_commands.add_arguments(sub, model)
@@ -175,17 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_warpage_options(p)
 
     p = sub("inspect", cmd_inspect, "show a control file's metadata (no model is loaded)")
-    p.add_argument("file", metavar="FILE", help="a control file (.safetensors)")
+    p.add_argument("file", action=arg.Reads, metavar="FILE", help="a control file (.safetensors)")
     p.add_argument("--json", action="store_true", help=arg.JSON_HELP)
 
     p = sub("rename", cmd_rename, "rename a control inside a file (in place unless -o)")
-    p.add_argument("file", metavar="FILE", help="the control file")
+    p.add_argument("file", action=arg.Reads, metavar="FILE", help="the control file")
     p.add_argument("index", metavar="INDEX", help="control index (or current name)")
     p.add_argument("name", metavar="NAME", help="its new name")
-    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of replacing FILE")
+    p.add_argument("-o", "--output", action=arg.Writes, metavar="OUT", help="write here instead of replacing FILE")
 
     p = sub("push", cmd_push, "upload a control file with a model card (and preview) to a Hub repo")
-    p.add_argument("file", metavar="FILE", help="the control file to upload")
+    p.add_argument("file", action=arg.Reads, metavar="FILE", help="the control file to upload")
     p.add_argument("repo_id", metavar="OWNER/NAME", help="the Hub repo to upload it to")
     p.add_argument("--model", help="the model the controls belong to: adds a preview grid to the upload")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=argparse.SUPPRESS)
@@ -194,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub("pull", cmd_pull, "download a shared control file from a Hub repo")
     p.add_argument("spec", metavar="OWNER/NAME[@REV][:FILE]", help="the Hub repo (a revision, the file in it)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE.safetensors", help="where to save the file")
+    p.add_argument(
+        "-o", "--output", action=arg.Writes, required=True, metavar="FILE.safetensors", help="where to save the file"
+    )
     p.add_argument("--model", help="check the file against this model (refused if it was made for another)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help=argparse.SUPPRESS)
     p.add_argument("--token", help="Hub token for private or gated repos")

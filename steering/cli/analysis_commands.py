@@ -37,7 +37,9 @@ def add_basis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step-size", type=arg.checked(_step, "step"), default=0.25, help="ICT step (default 0.25)")
     parser.add_argument("--layers", default="all", help="W+ layers the walk writes (style-based models; default all)")
     parser.add_argument("--fps", type=arg.FPS, default=8.0, help="animation frames per second (default 8)")
-    parser.add_argument("-o", "--output", metavar="STRIP.png|WALK.gif|WALK.mp4", help="with --ict: where to write")
+    parser.add_argument(
+        "-o", "--output", action=arg.Writes, metavar="STRIP.png|WALK.gif|WALK.mp4", help="with --ict: where to write"
+    )
 
 
 def _step(text: str) -> float:
@@ -118,8 +120,10 @@ def add_warpage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--class-index", type=arg.CLASS_INDEX, help="class for class-conditional models")
     parser.add_argument("--solver", choices=SOLVERS, default="auto", help="Jacobian: exact, top-k or auto (default)")
     parser.add_argument("--json", action="store_true", help=arg.JSON_HELP)
-    parser.add_argument("-o", "--output", metavar="CURVES.csv", help="also write the curves as CSV")
-    parser.add_argument("--plot", metavar="CURVES.png", help="also draw the curves (distance against k)")
+    parser.add_argument("-o", "--output", action=arg.Writes, metavar="CURVES.csv", help="also write the curves as CSV")
+    parser.add_argument(
+        "--plot", action=arg.Writes, metavar="CURVES.png", help="also draw the curves (distance against k)"
+    )
 
 
 def _epsilon(text: str) -> float:

@@ -70,6 +70,52 @@ STEPS = count("the number of steps", 2, limits.MAX_STEPS)
 CLASS_INDEX = count("the class index", 0, 1 << 20)
 
 
+# ----- files a command reads and writes ----------------------------------------------------------------------------
+class FileArgument(argparse.Action):
+    """An argument that names a file the command reads (``Reads``) or writes (``Writes``): declared where the argument
+    is, so the check that an output never overwrites an input (``shared.output``) knows every file of every command.
+
+    The value is stored as by ``store`` (``many=True``: as by ``append``); the file it names (``path(value)``, the
+    value itself unless given) is also recorded in ``namespace.named_files``: ``(role, option, path)`` each."""
+
+    role = ""
+
+    def __init__(
+        self,
+        option_strings: Sequence[str],
+        dest: str,
+        many: bool = False,
+        path: Callable[[str], str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.many, self.path = many, path
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option=None
+    ) -> None:
+        name = self.option_strings[-1] if self.option_strings else str(self.metavar or self.dest)
+        if self.many:
+            setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), values])
+        else:
+            setattr(namespace, self.dest, values)
+        kept = [f for f in getattr(namespace, "named_files", []) if self.many or f[1] != name]  # given again: replaced
+        file = self.path(values) if self.path is not None else values
+        namespace.named_files = [*kept, *([(self.role, name, file)] if file else [])]
+
+
+class Reads(FileArgument):
+    """A file the command reads: no output may name it."""
+
+    role = "input"
+
+
+class Writes(FileArgument):
+    """A file the command writes: no input, and no other output, may name it."""
+
+    role = "output"
+
+
 def join_signed_values(argv: Sequence[str]) -> list[str]:
     """``--range -3,3`` -> ``--range=-3,3`` (each of ``SIGNED_VALUE_OPTIONS``): argparse would otherwise take ``-3,3``
     for an option."""

@@ -11,7 +11,16 @@ from ..controls import load_control
 from ..errors import DirectionsFileError
 from ..text import plain
 from .console import Console, echo
-from .shared import control_index, count_of, format_layers, inputs, load_model, not_an_input, output, print_json
+from .shared import (
+    checked_output,
+    control_index,
+    count_of,
+    format_layers,
+    load_model,
+    not_an_input,
+    output,
+    print_json,
+)
 
 
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
@@ -91,7 +100,7 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_rename(args: argparse.Namespace, console: Console) -> int:
     path = Path(args.file).expanduser()  # without -o, FILE is edited in place (atomically): that is the command
-    out = not_an_input(Path(args.output).expanduser(), inputs(args)) if args.output else path
+    out = checked_output(Path(args.output).expanduser(), args) if args.output else path
     control = load_control(path)
     index = control_index(control, args.index)
     old = control.names[index]

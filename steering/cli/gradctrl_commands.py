@@ -23,7 +23,7 @@ from ..text import counted
 from ..values import check_count, check_name, check_seed, check_strength, layer_range
 from . import arguments as arg
 from .console import Console, echo
-from .shared import control_index, image_output, load_model, not_an_input, output
+from .shared import control_index, image_output, load_model, output
 
 
 def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.ArgumentParser) -> None:
@@ -32,15 +32,31 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument("--attribute", required=True, help="the attribute's name, e.g. smile")
     p.add_argument("--classes", help="its class names, e.g. no,yes (two: a binary attribute); default: from --extend")
     p.add_argument("--set", dest="labels", action="append", default=[], metavar="SEED=CLASS", help="label a seed")
-    p.add_argument("--extend", metavar="FILE", help="start from this labelled set (its labels are kept)")
+    p.add_argument(
+        "--extend", action=arg.Reads, metavar="FILE", help="start from this labelled set (its labels are kept)"
+    )
     p.add_argument("--truncation", type=arg.TRUNCATION, metavar="PSI", help="ψ of the samples (default 1)")
-    p.add_argument("--grid", metavar="GRID.png", help="also render these seeds in a grid to look at (see --seeds)")
+    p.add_argument(
+        "--grid",
+        action=arg.Writes,
+        metavar="GRID.png",
+        help="also render these seeds in a grid to look at (see --seeds)",
+    )
     p.add_argument("--seeds", type=arg.SEEDS, help="seeds shown in --grid, e.g. 0,1,2,3")
-    p.add_argument("-o", "--output", required=True, metavar="LABELS.safetensors", help="the labelled set to write")
+    p.add_argument(
+        "-o",
+        "--output",
+        action=arg.Writes,
+        required=True,
+        metavar="LABELS.safetensors",
+        help="the labelled set to write",
+    )
 
     p = sub("train", cmd_train, "train attribute heads and save GradCtrl controls (and linear baselines)", [model])
     p.add_argument("--attribute", action="append", default=[], choices=sorted(SCORERS), help="a built-in scorer")
-    p.add_argument("--labels", action="append", default=[], metavar="FILE", help="a labelled set (see `label`)")
+    p.add_argument(
+        "--labels", action=arg.Reads, many=True, default=[], metavar="FILE", help="a labelled set (see `label`)"
+    )
     p.add_argument("--samples", type=int, default=10_000, help="scored samples (default 10000)")
     p.add_argument("--fraction", type=float, default=0.05, help="confident share per side / class (default 0.05)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs per head (default 30)")
@@ -48,22 +64,42 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument("--exclude", choices=gc.EXCLUDE, default="entangled", help="excluded attributes (default entangled)")
     p.add_argument("--top-k", type=int, help="masked channels per excluded attribute (default d/4)")
     p.add_argument("--layers", default="all", help="W+ layers edited (style-based models): all, coarse, lo:hi, …")
-    p.add_argument("--linear", metavar="FILE", help="also save the linear boundaries of the same labels")
-    p.add_argument("--conditional", metavar="FILE", help="also save the conditional boundaries")
-    p.add_argument("--strip", metavar="STRIP.png", help="render one row per control from --strip-seed")
+    p.add_argument(
+        "--linear", action=arg.Writes, metavar="FILE", help="also save the linear boundaries of the same labels"
+    )
+    p.add_argument("--conditional", action=arg.Writes, metavar="FILE", help="also save the conditional boundaries")
+    p.add_argument(
+        "--strip", action=arg.Writes, metavar="STRIP.png", help="render one row per control from --strip-seed"
+    )
     p.add_argument("--strip-seed", type=arg.SEED, default=0, help="the seed --strip starts from (default 0)")
-    p.add_argument("-o", "--output", required=True, metavar="GRADCTRL.safetensors", help="the controls to write")
+    p.add_argument(
+        "-o", "--output", action=arg.Writes, required=True, metavar="GRADCTRL.safetensors", help="the controls to write"
+    )
 
     p = sub("measure", cmd_measure, "target change vs other attributes' change along edits (table and plot)", [model])
-    p.add_argument("--edit", action="append", required=True, metavar="FILE=CONTROL", help="a control (name or index)")
+    p.add_argument(
+        "--edit",
+        action=arg.Reads,
+        many=True,
+        path=_edit_file,
+        required=True,
+        metavar="FILE=CONTROL",
+        help="a control (name or index)",
+    )
     p.add_argument("--target", required=True, metavar="ATTRIBUTE[:CLASS]", help="a built-in scorer (and class)")
     p.add_argument("--attributes", required=True, help="scorers to measure, comma-separated (with the target)")
     p.add_argument("--others", help="the attributes that should stay (default: every other one measured)")
     p.add_argument("--seeds", type=int, default=32, help="start latents (default 32)")
     p.add_argument("--strengths", default="1,2,3,4", help="strengths (default 1,2,3,4)")
     p.add_argument("--down", action="store_true", help="measure the negative side of each control")
-    p.add_argument("--plot", metavar="PLOT.png", help="write the curves")
+    p.add_argument("--plot", action=arg.Writes, metavar="PLOT.png", help="write the curves")
     p.add_argument("--json", action="store_true", help=arg.JSON_HELP)
+
+
+def _edit_file(item: str) -> str:
+    """The control file of ``--edit FILE=CONTROL`` (or ``--edit FILE``), as ``cmd_measure`` reads it."""
+    file, _, which = item.rpartition("=")
+    return file or which
 
 
 def _classes_and_labels(args: argparse.Namespace, base: LabelledSet | None) -> tuple[list[str], list[tuple[int, int]]]:
@@ -129,7 +165,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     out = output(args.output, (".safetensors",), "the control file", args)
     for path in (args.linear, args.conditional):
         if path:
-            not_an_input(output(path, (".safetensors",), "the control file", args), [out])
+            output(path, (".safetensors",), "the control file", args)
     strip = image_output(args.strip, args) if args.strip else None
     if not args.attribute and not args.labels:
         raise InvalidValueError("give at least one --attribute or --labels")

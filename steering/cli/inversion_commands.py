@@ -8,19 +8,25 @@ import json
 from pathlib import Path
 
 from ..errors import InvalidValueError
-from ..inversion import InversionSettings, LossWeights, invert, parse_crop, prepare_image
+from ..inversion import InversionSettings, LossWeights, invert, parse_crop, perceptual, prepare_image
 from ..inversion import encoder as encoders
+from ..io import save_image
 from ..render import grid, to_pil
 from ..text import counted
+from . import arguments as arg
 from .console import Console, echo
-from .shared import image_output, inputs, load_model, not_an_input, output
+from .shared import image_output, load_model, not_an_input, output
 
 
 def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.ArgumentParser) -> None:
     """Add ``invert`` and ``train-encoder`` (``sub(name, run, help, parents)`` makes a subcommand)."""
     p = sub("invert", cmd_invert, "invert an image into the model's latent space: a latents file to edit", [model])
-    p.add_argument("image", metavar="IMAGE", help="a PNG, JPEG, WebP… (centre-cropped and resized to the model)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.safetensors", help="the latents file to write")
+    p.add_argument(
+        "image", action=arg.Reads, metavar="IMAGE", help="a PNG, JPEG, WebP… (centre-cropped and resized to the model)"
+    )
+    p.add_argument(
+        "-o", "--output", action=arg.Writes, required=True, metavar="OUT.safetensors", help="the latents file to write"
+    )
     p.add_argument("--crop", metavar="L,T,W,H", help="cut this box out of the image first (e.g. around the face)")
     p.add_argument("--space", choices=("z", "w", "w+"), help="default: w+ for style-based models, z otherwise")
     p.add_argument("--steps", type=int, default=300, help="optimisation steps at most (default 300)")
@@ -31,15 +37,29 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument("--structural", type=float, default=1.0, help="weight of the MS-SSIM term (default 1)")
     p.add_argument("--no-perceptual", action="store_true", help="skip LPIPS even when VGG16 weights are present")
     p.add_argument(
-        "--encoder", metavar="FILE", help="start from this encoder's prediction (default: the trained one, if any)"
+        "--encoder",
+        action=arg.Reads,
+        metavar="FILE",
+        help="start from this encoder's prediction (default: the trained one, if any)",
     )
     p.add_argument("--no-encoder", action="store_true", help="optimise from the prior alone")
     p.add_argument("--seed", type=int, default=0, help="seed of the optimisation's randomness (default 0)")
-    p.add_argument("--compare", metavar="OUT.png", help="also write the prepared image beside its reconstruction")
+    p.add_argument(
+        "--compare",
+        action=arg.Writes,
+        metavar="OUT.png",
+        help="also write the prepared image beside its reconstruction",
+    )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
 
     p = sub("train-encoder", cmd_train_encoder, "train the encoder that starts inversions (z models)", [model])
-    p.add_argument("-o", "--output", metavar="FILE.safetensors", help="default: where invert and the UI look for it")
+    p.add_argument(
+        "-o",
+        "--output",
+        action=arg.Writes,
+        metavar="FILE.safetensors",
+        help="default: where invert and the UI look for it",
+    )
     p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
     p.add_argument("--batch", type=int, default=64, help="pairs per step (default 64)")
     p.add_argument(
@@ -62,14 +82,13 @@ def _encoder(args: argparse.Namespace, generator) -> encoders.TrainedEncoder | N
 
 
 def cmd_invert(args: argparse.Namespace, console: Console) -> int:
-    out = output(args.output, (".safetensors",), "the latents file", args)
-    sources = [
-        *inputs(args),
-        Path(args.image).expanduser(),
-        *([Path(args.encoder).expanduser()] if args.encoder else []),
-    ]
-    not_an_input(out, sources)
-    compare = not_an_input(image_output(args.compare, args), sources) if args.compare else None
+    out = output(args.output, (".safetensors",), "the latents file", args)  # IMAGE and --encoder are inputs too
+    compare = image_output(args.compare, args) if args.compare else None
+    if not args.no_perceptual:  # the VGG16 and LPIPS weights it may read
+        implicit = [*perceptual.vgg_candidates(), perceptual.lpips_weights_file()]
+        for path in (out, compare):
+            if path is not None:
+                not_an_input(path, [p for p in implicit if p is not None])
     settings = InversionSettings(
         space=args.space,
         steps=args.steps,
@@ -85,13 +104,17 @@ def cmd_invert(args: argparse.Namespace, console: Console) -> int:
     target = prepare_image(Path(args.image).expanduser(), generator.resolution, crop=parse_crop(args.crop))
     for note in target.notes:
         console.info(f"{target.name}: {note}")
+    if not (args.no_encoder or args.encoder):  # the trained encoder it may start from
+        for path in (out, compare):
+            if path is not None:
+                not_an_input(path, [encoders.default_path(generator)])
     encoder = _encoder(args, generator)
     with console.progress("inverting", unit="step") as progress:
         result = invert(generator, target, settings, encoder=encoder, progress=progress)
     result.save(out, generator)
     if compare is not None:
         images = [target.image, *to_pil(result.image)]
-        grid(images, columns=2, column_labels=["image", f"reconstruction {result.psnr:.1f} dB"]).save(compare)
+        save_image(grid(images, columns=2, column_labels=["image", f"reconstruction {result.psnr:.1f} dB"]), compare)
     figures = {
         "output": str(out),
         "space": result.space,

@@ -27,7 +27,9 @@ def add_arguments(sub, model: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=2000, help="seeded samples to score (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="first seed of the samples (default 0)")
     p.add_argument("--top", type=int, default=10, help="pairs listed (default 10)")
-    p.add_argument("--chart", metavar="HEATMAP.png", help="also save the correlation matrix as a heat map")
+    p.add_argument(
+        "--chart", action=arg.Writes, metavar="HEATMAP.png", help="also save the correlation matrix as a heat map"
+    )
     p.add_argument("--json", action="store_true", help=arg.JSON_HELP)
 
     p = sub("correct", cmd_correct, "SC²GAN: correct A's direction so it stops dragging a correlated B along", [model])
@@ -35,6 +37,7 @@ def add_arguments(sub, model: argparse.ArgumentParser) -> None:
     p.add_argument("--correlated", required=True, choices=sc2gan.BINARY_SCORERS, help="B: the one it drags along")
     p.add_argument(
         "--parent",
+        action=arg.Reads,
         metavar="CONTROL.safetensors",
         help="the control to correct: a linear direction of A or GradCtrl controls with a head for A (default: A's "
         "boundary, fitted here)",
@@ -55,8 +58,17 @@ def add_arguments(sub, model: argparse.ArgumentParser) -> None:
     p.add_argument("--rare", type=int, default=64, help="rare combinations made per side of A (default 64)")
     p.add_argument("--inversion-steps", type=int, default=100, help="re-projection steps (default 100)")
     p.add_argument("--seeds", type=int, default=64, help="seeds the leak is measured on (default 64)")
-    p.add_argument("--strip", metavar="STRIP.png", help="also render start · base · corrected for 4 seeds")
-    p.add_argument("-o", "--output", required=True, metavar="CORRECTED.safetensors", help="the controls to write")
+    p.add_argument(
+        "--strip", action=arg.Writes, metavar="STRIP.png", help="also render start · base · corrected for 4 seeds"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        action=arg.Writes,
+        required=True,
+        metavar="CORRECTED.safetensors",
+        help="the controls to write",
+    )
 
 
 def cmd_correlations(args: argparse.Namespace, console: Console) -> int:

@@ -81,31 +81,61 @@ def load_model(args: argparse.Namespace, console: Console) -> Generator:
 
 
 # ----- outputs never overwrite inputs -----------------------------------------------------------------------------
+def named_files(args: argparse.Namespace, role: str) -> list[tuple[str, Path]]:
+    """``(option, path)`` of each file given to an argument declared as read (``role="input"``, ``arguments.Reads``)
+    or written (``"output"``, ``arguments.Writes``)."""
+    found = getattr(args, "named_files", [])
+    return [(name, Path(path).expanduser()) for kind, name, path in found if kind == role]
+
+
 def inputs(args: argparse.Namespace) -> list[Path]:
-    """The files a command reads and must never overwrite: MODEL when it is a local path, control and latents files,
-    the image a recipe is replayed from."""
+    """The files a command reads and must never overwrite: every argument declared ``Reads`` (control, latents,
+    labels, encoder files, images), and MODEL (or ``--model``) when it is a local path."""
     from ..sources.load import local_path
 
-    names = [*(getattr(args, "directions", None) or []), getattr(args, "file", None), getattr(args, "latents", None)]
-    names += [getattr(args, "image", None)]
-    found = [Path(name).expanduser() for name in names if name]
     model = local_path(args.model) if getattr(args, "model", None) else None
-    return found + ([model] if model is not None else [])
+    return [path for _, path in named_files(args, "input")] + ([model] if model is not None else [])
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file, existing or not: the same place once links and ``..`` are resolved, or
+    the same file on disk (a hard link)."""
+    if os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b)):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist: told apart by their resolved paths above
+        return False
 
 
 def not_an_input(out: Path, sources: Sequence[Path]) -> Path:
     """``out``, refused when it is one of ``sources`` (the same file, links included): writing it would destroy it."""
     for source in sources:
-        try:
-            same = os.path.samefile(out, source)
-        except OSError:  # one of them does not exist: not the same file
-            same = False
-        if same:
+        if same_file(out, source):
             raise InvalidValueError(
                 f"the output {out} is {source}, which this command reads: writing it would destroy it; "
                 "choose another output file"
             )
     return out
+
+
+def distinct_outputs(args: argparse.Namespace) -> None:
+    """Refuse two outputs that name one file (existing or not): the second write would replace the first."""
+    seen: list[tuple[str, Path]] = []
+    for name, path in named_files(args, "output"):
+        for other_name, other in seen:
+            if same_file(path, other):
+                raise InvalidValueError(
+                    f"{other_name} {other} and {name} {path} are the same file: one output would replace the other; "
+                    "give each its own file"
+                )
+        seen.append((name, path))
+
+
+def checked_output(out: Path, args: argparse.Namespace) -> Path:
+    """``out``, refused when it is one of the command's inputs or when two of its outputs are one file."""
+    distinct_outputs(args)
+    return not_an_input(out, inputs(args))
 
 
 def output(path: str, suffixes: Sequence[str], what: str, args: argparse.Namespace) -> Path:
@@ -114,7 +144,7 @@ def output(path: str, suffixes: Sequence[str], what: str, args: argparse.Namespa
         raise InvalidValueError(f"{what} must end in {' or '.join(suffixes)}, got {out.name!r}")
     if out.is_dir():
         raise InvalidValueError(f"{out} is a folder; give a file name")
-    return not_an_input(out, inputs(args))
+    return checked_output(out, args)
 
 
 def image_output(path: str, args: argparse.Namespace) -> Path:

@@ -8,6 +8,7 @@ import argparse
 from typing import Any
 
 from .. import edit, recipe, render
+from ..io import save_image
 from ..methods import Method, method
 from ..models.base import Latents
 from ..text import counted
@@ -92,7 +93,7 @@ def cmd_transfer(args: argparse.Namespace, console: Console) -> int:
     result = edit.apply(generator, target, path, [1.0])
     images = edit.render(generator, Latents.cat([source, target, result]))
     labels = ["source", "target", f"target ← source ({counted(len(params['directions']), 'dir')})"]
-    render.grid(images, columns=3, column_labels=labels).save(out)
+    save_image(render.grid(images, columns=3, column_labels=labels), out)  # atomic: an interruption keeps the old
     if saved is not None:
         path.save(saved)
         echo(f"saved the transfer path (a slider from the target to the result) as {saved}")
