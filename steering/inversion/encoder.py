@@ -17,6 +17,7 @@ where ``invert`` and the UI look.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -30,10 +31,11 @@ from torch.nn import functional as F
 
 from .. import limits, metadata, paths
 from ..errors import DirectionsMismatchError, EncoderFileError, InvalidValueError
-from ..io import load_safetensors, save_safetensors
+from ..io import load_safetensors, read_safetensors_metadata, save_safetensors
 from ..models.base import Generator, Latents, ModelIdentity, Z
 from ..values import check_count, check_number
 
+log = logging.getLogger("gan_steering")
 ENCODER_FORMAT = "gan-steering.encoder"
 ENCODER_VERSION = 1
 #: The encoder sees the image average-pooled to at most this many pixels per side.
@@ -254,16 +256,44 @@ def load_encoder(path: str | os.PathLike[str], generator: Generator | None = Non
 
 
 def find_encoder(generator: Generator) -> TrainedEncoder | None:
-    """The encoder kept for ``generator`` at ``default_path``, or None. A damaged file there is removed (it would
-    fail every time) and counts as none."""
+    """The encoder kept for ``generator`` at ``default_path``, or None. Only a file that is really damaged there (not
+    safetensors, truncated, tensors that do not fit) is removed, with a warning: it would fail every time. A file of
+    a newer encoder format (another gan-steering sharing the folder), one that is not an encoder, or one that cannot
+    be read just now is left on disk, with a warning, and counts as none."""
     path = default_path(generator)
     if not path.is_file():
         return None
     try:
+        meta = read_safetensors_metadata(path, EncoderFileError)
+        kept = _not_ours(meta)
+        if kept is not None:
+            log.warning("gan-steering: %s: %s; left as it is, inverting without it", path, kept)
+            return None
         return load_encoder(path, generator)
-    except EncoderFileError:
-        path.unlink(missing_ok=True)
+    except EncoderFileError as exc:
+        if isinstance(exc.__cause__, OSError):  # the disk, not the file: it may read fine next time
+            log.warning("gan-steering: cannot read the encoder %s now (%s); inverting without it", path, exc.__cause__)
+            return None
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as failed:  # a read-only folder: it stays, and is skipped again next time
+            log.warning("gan-steering: the encoder %s is damaged (%s) and cannot be removed (%s)", path, exc, failed)
+            return None
+        log.warning("gan-steering: removed the damaged encoder %s (%s); train it again with train-encoder", path, exc)
         return None
+
+
+def _not_ours(meta: dict[str, str]) -> str | None:
+    """Why a readable file at the default place is not for this version to load (it is kept), or None."""
+    if meta.get("format") != ENCODER_FORMAT:
+        return f"not a gan-steering encoder file (format {str(meta.get('format'))[:40]!r})"
+    try:
+        version = int(meta.get("format_version", ""))
+    except ValueError:
+        return None  # malformed: load_encoder says so, and the file counts as damaged
+    if version > ENCODER_VERSION:
+        return f"written by a newer gan-steering (encoder format {version}; this one reads up to {ENCODER_VERSION})"
+    return None
 
 
 __all__ = [
