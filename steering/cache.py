@@ -1,7 +1,8 @@
 """Content-addressed cache of computed bases: the key is a hash of (model sha256, method, parameters, format).
 
 Entries are ordinary direction files written atomically; an entry that fails to load, or loads but does not fit the
-model it is looked up for, is deleted and recomputed, so the cache never keeps a broken file.
+model it is looked up for, is deleted and recomputed, so the cache never keeps a broken file (on a read-only cache
+folder it cannot be deleted: it is computed without the cache, with a warning).
 """
 
 from __future__ import annotations
@@ -56,8 +57,11 @@ def cached(
         if readable is not None and readable.is_file():
             try:
                 return Control.load(path, generator)
-            except (CorruptFileError, DirectionsMismatchError):
-                path.unlink(missing_ok=True)
+            except (CorruptFileError, DirectionsMismatchError) as exc:
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError as failed:  # a read-only cache folder: computed without it, the entry stays
+                    log.warning("gan-steering: cannot remove the bad cached basis %s (%s: %s)", path, exc, failed)
         directions = compute()
         try:
             directions.save(path, follow_symlinks=False)  # a planted link is replaced, never written through

@@ -222,8 +222,12 @@ def load_generator(
         try:
             return _named(store.build_generator(store.load_converted(converted_file), device), resolved)
         except CheckpointFormatError:
-            converted_file.unlink(missing_ok=True)  # a broken cache entry is dropped and rebuilt
-            store.forget(key)
+            try:
+                converted_file.unlink(missing_ok=True)  # a broken cache entry is dropped and rebuilt
+                store.forget(key)
+            except OSError as exc:  # a read-only models folder: rebuilt in memory, the entry stays (and is skipped)
+                if log is not None:
+                    log(f"cannot remove the damaged converted model {converted_file} ({exc.strerror or exc})")
     if log is not None:
         log(f"converting {resolved.name} ({resolved.path.name}) to safetensors: done once, then reused")
     converted = convert(resolved, entry, architecture)
@@ -263,8 +267,15 @@ def _named(generator: Generator, resolved: ResolvedFile) -> Generator:
     return generator
 
 
+#: What a ``GeneratorCache`` keeps a model under: the spec, the device and, for a local file, its size and mtime.
+CacheKey = tuple[str, str, tuple[int, int] | None]
+
+
 class GeneratorCache:
     """Process-level cache of loaded generators keyed by (spec, device): one load per model, shared by users.
+
+    A local file is keyed by its size and modification time too (as the converted-model index is): a file replaced
+    at the same path (a retrained checkpoint) is loaded again, and the old weights are dropped.
 
     A Hub model is handed out only to callers whose own token may read it: every ``get`` asks ``access`` (one
     metadata request, answers remembered ``access.ttl`` seconds per token; offline, only tokens verified earlier in
@@ -275,9 +286,9 @@ class GeneratorCache:
     def __init__(self, max_items: int = 3, access: AccessChecker | None = None) -> None:
         self.max_items = max_items
         self.access = access or AccessChecker()
-        self._items: dict[tuple[str, str], Generator] = {}
+        self._items: dict[CacheKey, Generator] = {}
         self._lock = threading.Lock()
-        self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self._loading: dict[CacheKey, threading.Lock] = {}
 
     def get(
         self,
@@ -297,7 +308,7 @@ class GeneratorCache:
         name = (spec or DEFAULT_MODEL).strip()
         if not kwargs.get("allow_local_paths", True):
             refuse_local_path(name)
-        key = (name, str(device))
+        key = (name, str(device), _file_stamp(name) if kwargs.get("allow_local_paths", True) else None)
         source = hub_source(name)
         offline = bool(kwargs.get("local_files_only")) or (source is not None and is_offline())
         commit = None
@@ -305,6 +316,7 @@ class GeneratorCache:
             commit = self.access.check(source, token, anonymous_default=anonymous_default, offline=offline)
         with self._lock:
             self._drop_if_moved(key, source, commit)
+            self._drop_replaced(key)
             if key in self._items:
                 self._items[key] = self._items.pop(key)  # most recently used last
                 return self._items[key]
@@ -324,7 +336,13 @@ class GeneratorCache:
                 self._loading.pop(key, None)
             return generator
 
-    def _drop_if_moved(self, key: tuple[str, str], source: HubFile | None, commit: str | None) -> None:
+    def _drop_replaced(self, key: CacheKey) -> None:
+        """Forget the models loaded from the same spec on the same device under another file stamp: the local file was
+        replaced since. The caller holds the lock."""
+        for old in [k for k in self._items if k[:2] == key[:2] and k != key]:
+            del self._items[old]
+
+    def _drop_if_moved(self, key: CacheKey, source: HubFile | None, commit: str | None) -> None:
         """Forget the model under ``key`` when it was loaded from a branch (``main``, no revision) that the Hub now
         puts at another commit: the next load takes the new weights. The caller holds the lock."""
         loaded = self._items.get(key)
@@ -336,6 +354,18 @@ class GeneratorCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def _file_stamp(spec: str) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` of the local file ``spec`` names; None for catalog names, Hub files and missing files."""
+    try:
+        path = local_path(spec)
+        if path is None:
+            return None
+        status = path.stat()
+    except (OSError, ModelNotFoundError):
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 #: The shared cache used by the UI and the CLI.
