@@ -120,11 +120,7 @@ def _create_temporary(target: Path, given: Path) -> tuple[Path, int]:
 
 def _commit(tmp: Path, target: Path, mode: int) -> None:
     """Flush ``tmp`` to disk, give it ``mode`` and put it in place of ``target``."""
-    fd = os.open(tmp, os.O_RDWR)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _flush(tmp)
     os.chmod(tmp, mode)
     os.replace(tmp, target)
     _fsync_folder(target.parent)
@@ -140,6 +136,45 @@ def _fsync_folder(folder: Path) -> None:
         os.fsync(fd)
     except OSError:
         pass
+    finally:
+        os.close(fd)
+
+
+def create_exclusively(target: str | os.PathLike[str], data: bytes) -> bool:
+    """Create ``target`` holding ``data`` unless something is there already (then False, and nothing is written).
+
+    A complete temporary is hard-linked into place, which fails if ``target`` exists: of two writers at the same
+    moment exactly one wins, and no reader ever sees half a file. Where the file system has no hard links, an
+    exclusive create filled at once stands in."""
+    target = Path(target)
+    tmp, mode = _create_temporary(target, target)
+    try:
+        tmp.write_bytes(data)
+        _flush(tmp)
+        os.chmod(tmp, mode)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+                raise
+            try:
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        _fsync_folder(target.parent)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _flush(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
     finally:
         os.close(fd)
 

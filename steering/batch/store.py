@@ -18,7 +18,7 @@ from safetensors.torch import load as load_bytes
 from torch import Tensor
 
 from ..errors import CorruptFileError, InvalidValueError
-from ..io import atomic_path, load_safetensors, read_safetensors_metadata, tidy
+from ..io import atomic_path, create_exclusively, load_safetensors, read_safetensors_metadata, tidy
 from .job import shard_header
 
 JOB_FILE = "job.json"
@@ -32,6 +32,15 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}.safetensors"
 
 
+def _fingerprint(path: Path) -> str | None:
+    """The fingerprint ``job.json`` names; None when it is missing or damaged."""
+    try:
+        found = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
+
+
 class ShardStore:
     """Shards of one job in ``folder`` (``None``: in memory, nothing survives the process)."""
 
@@ -43,25 +52,30 @@ class ShardStore:
             self._claim()
 
     def _claim(self) -> None:
+        """Take the folder for this job: ``job.json`` is created exclusively (a complete file linked into place), so of
+        two jobs claiming one folder at the same moment only one gets it; the other is refused, as a later one is."""
         assert self.folder is not None
         self.folder.mkdir(parents=True, exist_ok=True)
         tidy(self.folder)
         path = self.folder / JOB_FILE
-        if path.is_file():
-            try:
-                found = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
-            except (OSError, ValueError, AttributeError):
-                found = None
-            if found is not None and found != self.fingerprint:
+        text = json.dumps({"fingerprint": self.fingerprint, "job": self.description}, indent=1, sort_keys=True)
+        for _ in range(3):
+            if create_exclusively(path, (text + "\n").encode()):
+                return
+            found = _fingerprint(path)
+            if found == self.fingerprint:
+                return
+            if found is not None:
                 raise JobFolderError(
                     f"{self.folder} holds the results of another job (another model, latents, measure or grouping): "
                     "choose another folder, or empty this one"
                 )
-            if found == self.fingerprint:
-                return
-        text = json.dumps({"fingerprint": self.fingerprint, "job": self.description}, indent=1, sort_keys=True)
-        with atomic_path(path, follow_symlinks=False) as tmp:
-            tmp.write_text(text + "\n", encoding="utf-8")
+            if path.exists() or path.is_symlink():  # damaged (not a job file): replaced, as before
+                with atomic_path(path, follow_symlinks=False) as tmp:
+                    tmp.write_text(text + "\n", encoding="utf-8")
+                if _fingerprint(path) == self.fingerprint:
+                    return
+        raise JobFolderError(f"{self.folder}: another job keeps claiming this folder; choose another one")
 
     # ----- state ---------------------------------------------------------------------------------------------------
     def done(self, num_shards: int) -> set[int]:
