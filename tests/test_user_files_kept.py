@@ -281,6 +281,19 @@ def test_a_damaged_converted_model_that_cannot_be_removed_is_rebuilt_in_memory(d
     assert again.identity.sha256 == first.identity.sha256 and any("cannot remove" in s for s in said)
 
 
+def test_a_stale_index_entry_on_a_read_only_models_folder_is_passed_over(dcgan, tmp_path, isolated_home):
+    """The index names a converted file that is gone, and the folder cannot drop the entry: the model loads anyway."""
+    path = tmp_path / "mine.safetensors"
+    save_file({k: v.contiguous() for k, v in dcgan.state_dict().items()}, str(path))
+    first = load_generator(str(path))
+    (converted,) = paths.models_dir().glob("*.safetensors")
+    converted.unlink()
+    with pytest.MonkeyPatch.context() as patch:
+        _read_only_under(patch, paths.models_dir())
+        again = load_generator(str(path), log=lambda _: None)
+    assert again.identity.sha256 == first.identity.sha256
+
+
 # ----- 7. two jobs started together on one folder: one is refused ---------------------------------------------------
 def _claim(folder: Path, fingerprint: str, gate: threading.Barrier, claimed: list, refused: list) -> None:
     gate.wait()  # both start at the same moment, as two processes started together

@@ -134,8 +134,12 @@ def record(source_key: str, converted_file: Path, extra: Mapping[str, Any] | Non
 
 
 def forget(source_key: str) -> None:
-    """Drop an index entry (after its converted file turned out corrupt)."""
-    _index_path(source_key).unlink(missing_ok=True)
+    """Drop an index entry (after its converted file turned out corrupt or missing); on a read-only models folder
+    the entry stays, which costs nothing: ``lookup`` checks the file every time."""
+    try:
+        _index_path(source_key).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 __all__ = [
