@@ -269,8 +269,10 @@ class Cancellations:
             return key in self._requested
 
     def clear(self, key: str) -> None:
+        """Forget a Cancel and any pending work under ``key``."""
         with self._lock:
             self._requested.discard(key)
+            self._pending.discard(key)
 
 
 cancellations = Cancellations()
