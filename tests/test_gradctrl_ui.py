@@ -185,3 +185,19 @@ def test_labels_of_another_model_never_block_labelling_or_training(settings, dcg
     assert "labelled set smile was left out: it labels dcgan\\-faces" in status  # Markdown-escaped
     with pytest.raises(DirectionsMismatchError, match="made for model 'dcgan-faces'"):
         tab.train(settings, "dcgan-eyes", [], key, True, 100, 0.2, 2, "none", 0)
+
+
+def test_labelling_after_the_set_was_evicted_says_so(settings):
+    """A labelled set this page holds was evicted (memory needed elsewhere): the next label click reports it instead
+    of silently starting a new set holding only the seeds just clicked."""
+    from types import SimpleNamespace
+
+    from extension.session import SessionExpiredError
+
+    alice = SimpleNamespace(session_hash="alice-evicted")
+    key, _, _ = tab.label(settings, "dcgan-faces", "", "smile", "no,yes", "0,2,4", "yes", request=alice)
+    key, _, status = tab.label(settings, "dcgan-faces", key, "smile", "no,yes", "1,3", "no", request=alice)
+    assert "no: 2" in status and "yes: 3" in status
+    directions_store.end_session("alice-evicted")  # what eviction leaves: the page holds a key the server forgot
+    with pytest.raises(SessionExpiredError, match="labelled set is"):
+        tab.label(settings, "dcgan-faces", key, "smile", "no,yes", "5", "yes", request=alice)

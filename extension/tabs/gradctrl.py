@@ -77,7 +77,11 @@ def label(
         raise errors.InvalidValueError("click samples (or type their seeds) to label them")
     with settings.lock:
         model = _model(settings, spec, request)
-        current = directions_store.find(key) if key else None
+        current = None
+        if key:  # a set this page labelled: evicted meanwhile is an error, never a silent start from zero
+            current = directions_store.get(
+                key, "the labelled set is", "upload it (Save labelled set gave you the file) or label the seeds again"
+            )
         same = current is not None and current.model.sha256 == model.identity.sha256  # labels of another model: new
         if not same or current.attribute != attribute.strip() or list(current.class_names) != names:
             current = attributes.LabelledSet.empty(model, attribute, names)
