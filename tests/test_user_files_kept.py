@@ -24,7 +24,7 @@ import steering.io
 from steering import cache, paths
 from steering.batch.store import JOB_FILE, JobFolderError, ShardStore
 from steering.cli import build_parser, main
-from steering.cli.arguments import FileArgument, Reads
+from steering.cli.arguments import FileArgument, Reads, Updates
 from steering.inversion import default_path, find_encoder, train_encoder
 from steering.io import TEMPORARY_NAME
 from steering.methods import sefa
@@ -82,7 +82,10 @@ def test_every_file_argument_of_every_command_is_declared_read_or_written():
             if isinstance(action, Reads):
                 reads.add(f"{name} {action.dest}")
     assert not undeclared
-    wanted = {"train labels", "correct parent", "label extend", "measure edit", "invert encoder", "invert image"}
+    assert {f"{n} {a.dest}" for n, p in _commands().items() for a in p._actions if isinstance(a, Updates)} == {
+        "label extend"
+    }
+    wanted = {"train labels", "correct parent", "measure edit", "invert encoder", "invert image"}
     wanted |= {"replay latents", "edit directions", "sweep latents", "rename file"}
     assert wanted <= reads
 
@@ -91,7 +94,6 @@ def test_every_file_argument_of_every_command_is_declared_read_or_written():
     "argv, name",
     [
         (["train", MODEL, "--labels", "{f}", "--samples", "32", "--epochs", "1", "-o", "{f}"], "labels"),
-        (["label", MODEL, "--attribute", "smile", "--extend", "{f}", "--set", "5=yes", "-o", "{f}"], "labels"),
         (
             "correct {m} --attribute brightness --correlated warmth --parent {f} --parent-index 0 --samples 64 "
             "--rare 1 --inversion-steps 1 --seeds 2 -o {f}".split(),
@@ -104,7 +106,7 @@ def test_every_file_argument_of_every_command_is_declared_read_or_written():
         ),
         (["train", MODEL, "--labels", "{f}", "--samples", "32", "--epochs", "1", "-o", "x.safetensors"], "strip"),
     ],
-    ids=["train-labels", "label-extend", "correct-parent", "measure-edit", "train-strip"],
+    ids=["train-labels", "correct-parent", "measure-edit", "train-strip"],
 )
 def test_an_output_onto_an_input_file_is_refused(sefa_file, labels_file, tmp_path, capsys, argv, name):
     source = {"labels": labels_file, "sefa": sefa_file, "sefa.png": sefa_file, "strip": labels_file}[name]
@@ -116,6 +118,19 @@ def test_an_output_onto_an_input_file_is_refused(sefa_file, labels_file, tmp_pat
     code, err = cli(capsys, *(a.format(f=file, m=MODEL) for a in argv))
     assert code == 2 and one_error_line(err, "which this command reads", "choose another output file"), err
     assert snapshot(tmp_path) == before
+
+
+def test_label_extend_adds_to_its_set_in_place(labels_file, tmp_path, capsys):
+    """``label --extend L -o L`` is how a set grows: the set is read whole, then written back atomically."""
+    from steering.attributes import LabelledSet
+
+    file = Path(shutil.copy(labels_file, tmp_path / "labels.safetensors"))
+    before = LabelledSet.load(file).counts()
+    argv = ["label", MODEL, "--attribute", "smile", "--extend", str(file), "--set", "4321=yes", "-o", str(file)]
+    code, err = cli(capsys, *argv)
+    after = LabelledSet.load(file).counts()
+    assert code == 0, err
+    assert sum(after.values()) == sum(before.values()) + 1
 
 
 # ----- 2. two outputs never name one file, existing or not --------------------------------------------------------

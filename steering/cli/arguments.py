@@ -116,6 +116,13 @@ class Writes(FileArgument):
     role = "output"
 
 
+class Updates(FileArgument):
+    """A file the command reads and may write back (``label --extend`` adds to a set in place): read whole before
+    the output is written atomically, so an output may name it."""
+
+    role = "update"
+
+
 def join_signed_values(argv: Sequence[str]) -> list[str]:
     """``--range -3,3`` -> ``--range=-3,3`` (each of ``SIGNED_VALUE_OPTIONS``): argparse would otherwise take ``-3,3``
     for an option."""

@@ -33,7 +33,10 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument("--classes", help="its class names, e.g. no,yes (two: a binary attribute); default: from --extend")
     p.add_argument("--set", dest="labels", action="append", default=[], metavar="SEED=CLASS", help="label a seed")
     p.add_argument(
-        "--extend", action=arg.Reads, metavar="FILE", help="start from this labelled set (its labels are kept)"
+        "--extend",
+        action=arg.Updates,
+        metavar="FILE",
+        help="start from this labelled set (its labels are kept; -o may name it to add to it in place)",
     )
     p.add_argument("--truncation", type=arg.TRUNCATION, metavar="PSI", help="ψ of the samples (default 1)")
     p.add_argument(
