@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from steering.attributes import Sampling, Training
 from steering.cli import build_parser, main
 from steering.cli.console import Console
 from steering.cli.steer_commands import through_zero
+from steering.errors import InvalidValueError
+from steering.inversion import InversionSettings
 from steering.recipe import read_recipe
 from steering.text import counted, plain
 
@@ -220,3 +223,47 @@ def test_steer_strip_has_a_strength_0_column_and_says_which_range_each_row_uses(
     assert f"({low:g} … {high:g}: the controls' ranges together)" in summary
     beyond = [name for name, r in zip(("shift x", "zoom in"), ranges, strict=True) if r != (low, high)]
     assert beyond and all(name in summary.split("beyond")[0] for name in beyond), summary
+
+
+def _core_error(check) -> str:
+    with pytest.raises(InvalidValueError) as caught:
+        check()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "core"),
+    [
+        (("correlations", "--attribute", "brightness", "--top", "0"), None),
+        (("train", "--attribute", "brightness", "--samples", "abc"), lambda: Sampling(samples="abc")),
+        (("train", "--attribute", "brightness", "--epochs", "-1"), lambda: Training(epochs=-1)),
+        (("invert", "in.png", "--steps", "1.5"), lambda: InversionSettings(steps="1.5")),
+        (("correct", "--attribute", "brightness", "--correlated", "warmth", "--rare", "0"), None),
+        (("train-encoder", "--batch", "1"), None),
+    ],
+)
+def test_bad_numbers_are_refused_at_parse_time_in_the_cores_words(argv, core, tmp_path, capsys):
+    out = tmp_path / "out.safetensors"
+    wants_output = argv[0] in ("train", "invert", "correct")
+    code, stdout, err = run(capsys, *argv, "--model", MODEL, *(("-o", out) if wants_output else ()))
+    assert code == 2 and not stdout and not out.exists(), err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err and "invalid" not in err, err
+    option = next(a for a in argv if a.startswith("--") and a not in ("--attribute", "--correlated"))
+    assert f"error: argument {option}: " in err and "must be" in err, err
+    if core is not None:
+        assert _core_error(core) in err, err
+
+
+def test_no_option_takes_a_bare_int_or_float():
+    """Every numeric option runs one of the core's checks (steering.cli.arguments), never argparse's int/float."""
+    bare = []
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif action.type in (int, float):
+                bare.append(f"{parser.prog} {action.option_strings or action.dest}")
+    assert not bare, bare

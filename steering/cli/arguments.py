@@ -32,6 +32,16 @@ def count(what: str, low: int, high: int) -> Callable[[str], int]:
     return checked(lambda text: values.check_count(text, what, low, high), "integer")
 
 
+def number(what: str, low: float | None = None, high: float | None = None) -> Callable[[str], float]:
+    return checked(lambda text: values.check_number(text, what, low, high), "number")
+
+
+def setting(factory: Callable[..., Any], name: str) -> Callable[[str], Any]:
+    """The field ``name`` of ``factory(name=text)``: a core settings object (``Sampling``, ``Training``,
+    ``InversionSettings``) that checks its fields when made, so the option refuses what the core would, in its words."""
+    return checked(lambda text: getattr(factory(**{name: text}), name), name)
+
+
 def list_of(check: Callable[[str], Any]) -> Callable[[str], list[Any]]:
     def parse(text: str) -> list[Any]:
         items = [check(part) for part in text.split(",") if part.strip()]

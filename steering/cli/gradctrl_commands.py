@@ -25,6 +25,9 @@ from . import arguments as arg
 from .console import Console, echo
 from .shared import control_index, image_output, load_model, output
 
+#: ``--top-k`` in ``gradctrl.controls_from``'s words (its upper bound, the latent's size, is checked once it is known).
+TOP_K = "the masked channels (k)"
+
 
 def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.ArgumentParser) -> None:
     """Add ``label``, ``train`` and ``measure`` (``sub(name, run, help, parents)`` makes a subcommand)."""
@@ -60,12 +63,23 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument(
         "--labels", action=arg.Reads, many=True, default=[], metavar="FILE", help="a labelled set (see `label`)"
     )
-    p.add_argument("--samples", type=int, default=10_000, help="scored samples (default 10000)")
-    p.add_argument("--fraction", type=float, default=0.05, help="confident share per side / class (default 0.05)")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs per head (default 30)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the samples and the training (default 0)")
+    p.add_argument(
+        "--samples", type=arg.setting(Sampling, "samples"), default=10_000, help="scored samples (default 10000)"
+    )
+    p.add_argument(
+        "--fraction",
+        type=arg.setting(Sampling, "fraction"),
+        default=0.05,
+        help="confident share per side / class (default 0.05)",
+    )
+    p.add_argument(
+        "--epochs", type=arg.setting(Training, "epochs"), default=30, help="training epochs per head (default 30)"
+    )
+    p.add_argument("--seed", type=arg.SEED, default=0, help="seed of the samples and the training (default 0)")
     p.add_argument("--exclude", choices=gc.EXCLUDE, default="entangled", help="excluded attributes (default entangled)")
-    p.add_argument("--top-k", type=int, help="masked channels per excluded attribute (default d/4)")
+    p.add_argument(
+        "--top-k", type=arg.count(TOP_K, 0, 1 << 20), help="masked channels per excluded attribute (default d/4)"
+    )
     p.add_argument("--layers", default="all", help="W+ layers edited (style-based models): all, coarse, lo:hi, …")
     p.add_argument(
         "--linear", action=arg.Writes, metavar="FILE", help="also save the linear boundaries of the same labels"
@@ -92,7 +106,9 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     p.add_argument("--target", required=True, metavar="ATTRIBUTE[:CLASS]", help="a built-in scorer (and class)")
     p.add_argument("--attributes", required=True, help="scorers to measure, comma-separated (with the target)")
     p.add_argument("--others", help="the attributes that should stay (default: every other one measured)")
-    p.add_argument("--seeds", type=int, default=32, help="start latents (default 32)")
+    p.add_argument(
+        "--seeds", type=arg.count("the number of seeds", 1, 4096), default=32, help="start latents (default 32)"
+    )
     p.add_argument("--strengths", default="1,2,3,4", help="strengths (default 1,2,3,4)")
     p.add_argument("--down", action="store_true", help="measure the negative side of each control")
     p.add_argument("--plot", action=arg.Writes, metavar="PLOT.png", help="write the curves")
@@ -176,7 +192,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     generator = load_model(args, console)
     layer_range(generator, args.layers)
     if args.top_k is not None:
-        check_count(args.top_k, "--top-k", 0, generator.space_dim(edit_space(generator)))
+        check_count(args.top_k, TOP_K, 0, generator.space_dim(edit_space(generator)))
     sources = [*args.attribute, *(LabelledSet.load(Path(p).expanduser(), generator) for p in args.labels)]
     with console.progress("scoring and training", percent=True) as progress:
         trained = train(generator, sources, sampling, Training(epochs=args.epochs, seed=args.seed), progress)
@@ -237,7 +253,7 @@ def cmd_measure(args: argparse.Namespace, console: Console) -> int:
     from ..controls import load_control
 
     generator = load_model(args, console)
-    latents = generator.sample(check_count(args.seeds, "the number of seeds", 1, 4096), seed=1000)
+    latents = generator.sample(args.seeds, seed=1000)
     edits, signs = [], {}
     for item in args.edit:
         file, _, which = item.rpartition("=")

@@ -7,6 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
+from .. import limits
 from ..errors import InvalidValueError
 from ..inversion import InversionSettings, LossWeights, invert, parse_crop, perceptual, prepare_image
 from ..inversion import encoder as encoders
@@ -29,12 +30,29 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
     )
     p.add_argument("--crop", metavar="L,T,W,H", help="cut this box out of the image first (e.g. around the face)")
     p.add_argument("--space", choices=("z", "w", "w+"), help="default: w+ for style-based models, z otherwise")
-    p.add_argument("--steps", type=int, default=300, help="optimisation steps at most (default 300)")
-    p.add_argument("--target-psnr", type=float, metavar="DB", help="stop once the reconstruction reaches this PSNR")
-    p.add_argument("--learning-rate", type=float, help="default 0.2 in z, 0.1 in w/w+")
+    p.add_argument(
+        "--steps",
+        type=arg.setting(InversionSettings, "steps"),
+        default=300,
+        help="optimisation steps at most (default 300)",
+    )
+    p.add_argument(
+        "--target-psnr",
+        type=arg.setting(InversionSettings, "target_psnr"),
+        metavar="DB",
+        help="stop once the reconstruction reaches this PSNR",
+    )
+    p.add_argument(
+        "--learning-rate", type=arg.setting(InversionSettings, "learning_rate"), help="default 0.2 in z, 0.1 in w/w+"
+    )
     p.add_argument("--classes", choices=("soft", "best"), default="soft", help="class-conditional models: soft or best")
     p.add_argument("--no-noise", action="store_true", help="style-based models: keep the stored noise, optimise w only")
-    p.add_argument("--structural", type=float, default=1.0, help="weight of the MS-SSIM term (default 1)")
+    p.add_argument(
+        "--structural",
+        type=arg.number("the structural weight", 0.0, 1e6),
+        default=1.0,
+        help="weight of the MS-SSIM term (default 1)",
+    )
     p.add_argument("--no-perceptual", action="store_true", help="skip LPIPS even when VGG16 weights are present")
     p.add_argument(
         "--encoder",
@@ -43,7 +61,7 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
         help="start from this encoder's prediction (default: the trained one, if any)",
     )
     p.add_argument("--no-encoder", action="store_true", help="optimise from the prior alone")
-    p.add_argument("--seed", type=int, default=0, help="seed of the optimisation's randomness (default 0)")
+    p.add_argument("--seed", type=arg.SEED, default=0, help="seed of the optimisation's randomness (default 0)")
     p.add_argument(
         "--compare",
         action=arg.Writes,
@@ -60,13 +78,31 @@ def add_arguments(subs: argparse._SubParsersAction, sub, model: argparse.Argumen
         metavar="FILE.safetensors",
         help="default: where invert and the UI look for it",
     )
-    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
-    p.add_argument("--batch", type=int, default=64, help="pairs per step (default 64)")
     p.add_argument(
-        "--pool", type=int, default=8192, help="pairs generated once and reused (default 8192; 0: fresh every step)"
+        "--steps",
+        type=arg.count("the training steps", 1, encoders.MAX_TRAIN_STEPS),
+        default=2000,
+        help="training steps (default 2000)",
     )
-    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's learning rate (default 0.001)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the pairs and the training (default 0)")
+    p.add_argument(
+        "--batch",
+        type=arg.count("the batch size", 2, encoders.MAX_BATCH),
+        default=64,
+        help="pairs per step (default 64)",
+    )
+    p.add_argument(
+        "--pool",
+        type=arg.count("the pool of training pairs", 0, limits.MAX_SAMPLES),
+        default=8192,
+        help="pairs generated once and reused (default 8192; 0: fresh every step)",
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=arg.number("the learning rate", 1e-6, 1.0),
+        default=1e-3,
+        help="Adam's learning rate (default 0.001)",
+    )
+    p.add_argument("--seed", type=arg.SEED, default=0, help="seed of the pairs and the training (default 0)")
 
 
 def _encoder(args: argparse.Namespace, generator) -> encoders.TrainedEncoder | None:

@@ -14,19 +14,28 @@ from ..io import save_image
 from ..methods import sc2gan
 from ..scorers import available
 from ..text import counted
-from ..values import check_count
 from . import arguments as arg
 from .console import Console, echo
 from .shared import image_output, load_model, output, print_json
+
+# The bounds are those sc2gan.correct, sc2gan.leak and correlations check (the upper bound of --parent-index, the
+# parent's size, is checked there once the file is read); --top, which only cuts the table, is checked here alone.
 
 
 def add_arguments(sub, model: argparse.ArgumentParser) -> None:
     """Add ``correlations`` and ``correct`` (``sub(name, run, help, parents)`` makes a subcommand)."""
     p = sub("correlations", cmd_correlations, "correlations between attributes in the model's samples", [model])
     p.add_argument("--attribute", action="append", required=True, choices=available(), help="a scorer (repeat)")
-    p.add_argument("--samples", type=int, default=2000, help="seeded samples to score (default 2000)")
-    p.add_argument("--seed", type=int, default=0, help="first seed of the samples (default 0)")
-    p.add_argument("--top", type=int, default=10, help="pairs listed (default 10)")
+    p.add_argument(
+        "--samples",
+        type=arg.count("the number of samples", 16, 1_000_000),
+        default=2000,
+        help="seeded samples to score (default 2000)",
+    )
+    p.add_argument("--seed", type=arg.SEED, default=0, help="first seed of the samples (default 0)")
+    p.add_argument(
+        "--top", type=arg.count("the number of pairs listed", 1, 1 << 20), default=10, help="pairs listed (default 10)"
+    )
     p.add_argument(
         "--chart", action=arg.Writes, metavar="HEATMAP.png", help="also save the correlation matrix as a heat map"
     )
@@ -42,22 +51,42 @@ def add_arguments(sub, model: argparse.ArgumentParser) -> None:
         help="the control to correct: a linear direction of A or GradCtrl controls with a head for A (default: A's "
         "boundary, fitted here)",
     )
-    p.add_argument("--parent-index", type=int, metavar="I", help="which direction of a linear --parent edits A")
+    p.add_argument(
+        "--parent-index",
+        type=arg.count("the direction to correct", 0, 1 << 20),
+        metavar="I",
+        help="which direction of a linear --parent edits A",
+    )
     p.add_argument(
         "--samples",
-        type=int,
+        type=arg.count("the number of samples", 32, 1_000_000),
         default=sc2gan.CORRECTION_SAMPLES,
         help=f"seeded samples to score (default {sc2gan.CORRECTION_SAMPLES})",
     )
     p.add_argument(
         "--fraction",
-        type=float,
+        type=arg.number("the confident fraction", 1e-3, 0.5),
         default=sc2gan.CORRECTION_FRACTION,
         help=f"confident share of A per side (default {sc2gan.CORRECTION_FRACTION})",
     )
-    p.add_argument("--rare", type=int, default=64, help="rare combinations made per side of A (default 64)")
-    p.add_argument("--inversion-steps", type=int, default=100, help="re-projection steps (default 100)")
-    p.add_argument("--seeds", type=int, default=64, help="seeds the leak is measured on (default 64)")
+    p.add_argument(
+        "--rare",
+        type=arg.count("the rare samples per side", 1, 10_000),
+        default=64,
+        help="rare combinations made per side of A (default 64)",
+    )
+    p.add_argument(
+        "--inversion-steps",
+        type=arg.count("the inversion steps", 1, 5000),
+        default=100,
+        help="re-projection steps (default 100)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=arg.count("the number of seeds", 2, 100_000),
+        default=64,
+        help="seeds the leak is measured on (default 64)",
+    )
     p.add_argument(
         "--strip", action=arg.Writes, metavar="STRIP.png", help="also render start · base · corrected for 4 seeds"
     )
@@ -74,7 +103,7 @@ def add_arguments(sub, model: argparse.ArgumentParser) -> None:
 def cmd_correlations(args: argparse.Namespace, console: Console) -> int:
     chart = image_output(args.chart, args) if args.chart else None
     generator = load_model(args, console)
-    samples = check_count(args.samples, "the number of samples", 16, 1_000_000)
+    samples = args.samples
     with console.progress("scoring samples", unit="sample") as progress:
         found = correlations(generator, args.attribute, samples, seed=args.seed, progress=progress)
     if chart is not None:
