@@ -3,7 +3,7 @@ counts agree with their nouns, and values read as a user would type them, never 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 _KEEP = {"\n", "\t"}
@@ -30,6 +30,19 @@ def _escape(char: str) -> str:
 def counted(count: int, noun: str, plural: str | None = None) -> str:
     """``1 path``, ``3 paths``: ``noun`` is the singular; the plural is ``noun + "s"`` unless given."""
     return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def format_layers(layers: Sequence[int] | None) -> str:
+    """W+ layers as ranges (``0-3, 6``); ``None``: the whole latent."""
+    if layers is None:
+        return "all (the whole latent)"
+    spans: list[str] = []
+    for i in sorted(layers):
+        if spans and spans[-1].split("-")[-1] == str(i - 1):
+            spans[-1] = f"{spans[-1].split('-')[0]}-{i}"
+        else:
+            spans.append(str(i))
+    return ", ".join(spans)
 
 
 def plain(value: Any) -> str:

@@ -267,3 +267,10 @@ def test_no_option_takes_a_bare_int_or_float():
             elif action.type in (int, float):
                 bare.append(f"{parser.prog} {action.option_strings or action.dest}")
     assert not bare, bare
+
+
+def test_layers_read_as_ranges_from_the_one_shared_helper():
+    from steering.text import format_layers
+
+    assert format_layers([6, 0, 1, 2, 3]) == "0-3, 6" and format_layers([2]) == "2"
+    assert format_layers(None).startswith("all")

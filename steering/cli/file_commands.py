@@ -9,13 +9,11 @@ from typing import Any
 
 from ..controls import load_control
 from ..errors import DirectionsFileError
-from ..text import plain
+from ..text import counted, format_layers, plain
 from .console import Console, echo
 from .shared import (
     checked_output,
     control_index,
-    count_of,
-    format_layers,
     load_model,
     not_an_input,
     output,
@@ -75,7 +73,8 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     echo(f"{'model:':<16}{model.name} ({model.architecture}), sha256 {model.sha256}")
     if source:
         echo(f"{'source:':<16}{source}")
-    echo(f"{'space:':<16}{control.space}, {count_of(control)} of dimension {control.dim}")
+    held = counted(len(control), control.noun.removesuffix("s"), control.noun)
+    echo(f"{'space:':<16}{control.space}, {held} of dimension {control.dim}")
     echo(f"{'layers:':<16}{format_layers(control.layers)}")
     low, high = control.strength_range
     echo(f"{'strengths:':<16}{low:g} … {high:g}")
@@ -135,5 +134,6 @@ def cmd_pull(args: argparse.Namespace, console: Console) -> int:
     not_an_input(out, [pulled])  # never over the file in the Hugging Face cache
     control.save(out)
     checked = f", checked against {args.model}" if generator is not None else ""
-    echo(f"{count_of(control, control.method)} for {control.model.name} -> {out}{checked}")
+    noun = f"{control.method} {control.noun}"
+    echo(f"{counted(len(control), noun.removesuffix('s'), noun)} for {control.model.name} -> {out}{checked}")
     return 0

@@ -8,8 +8,9 @@ from typing import Any
 
 from .. import paths
 from ..errors import InvalidValueError, SteeringError
+from ..text import counted, format_layers
 from .console import Console, echo
-from .shared import count_of, format_layers, load_model, numbers, output, print_json, shown_default
+from .shared import load_model, numbers, output, print_json, shown_default
 
 
 def cmd_models(args: argparse.Namespace, console: Console) -> int:
@@ -142,7 +143,7 @@ def cmd_discover(args: argparse.Namespace, console: Console) -> int:
     low, high = found.strength_range
     layers = "" if found.layers is None else f" (W+ layers {format_layers(found.layers)})"
     echo(
-        f"{found.method}: {count_of(found)} in {found.space}{layers} for "
+        f"{found.method}: {counted(len(found), found.noun.removesuffix('s'), found.noun)} in {found.space}{layers} for "
         f"{found.model.name}, strength range {low:g} … {high:g}"
     )
     if found.values is not None:

@@ -169,7 +169,8 @@ def control_index(control: Control, key: str | int) -> int:
         index = int(text)
         if not 0 <= index < len(control):
             raise InvalidValueError(
-                f"direction index {index} is outside [0, {len(control)}): the file holds {count_of(control)} "
+                f"direction index {index} is outside [0, {len(control)}): the file holds "
+                f"{counted(len(control), control.noun.removesuffix('s'), control.noun)} "
                 "(see `gan-steering inspect FILE`)"
             )
         return index
@@ -232,24 +233,6 @@ def start_point(args: argparse.Namespace, generator: Generator, seed: int | None
 
 
 # ----- printing ---------------------------------------------------------------------------------------------------
-def format_layers(layers: Sequence[int] | None) -> str:
-    if layers is None:
-        return "all (the whole latent)"
-    spans: list[str] = []
-    for i in sorted(layers):
-        if spans and spans[-1].split("-")[-1] == str(i - 1):
-            spans[-1] = f"{spans[-1].split('-')[0]}-{i}"
-        else:
-            spans.append(str(i))
-    return ", ".join(spans)
-
-
-def count_of(control: Control, qualifier: str = "") -> str:
-    """``1 direction``, ``3 sefa directions``: how many controls a file holds, in its kind's noun."""
-    noun = f"{qualifier} {control.noun}".strip()
-    return counted(len(control), noun.removesuffix("s"), noun)
-
-
 def shown_default(value: object) -> str:
     """A default as ``--help`` shows it, as the user would type it (``a,b,c``; ``auto`` where the method chooses)."""
     return "auto" if value is None else plain(value)
