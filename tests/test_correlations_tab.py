@@ -123,3 +123,14 @@ def test_a_correction_that_does_not_lower_the_leak_says_so(settings):
     _, table, _, status = tab.correct(settings, MODEL, "", tab.BASES[0], "warmth", "saturation", 200, 0.1, 64, 100, 8)
     assert "nan" not in table and status.startswith("⚠️")
     assert "all have warmth low" in status and "did not lower the change of saturation" in status
+
+
+def test_a_typed_zero_is_refused_by_the_core_not_turned_into_the_default(settings):
+    """0 in a box is refused with the core's words (as the CLI refuses it); only an empty box means the default."""
+    with pytest.raises(InvalidValueError, match=r"number of samples must be a whole number in \[16, .*got 0"):
+        tab.measure(settings, MODEL, ["brightness", "warmth"], 0)
+    for position, words in ((0, "number of samples"), (1, "confident fraction"), (2, "rare samples"), (3, "inversion")):
+        typed = list(SMALL)
+        typed[position] = 0
+        with pytest.raises(InvalidValueError, match=words + ".*got 0"):
+            tab.correct(settings, MODEL, "", tab.BASES[0], "brightness", "warmth", *typed)

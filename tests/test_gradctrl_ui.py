@@ -51,6 +51,14 @@ def test_label_train_exclude_and_render(settings, tmp_path):
     controls_key, heads_key, table, picker, status = tab.train(
         settings, MODEL, ["brightness", "warmth"], reloaded, True, 200, 0.2, 5, "others", 20
     )
+    # A typed 0 is refused by the core's checks with their words (never silently the default); an empty box is.
+    for bad, words in (
+        (("0", 0.2, 5), "number of samples"),
+        ((200, 0, 5), "confident fraction"),
+        ((200, 0.2, 0), "number of epochs"),
+    ):
+        with pytest.raises(InvalidValueError, match=words + ".*got 0"):
+            tab.train(settings, MODEL, ["brightness"], "", False, *bad, "others", 20)
     controls = directions_store.get(controls_key)
     assert directions_store.get(heads_key).nbytes > 80 * 100 * 4  # the training data is counted too
     assert controls.names == ["brightness", "warmth", "smile"] and picker["choices"] == controls.names
@@ -83,6 +91,8 @@ def test_label_train_exclude_and_render(settings, tmp_path):
     table, chart = tab.measure(settings, MODEL, changed_key, heads_key, "brightness", 4)
     rows = [line for line in table.splitlines() if line.startswith("| ")]
     assert len(rows) == 7 and "GradCtrl" in table and "ganspace" in table and chart.size == (640, 400)
+    with pytest.raises(InvalidValueError, match=r"number of seeds must be a whole number in \[1, 4096\], got 0"):
+        tab.measure(settings, MODEL, changed_key, heads_key, "brightness", 0)
     with pytest.raises(InvalidValueError, match="no image scorer"):
         tab.measure(settings, MODEL, changed_key, heads_key, "smile", 4)
     edited = torch.equal(

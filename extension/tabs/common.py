@@ -41,6 +41,12 @@ def choice_index(label: Any, directions: Any) -> int:
     return values.check_count(match.group(1), "the direction", 0, len(directions) - 1)
 
 
+def typed_or(value: Any, default: Any) -> Any:
+    """A box's value, or ``default`` only when the box is empty (``None`` or blank text): a typed ``0`` reaches the
+    core's check, which refuses it with its own message, instead of silently becoming the default."""
+    return default if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
 def in_box(label: str, check: Callable[..., T], *args: Any) -> T:
     """``check(*args)`` (a core value check) whose refusal names the box the value came from (``"Target seed: a
     seed must be …"``): an action that reads several boxes says which one is wrong."""

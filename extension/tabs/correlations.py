@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from .. import compat
-from ..core import CORE, errors, values
+from ..core import CORE, errors
 from ..feedback import Panel, ok, warn
 from ..session import directions_store, generator, session_id
-from .common import md
+from .common import md, typed_or
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -47,10 +47,10 @@ def measure(
     """Score the samples with the chosen attributes: ``(heat map, table of the most correlated pairs, A picker, B
     picker, status)``; A and B are set to the most correlated pair of binary attributes."""
     names = [str(n) for n in (chosen or [])]
-    count = values.check_count(samples or sc2gan.CORRECTION_SAMPLES, "the number of samples", 16, 100_000)
     with settings.lock:
         model = _model(settings, spec, request)
-        found = correlations.correlations(model, names, count, progress=progress)
+        found = correlations.correlations(model, names, typed_or(samples, sc2gan.CORRECTION_SAMPLES), progress=progress)
+    count = len(found.scores)
     matrix = found.matrix.tolist()
     chart = charts.heatmap(matrix, found.names, title=f"correlations over {count} samples")
     rows = ["| pair | r | rare cells (joint frequency; independent: 25 %) |", "|---|---|---|"]
@@ -91,7 +91,6 @@ def correct(
     if base not in BASES:
         raise errors.InvalidValueError(f"choose what to correct: {' or '.join(BASES)}")
     parent = directions_store.get(key) if base == BASES[1] else None
-    count = values.check_count(seeds or 64, "the number of seeds", 2, 1024)
     with settings.lock:
         model = _model(settings, spec, request)
         result = sc2gan.correct(
@@ -99,13 +98,13 @@ def correct(
             first,
             second,
             parent=parent,
-            num_samples=values.check_count(samples or sc2gan.CORRECTION_SAMPLES, "the number of samples", 32, 100_000),
-            fraction=values.check_number(fraction or sc2gan.CORRECTION_FRACTION, "the confident share", 1e-3, 0.5),
-            rare=values.check_count(rare or 64, "the rare samples per side", 1, 10_000),
-            inversion_steps=values.check_count(steps or 100, "the inversion steps", 1, 5000),
+            num_samples=typed_or(samples, sc2gan.CORRECTION_SAMPLES),
+            fraction=typed_or(fraction, sc2gan.CORRECTION_FRACTION),
+            rare=typed_or(rare, 64),
+            inversion_steps=typed_or(steps, 100),
             progress=progress,
         )
-        measured = sc2gan.leak(model, result, first, second, seeds=count)
+        measured = sc2gan.leak(model, result, first, second, seeds=typed_or(seeds, 64))
         strip = sc2gan.strip(model, result, measured)
     key = directions_store.put(result.control, session_id(request))
     per_unit = sc2gan.leak_per_unit(measured)

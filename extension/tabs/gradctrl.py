@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from .. import compat, outputs
-from ..core import CORE, edit, errors, methods, start, values
+from ..core import CORE, edit, errors, limits, methods, start, values
 from ..feedback import Panel, bind, ok, warn
 from ..session import directions_store, generator, session_id
-from .common import code, for_display, md, previews
+from .common import code, for_display, md, previews, typed_or
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -42,7 +42,7 @@ def _model(settings: UISettings, spec: str, request: Any) -> Any:
 # ----- labelling ---------------------------------------------------------------------------------------------------
 def sample_grid(settings: UISettings, spec: str, first_seed: Any, *, request: Any = None) -> list[tuple[Any, str]]:
     """Generated samples (seeds ``first_seed`` … ``first_seed + 11``) to label, each captioned with its seed."""
-    first = values.check_seed(first_seed or 0)
+    first = values.check_seed(typed_or(first_seed, 0))
     with settings.lock:
         model = _model(settings, spec, request)
         seeds = list(range(first, first + GRID))
@@ -53,7 +53,9 @@ def sample_grid(settings: UISettings, spec: str, first_seed: Any, *, request: An
 
 def picked_seed(chosen: str, first_seed: Any, event: gr.SelectData) -> str:
     """Clicking a sample adds its seed to the list to label (the grid shows ``first_seed`` onwards)."""
-    seed = str(values.check_seed(first_seed or 0) + int(event.index if not isinstance(event.index, list) else 0))
+    seed = str(
+        values.check_seed(typed_or(first_seed, 0)) + int(event.index if not isinstance(event.index, list) else 0)
+    )
     listed = [s.strip() for s in str(chosen or "").split(",") if s.strip()]
     return ", ".join([*listed, seed] if seed not in listed else listed)
 
@@ -149,11 +151,8 @@ def train(
     labelled = directions_store.get(labels_key) if use_labels and labels_key else None
     if not sources and labelled is None:
         raise errors.InvalidValueError("choose at least one attribute or label some samples")
-    sampling = attributes.Sampling(
-        values.check_count(num_samples, "the number of samples", 16, 200_000),
-        values.check_number(fraction, "the confident share", 1e-4, 0.5),
-    )
-    training = attributes.Training(epochs=values.check_count(epochs, "the epochs", 1, 1000))
+    sampling = attributes.Sampling(num_samples, fraction)  # both checked there, with the CLI's limits and words
+    training = attributes.Training(epochs=epochs)
     k = None if top_k in (None, "", 0) else values.check_count(top_k, "k", 0, 1 << 20)
     session = session_id(request)
     with settings.lock:
@@ -215,7 +214,7 @@ def strip(settings: UISettings, spec: str, key: str, control: str, seed: Any, *,
     found = _controls(key)
     with settings.lock:
         model = _model(settings, spec, request)
-        latents = model.sample(1, seed=values.check_seed(seed or 0))
+        latents = model.sample(1, seed=values.check_seed(typed_or(seed, 0)))
         strengths = edit.strengths_between(*found.range_of(found.names.index(control)), 7)
         return edit.sweep(model, latents, found, indices=[found.names.index(control)], strengths=strengths)
 
@@ -231,7 +230,7 @@ def animation(
     path = outputs.output_path(settings, "animations", control, suffix, session_id(request))
     with settings.lock:
         model = _model(settings, spec, request)
-        latents = model.sample(1, seed=values.check_seed(seed or 0))
+        latents = model.sample(1, seed=values.check_seed(typed_or(seed, 0)))
         edit.animate(model, latents, found, index, edit.strengths_between(*found.range_of(index), 16), path)
     return *previews(path), str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
 
@@ -249,7 +248,7 @@ def measure(
 ) -> tuple[str, Any]:
     """The picked control against the same heads unmasked, the linear and conditional boundaries and the SeFa and
     GANSpace directions that move the target most, measured on the scored attributes (built-in scorers) the control
-    excludes: ``(table, plot)``."""
+    excludes, or on the heads' other scored attributes when it excludes none: ``(table, plot)``."""
     found = _controls(key)
     trained = directions_store.get(heads_key)
     index = found.names.index(control)
@@ -262,6 +261,8 @@ def measure(
     watched = excluded or [n for i, n in enumerate(names) if i != target and n in scorers.SCORERS]
     measured = [names[target], *watched]
     chosen = [scorers.scorer(n) for n in measured]
+    # The core's measure takes latents, not a count: the bound is the CLI's (gradctrl measure --seeds).
+    count = values.check_count(typed_or(seeds, 16), "the number of seeds", 1, limits.MAX_IMAGES)
     with settings.lock:
         model = _model(settings, spec, request)
         free = gradctrl.controls_from(model, trained, exclude="none")
@@ -274,7 +275,6 @@ def measure(
             measurement.Edit("linear", linear, index, 0, column, others),
             measurement.Edit("conditional", conditional, index, 0, column, others),
         ]
-        count = values.check_count(seeds or 16, "the number of seeds", 1, 256)
         latents = model.sample(count, seed=1000)
         for name in ("sefa", "ganspace"):  # the direction of each that moves the target most, oriented to raise it
             directions = methods.method(name).run(model, {"num_directions": 10})
