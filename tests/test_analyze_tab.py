@@ -52,6 +52,13 @@ def test_spectrum_at_the_edit_tabs_starting_point(settings):
     assert other != summary
 
 
+def test_the_starting_point_is_described_in_the_cores_words_with_its_class(settings, eyes):
+    """The summary names the starting point as ``start.summarize`` does (the class of a class-conditional model too)."""
+    at = ("dcgan-eyes", "", "", 5, 0.7, 2, "const", "linear", 1, "slerp")
+    _, summary, _, _ = analyze.spectrum(settings, *at, "", 3, "exact")
+    assert "seed 5, ψ 0\\.7, class 2" in summary, summary
+
+
 def test_walk_strip_and_animation(settings):
     own = ("block1", "1: σ=1", -1.0, 1.0, 3, 0.5, "all", "auto")
     image, video, path, status = analyze.walk(settings, *state(), *own, "strip (PNG)")
@@ -71,6 +78,8 @@ def test_walk_strip_and_animation(settings):
     assert imageio_ffmpeg.count_frames_and_secs(path)[0] == 2 * 3 - 2  # forward then back
     with pytest.raises(InvalidValueError):
         analyze.walk(settings, *state(), "block1", "x", -1.0, 1.0, 3, 0.5, "all", "auto", "GIF")
+    with pytest.raises(InvalidValueError, match=r"the step size must be in \[0\.001, 10\], got 0"):
+        analyze.walk(settings, *state(), "block1", "0", -1.0, 1.0, 3, 0, "all", "auto", "GIF")
     with pytest.raises(InvalidValueError, match="re-estimate the local basis 2000 times"):  # bounded work per request
         analyze.walk(settings, *state(), "block1", "0", -100.0, 100.0, 3, 0.1, "all", "auto", "GIF")
 
@@ -121,6 +130,13 @@ def test_warpage_chart_and_table(settings):
     chart, table = analyze.warpage(settings, MODEL, "block1", 3, 2, 0.1, "projection", 0)
     assert opened(chart).size == (640, 400)
     assert "random pairs" in table and "random subspaces" in table and table.count("\n| ") >= 3
+    # A typed 0 reaches warpage's own checks (the CLI's bounds and words), never a default or the UI's own bounds.
+    for typed, words in (
+        ((3, 0, 0.1), r"number of pairs must be a whole number in \[1, 4096\]"),
+        ((3, 2, 0), "ε must"),
+    ):
+        with pytest.raises(InvalidValueError, match=words + ".*got 0"):
+            analyze.warpage(settings, MODEL, "block1", *typed, "projection", 0)
 
 
 def test_cancel_stops_a_warpage(settings):

@@ -16,10 +16,11 @@ import gradio as gr
 from .. import compat, outputs, plot
 from ..core import CORE, edit, errors, methods, render, values
 from ..core import io as core_io
+from ..core import start as starts
 from ..feedback import Panel, ok
 from ..session import directions_store, generator, session_id
 from . import edit_state as state
-from .common import code, counted, md, previews
+from .common import code, counted, md, previews, typed_or
 
 if TYPE_CHECKING:
     from ..settings import UISettings
@@ -105,7 +106,7 @@ def walk(settings: UISettings, *inputs: Any, request: Any = None, progress: Any 
         feature, picked, low, high, frames, step, layers, solver, fmt = own
         index = _count(str(picked or "0").split(":")[0], "the direction", 0, MAX_DIRECTIONS - 1)
         strengths = edit.strengths_between(low, high, _count(frames, "the number of frames", 2, 64))
-        step = values.check_number(step if step not in (None, "") else 0.25, "the step size", 1e-3, 10.0)
+        step = typed_or(step, 0.25)  # checked by ict.traversals
         chosen = _feature(model, feature)
         rows = ict.traversals(model, latents, index, strengths, chosen, layers or "all", step, str(solver or "auto"))
         what = str(fmt or WALK_FORMATS[0])
@@ -221,9 +222,9 @@ def warpage(
             model,
             feature=_feature(model, feature),
             max_dim=_count(max_dim, "the largest dimension", 1, MAX_DIRECTIONS),
-            pairs=_count(pairs, "the number of pairs", 1, 256),
-            epsilon=values.check_number(epsilon if epsilon not in (None, "") else 0.1, "ε", 1e-6, 100.0),
-            seed=values.check_seed(seed if seed not in (None, "") else 0),
+            pairs=typed_or(pairs, 16),  # pairs, ε and the seed: checked by warpage
+            epsilon=typed_or(epsilon, 0.1),
+            seed=typed_or(seed, 0),
             metric=str(metric or "geodesic"),
             progress=progress,
         )
@@ -235,11 +236,9 @@ def warpage(
     return chart, f"{found.side} side of {code(found.feature)}, {found.pairs} pairs, ε = {found.epsilon:g}\n\n" + table
 
 
-def _describe(start: Any) -> str:
-    described = start.describe()
-    if "seed" in described:
-        return f"seed {described['seed']} (ψ {described['truncation']:g})"
-    return "the loaded latents"
+def _describe(point: Any) -> str:
+    """The starting point in the core's words (seed, ψ, class, noise; or the latents file): ``start.summarize``."""
+    return starts.summarize(point.describe())
 
 
 # ----- layout -----------------------------------------------------------------------------------------------------
