@@ -134,6 +134,7 @@ def test_the_edit_tab_describes_its_set_in_words(settings):
     assert "1 interpolation path " in status and "paths" not in status
     summary = directions_summary(found)
     assert "1 interpolation path**" in summary and "[" not in summary and "&#x27;" not in summary
+    assert "seeds 0,1" in summary  # parameters as the core writes values (text.plain, the CLI's and recipes' way)
     _, key, _, _, _ = discover_tab.discover(settings, MODEL, "steerability", *_method_inputs(settings, "steerability"))
     steer = directions_store.get(key)
     summary = directions_summary(steer)

@@ -6,11 +6,14 @@ it is never markup on the page."""
 from __future__ import annotations
 
 import html
+import importlib
 import re
 from typing import Any, Callable, TypeVar
 
 from .. import compat
-from ..core import errors, methods, values
+from ..core import CORE, errors, methods, values
+
+text = importlib.import_module(CORE + ".text")
 
 #: Markdown punctuation, escaped with a backslash (``<`` and ``>`` become HTML entities instead).
 T = TypeVar("T")
@@ -86,21 +89,11 @@ def counted(controls: Any, method: str = "") -> str:
     return f"{len(controls)} {md(method) + ' ' if method else ''}{noun}"
 
 
-def parameter_text(value: Any) -> str:
-    """A method parameter as a person reads it: numbers, words, lists comma-separated, a mapping's plain entries;
-    long strings (hashes) cut. Never a Python repr."""
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, (list, tuple)):
-        shown = ", ".join(parameter_text(item) for item in value[:6])
-        return shown + (f", … ({len(value)})" if len(value) > 6 else "")
-    if isinstance(value, dict):
-        plain = [(k, v) for k, v in value.items() if isinstance(v, (str, int, float, bool)) and v is not None]
-        return ", ".join(f"{k} {parameter_text(v)}" for k, v in plain)
-    text = str(value)
-    return text if len(text) <= 16 else text[:12] + "…"
+def parameter_text(value: Any, limit: int = 40) -> str:
+    """A method parameter in the core's words (``text.plain``: the CLI's and the recipes' way to write values), cut
+    to ``limit`` characters so that a long value (a hash, a list of seeds) keeps the line readable."""
+    shown = text.plain(value)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def directions_summary(directions: Any) -> str:
@@ -111,7 +104,7 @@ def directions_summary(directions: Any) -> str:
     if method is not None and method.summary is not None:
         params = method.summary(directions)
     else:
-        params = ", ".join(f"{k} {parameter_text(v)}" for k, v in sorted(directions.params.items()) if v is not None)
+        params = ", ".join(parameter_text({k: v}) for k, v in sorted(directions.params.items()) if v is not None)
     layers = "all" if directions.layers is None else ", ".join(map(str, directions.layers))
     ranges = {(spec.minimum, spec.maximum) for spec in (directions.slider(i) for i in range(len(directions)))}
     if len(ranges) == 1:
