@@ -497,3 +497,11 @@ def test_geometric_controls_through_the_discover_and_edit_tabs(settings):
     assert scale["choices"] == ["first layer"]
     _, pkey, *_ = discover_tab.discover(settings, MODEL, "principal", *values(num_directions=3))
     assert "small-circle" in directions_store.get(pkey).walks
+
+
+def test_the_first_page_uses_the_default_model_for_an_empty_picker(settings):
+    """An empty model picker (or blanks) means the settings' default model: ``session.generator`` reads it once."""
+    for spec in ("", None, "  "):
+        key, _, summary, status = discover_tab.first_page(settings, spec, "")
+        assert directions_store.get(key).model.name == settings.default_model and "ready" in status, spec
+        assert settings.default_model in summary

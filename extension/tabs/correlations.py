@@ -32,10 +32,6 @@ BASES = ("A's boundary, fitted here", "the Edit tab's controls")
 DEFAULT_ATTRIBUTES = ["brightness", "contrast", "saturation", "warmth", "left-right", "top-bottom", "fer-emotion"]
 
 
-def _model(settings: UISettings, spec: str, request: Any) -> Any:
-    return generator(settings, (spec or settings.default_model).strip(), request=request)
-
-
 def attribute_choices() -> list[str]:
     """Every registered scorer (built-in statistics, fer)."""
     return list(scorers.available())
@@ -48,7 +44,7 @@ def measure(
     picker, status)``; A and B are set to the most correlated pair of binary attributes."""
     names = [str(n) for n in (chosen or [])]
     with settings.lock:
-        model = _model(settings, spec, request)
+        model = generator(settings, spec, request=request)
         found = correlations.correlations(model, names, typed_or(samples, sc2gan.CORRECTION_SAMPLES), progress=progress)
     count = len(found.scores)
     matrix = found.matrix.tolist()
@@ -92,7 +88,7 @@ def correct(
         raise errors.InvalidValueError(f"choose what to correct: {' or '.join(BASES)}")
     parent = directions_store.get(key) if base == BASES[1] else None
     with settings.lock:
-        model = _model(settings, spec, request)
+        model = generator(settings, spec, request=request)
         result = sc2gan.correct(
             model,
             first,

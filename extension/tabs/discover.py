@@ -104,7 +104,6 @@ def first_page(settings: UISettings, spec: str, key: str, *, request: Any = None
     """When a page opens: directions of the default method for the model shown (from the basis cache, or computed
     once), so the Edit tab has an image and ready sliders before any click. Returns ``(key, chart, summary, status)``;
     a page that already has a set keeps it."""
-    spec = (spec or settings.default_model).strip()
     with settings.lock:
         model = generator(settings, spec, request=request)
         if key and directions_store.find(key) is not None:

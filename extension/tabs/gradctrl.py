@@ -35,16 +35,12 @@ GRID = 12
 LABELS_PREFIX = "labels: "
 
 
-def _model(settings: UISettings, spec: str, request: Any) -> Any:
-    return generator(settings, (spec or settings.default_model).strip(), request=request)
-
-
 # ----- labelling ---------------------------------------------------------------------------------------------------
 def sample_grid(settings: UISettings, spec: str, first_seed: Any, *, request: Any = None) -> list[tuple[Any, str]]:
     """Generated samples (seeds ``first_seed`` … ``first_seed + 11``) to label, each captioned with its seed."""
     first = values.check_seed(typed_or(first_seed, 0))
     with settings.lock:
-        model = _model(settings, spec, request)
+        model = generator(settings, spec, request=request)
         seeds = list(range(first, first + GRID))
         latents = start.Latents.cat([model.sample(1, seed=s) for s in seeds])
         images = edit.render(model, latents)
@@ -78,7 +74,7 @@ def label(
     if not seeds:
         raise errors.InvalidValueError("click samples (or type their seeds) to label them")
     with settings.lock:
-        model = _model(settings, spec, request)
+        model = generator(settings, spec, request=request)
         current = None
         if key:  # a set this page labelled: evicted meanwhile is an error, never a silent start from zero
             current = directions_store.get(
@@ -115,7 +111,7 @@ def upload_labels(settings: UISettings, spec: str, upload: Any, *, request: Any 
     if path is None:
         raise errors.InvalidValueError("choose a labelled set file (.safetensors) first")
     with settings.lock:
-        model = _model(settings, spec, request)
+        model = generator(settings, spec, request=request)
         try:
             loaded = attributes.LabelledSet.load(path, model)
         except errors.CorruptFileError as exc:
@@ -156,7 +152,7 @@ def train(
     k = None if top_k in (None, "", 0) else values.check_count(top_k, "k", 0, 1 << 20)
     session = session_id(request)
     with settings.lock:
-        model = _model(settings, spec, request)
+        model = generator(settings, spec, request=request)
         left_out = labelled is not None and labelled.model.sha256 != model.identity.sha256 and bool(sources)
         if labelled is not None and not left_out:  # alone, a set of another model is refused by its model check
             sources.append(labelled)
@@ -213,7 +209,7 @@ def strip(settings: UISettings, spec: str, key: str, control: str, seed: Any, *,
     """One row from the seed along the picked control: strengths from −end to +end."""
     found = _controls(key)
     with settings.lock:
-        model = _model(settings, spec, request)
+        model = generator(settings, spec, request=request)
         latents = model.sample(1, seed=values.check_seed(typed_or(seed, 0)))
         strengths = edit.strengths_between(*found.range_of(found.names.index(control)), 7)
         return edit.sweep(model, latents, found, indices=[found.names.index(control)], strengths=strengths)
@@ -229,7 +225,7 @@ def animation(
     suffix = ".mp4" if str(fmt).upper() == "MP4" else ".gif"
     path = outputs.output_path(settings, "animations", control, suffix, session_id(request))
     with settings.lock:
-        model = _model(settings, spec, request)
+        model = generator(settings, spec, request=request)
         latents = model.sample(1, seed=values.check_seed(typed_or(seed, 0)))
         edit.animate(model, latents, found, index, edit.strengths_between(*found.range_of(index), 16), path)
     return *previews(path), str(path), ok(f"{suffix[1:].upper()} saved as {code(outputs.shown(settings, path))}")
@@ -264,7 +260,7 @@ def measure(
     # The core's measure takes latents, not a count: the bound is the CLI's (gradctrl measure --seeds).
     count = values.check_count(typed_or(seeds, 16), "the number of seeds", 1, limits.MAX_IMAGES)
     with settings.lock:
-        model = _model(settings, spec, request)
+        model = generator(settings, spec, request=request)
         free = gradctrl.controls_from(model, trained, exclude="none")
         linear = boundaries.boundaries_from(model, trained.labelled)
         conditional = boundaries.boundaries_from(model, trained.labelled, conditional=True, exclude={index: excluded})
