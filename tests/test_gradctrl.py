@@ -481,3 +481,15 @@ def test_a_damaged_gradient_control_file_is_refused_when_it_loads(dcgan, tmp_pat
         with pytest.raises(DirectionsFileError, match="gradient control"):
             load_control(tmp_path / "bad.safetensors", dcgan)
     assert len(load_control(good, dcgan)) == 2
+
+
+def test_training_reports_one_progress_that_only_moves_forward(dcgan):
+    """Scoring then training is one bar: it never falls back to 0 % when training starts, and it ends full; ψ is
+    checked where the samples are described (1.5 is refused at once, before anything is scored)."""
+    seen: list[float] = []
+    train(
+        dcgan, ["brightness"], Sampling(samples=64, fraction=0.2), Training(epochs=2), lambda d, t: seen.append(d / t)
+    )
+    assert len(seen) > 3 and seen == sorted(seen) and seen[-1] == 1.0
+    with pytest.raises(InvalidValueError, match=r"truncation ψ must be in \(0, 1\]"):
+        Sampling(samples=64, truncation=1.5)

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ..errors import InvalidValueError
 from ..models.base import Generator
-from ..values import check_count, check_number
+from ..values import check_count
 from .samples import AttributeSamples
 from .train import Sampling, Source, attribute_samples
 
@@ -149,9 +149,7 @@ def correlations(
 ) -> Correlations:
     """Score ``samples`` seeded samples with every source (scorers or their names) and correlate them."""
     samples = check_count(samples, "the number of samples", 16, 1_000_000)
-    if truncation is not None:
-        truncation = check_number(truncation, "truncation ψ", 0, 2)
-    sampling = Sampling(samples=samples, seed=seed, truncation=truncation)
+    sampling = Sampling(samples=samples, seed=seed, truncation=truncation)  # ψ checked there
     scored = attribute_samples(generator, sources, sampling, progress)
     if any(not select for _, select in scored):
         raise InvalidValueError("correlations are measured on scored samples: give scorers, not labelled sets")

@@ -15,7 +15,8 @@ from ..errors import InvalidValueError
 from ..memo import Recent, digest
 from ..models.base import Generator
 from ..scorers import Scorer, as_scorer
-from ..values import check_count, check_number, check_seed
+from ..stages import Stages
+from ..values import check_count, check_number, check_seed, check_truncation
 from .heads import Heads, Training, train_heads
 from .labels import LabelledSet
 from .samples import AttributeSamples, Labelled, confident, score_samples
@@ -42,7 +43,7 @@ class Sampling:
             "fraction": check_number(self.fraction, "the confident fraction", 1e-4, 0.5),
             "validation": check_number(self.validation, "the validation share", 0.0, 0.9),
             "seed": check_seed(self.seed),
-            "truncation": None if self.truncation is None else check_number(self.truncation, "truncation ψ", 0, 2),
+            "truncation": None if self.truncation is None else check_truncation(self.truncation),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -137,9 +138,12 @@ def train(
     training: Training | None = None,
     progress: Progress | None = None,
 ) -> Trained:
-    """Heads for every source (``progress(done, total)``: rendered samples, then training epochs)."""
-    labelled = prepare(generator, sources, sampling, progress)
-    return Trained(train_heads(labelled, training or Training(), progress), labelled, sampling)
+    """Heads for every source (``progress(done, total)`` over both stages: rendering the samples, then training)."""
+    stages = Stages(progress, ("scoring", "training"))
+    labelled = prepare(generator, sources, sampling, stages(0))
+    heads = train_heads(labelled, training or Training(), stages(1))
+    stages.done()
+    return Trained(heads, labelled, sampling)
 
 
 __all__ = ["Sampling", "Source", "Trained", "attribute_samples", "prepare", "train"]

@@ -54,6 +54,7 @@ from ..memo import Recent, digest
 from ..models.base import WPLUS, Generator, Latents, W
 from ..render import grid
 from ..scorers import BINARY, Scorer, as_scorer
+from ..stages import Stages
 from ..values import check_count, check_number, distinct_name, layer_range
 from .boundaries import fit_normal
 from .gradctrl import FRACTION, PATH_LENGTH, SAMPLES, SEED, TRUNCATION, build_controls, heads_of
@@ -94,6 +95,13 @@ class Correction:
     pair: Pair
     correlations: Correlations
     rare: RareSamples
+
+    @property
+    def shape(self) -> str:
+        """What the saved control holds, in words (for the CLI's and the UI's closing line)."""
+        if isinstance(self.control, FieldControl):
+            return "A's head re-trained"
+        return "two sliders: the base direction and the corrected one"
 
 
 def _pair_scorers(a: Source, b: Source) -> tuple[Scorer, Scorer]:
@@ -250,7 +258,7 @@ def correct(
     a_scorer, b_scorer = _pair_scorers(attribute, correlated)
     a_name = a_scorer.name
     index = None if parent is None else parent_slider(generator, parent, a_name, parent_index)
-    stage = _Stages(progress, ("scoring", "synthesis", "re-projection", "fit"))
+    stage = Stages(progress, ("scoring", "synthesis", "re-projection", "fit"))
     if samples is None:
         (a_data, _), (b_data, _) = attribute_samples(generator, [a_scorer, b_scorer], sampling, stage(0))
     else:
@@ -575,26 +583,6 @@ def strip(generator: Generator, measured: Correction | Control, leak: Measuremen
         cells += [apply(generator, one, [c], [{k: s}]) for (_, c, k), s in zip(edits, strengths, strict=True)]
     images = render_images(generator, Latents.cat(cells))
     return grid(images, columns=1 + len(edits), column_labels=["start", *(name for name, _, _ in edits)])
-
-
-class _Stages:
-    """One progress over several stages: each stage's ``(done, total)`` becomes a share of its own slot."""
-
-    def __init__(self, progress: Progress | None, names: Sequence[str]) -> None:
-        self.progress, self.count = progress, len(names)
-
-    def __call__(self, index: int) -> Progress | None:
-        if self.progress is None:
-            return None
-
-        def report(done: int, total: int) -> None:
-            self.progress(index * 1000 + round(1000 * done / max(total, 1)), self.count * 1000)  # type: ignore[misc]
-
-        return report
-
-    def done(self) -> None:
-        if self.progress is not None:
-            self.progress(self.count * 1000, self.count * 1000)
 
 
 def sc2gan(
