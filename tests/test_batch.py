@@ -99,7 +99,8 @@ def test_ganspace_samples_what_it_always_sampled(dcgan, tmp_path):
         dcgan, num_directions=4, num_samples=600, batch_size=200, use_cache=False, store=tmp_path / "gs",
         progress=lambda done, total: seen.append((done, total)),
     )  # fmt: skip
-    assert seen == [(600, 600)] and torch.equal(again.vectors, plain.vectors)  # read back, nothing sampled
+    assert seen[0] == (1000, 2000) and torch.equal(again.vectors, plain.vectors)  # read back: sampling done at once
+    assert seen[-1] == (2000, 2000) and seen == sorted(seen)  # then the PCA's passes
 
 
 def test_ganspace_streams_its_samples_so_a_stored_job_outgrows_the_memory_budget(dcgan, tmp_path, monkeypatch):
@@ -126,6 +127,23 @@ def test_ganspace_streams_its_samples_so_a_stored_job_outgrows_the_memory_budget
     _, components, variances = principal_components(inputs, 4)
     assert grassmann.projection_distance(exact / exact.norm(dim=0), components.T.double()) < 1e-2
     torch.testing.assert_close(variances.double(), values[-4:].flip(0) / 1599, rtol=1e-3, atol=0)
+
+
+def test_ganspace_can_be_cancelled_during_its_pca(dcgan):
+    """A cancel raised from the progress callback stops GANSpace between two passes of its PCA too (it used to run to
+    the end once the samples were drawn), and keeps nothing."""
+    from steering.errors import CancelledError
+
+    stages_seen: list[int] = []
+
+    def cancel_in_pca(done: int, total: int) -> None:
+        stages_seen.append(done)
+        if done > total // 2:  # past the sampling stage
+            raise CancelledError("cancelled")
+
+    with pytest.raises(CancelledError):
+        ganspace(dcgan, num_directions=2, num_samples=200, batch_size=100, use_cache=False, progress=cancel_in_pca)
+    assert max(stages_seen) < 2000
 
 
 def test_a_finished_job_is_served_from_its_shards(dcgan, tmp_path):

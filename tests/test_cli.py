@@ -66,7 +66,13 @@ def test_discover_ganspace_matches_the_library_and_reports_progress(dcgan, tmp_p
     assert "variances:" in out
     calls: list[tuple[int, int]] = []
     ganspace(dcgan, 2, num_samples=110, batch_size=50, use_cache=False, progress=lambda *a: calls.append(a))
-    assert calls == [(0, 110), (50, 110), (100, 110), (110, 110)]  # the start, then each batch
+    # one bar of two stages (each 1000 wide): the start and each batch of samples, then each pass of the PCA
+    assert calls[:4] == [(0, 2000), (455, 2000), (909, 2000), (1000, 2000)]
+    passes = calls[4:]
+    from steering.methods.ganspace import NITER
+
+    # fc holds 8,192 values: the randomized solver's passes (the mean's is done with the samples), then the end
+    assert len(passes) == 2 * NITER + 3 and passes[-1] == (2000, 2000) and calls == sorted(calls)
 
 
 def test_discover_refuses_options_of_the_other_method(tmp_path, capsys):

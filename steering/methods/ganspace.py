@@ -20,6 +20,7 @@ from ..cache import cached
 from ..directions import Directions
 from ..errors import InvalidValueError
 from ..models.base import Generator, W, Z
+from ..stages import Stages
 from ..values import MAX_SEED, check_count, layer_range
 from .common import canonical_signs, strength_range
 from .registry import LAYERS, NUM_DIRECTIONS, Method, Parameter
@@ -35,11 +36,17 @@ def principal_components(x: Tensor, k: int, seed: int = 0) -> tuple[Tensor, Tens
     return streamed_components(lambda: iter((x,)), k, seed)
 
 
-def streamed_components(blocks: Callable[[], Iterator[Tensor]], k: int, seed: int = 0) -> tuple[Tensor, Tensor, Tensor]:
+def streamed_components(
+    blocks: Callable[[], Iterator[Tensor]],
+    k: int,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
     """``principal_components`` of the rows of ``blocks()`` (an iterator of [n_i, F] row blocks, read again for each
     pass): the samples are never put together or copied centred, so memory holds one block at a time. Exact (the
     covariance, float64) up to ``EXACT_VALUES`` values per row; above, the randomized range finder with ``NITER``
-    subspace iterations (Halko, Martinsson & Tropp), seeded."""
+    subspace iterations (Halko, Martinsson & Tropp), seeded. ``progress(done, total)`` counts the passes over the
+    samples (it may raise to cancel between two passes)."""
     count, total = 0, None
     for block in blocks():
         count += len(block)
@@ -47,14 +54,24 @@ def streamed_components(blocks: Callable[[], Iterator[Tensor]], k: int, seed: in
         total = part if total is None else total + part
     if total is None or count < 2:
         raise InvalidValueError("PCA needs at least two samples")
+    passes = [1, 2 if total.numel() <= EXACT_VALUES else 3 + 2 * NITER]  # done, in all
+
+    def read() -> Iterator[Tensor]:
+        if progress is not None:
+            progress(*passes)
+        passes[0] += 1
+        return blocks()
+
     mean = total / count
     width = mean.numel()
     if width <= EXACT_VALUES:
         cov = torch.zeros(width, width, dtype=torch.float64)
-        for block in blocks():
+        for block in read():
             centred = block.double() - mean
             cov += centred.T @ centred
         values, vectors = torch.linalg.eigh(cov / (count - 1))
+        if progress is not None:
+            progress(passes[1], passes[1])
         order = torch.argsort(values, descending=True)[:k]
         return mean.float(), vectors[:, order].T.float(), values[order].float()
     q = min(k + OVERSAMPLE, count, width)
@@ -63,11 +80,11 @@ def streamed_components(blocks: Callable[[], Iterator[Tensor]], k: int, seed: in
 
     def times(right: Tensor) -> Tensor:  # (X − μ) R, [N, q]
         shift = centre @ right
-        return torch.cat([block.float() @ right - shift for block in blocks()])
+        return torch.cat([block.float() @ right - shift for block in read()])
 
     def transposed_times(left: Tensor) -> Tensor:  # (X − μ)ᵀ L, [F, q]
         out, start = torch.zeros(width, left.shape[1]), 0
-        for block in blocks():
+        for block in read():
             rows = left[start : start + len(block)]
             out += block.float().T @ rows
             start += len(block)
@@ -77,6 +94,8 @@ def streamed_components(blocks: Callable[[], Iterator[Tensor]], k: int, seed: in
     for _ in range(NITER):
         basis = torch.linalg.qr(times(torch.linalg.qr(transposed_times(basis)).Q)).Q
     _, singular, vh = torch.linalg.svd(transposed_times(basis).T, full_matrices=False)  # B = Qᵀ(X − μ) [q, F]
+    if progress is not None:
+        progress(passes[1], passes[1])
     return mean.float(), vh[:k], singular[:k] ** 2 / (count - 1)
 
 
@@ -153,7 +172,8 @@ def ganspace(
 ) -> Directions:
     """Principal directions; ``feature=None`` means PCA on ``w`` (style models) or on the first layer otherwise.
 
-    ``progress(done, total)`` reports the samples drawn (not called on a cache hit). The samples are a batch job
+    ``progress(done, total)`` reports the samples drawn, then the PCA's passes over them, as one bar that a raising
+    callback cancels at any stage (not called on a cache hit). The samples are a batch job
     (``steering.batch``): ``engine="ray"`` draws them on a Ray cluster, ``store`` keeps them as shards in a folder
     (a killed run resumes; the directions are the same either way).
     """
@@ -182,10 +202,11 @@ def ganspace(
         values = _values_per_sample(generator, space, feature)
         if store is None:  # the samples stay in memory (once: the PCA streams over them, never copies them)
             limits.check_samples(num_samples, dim + values, "GANSpace samples", copies=1)
-        result = _sampled(generator, space, feature, num_samples, seed, batch, progress, engine, store)
+        stages = Stages(progress, ("sampling", "PCA"))
+        result = _sampled(generator, space, feature, num_samples, seed, batch, stages(0), engine, store)
         column = LATENTS if feature is None else f"feature.{feature}"
         mean, components, variances = streamed_components(
-            lambda: (shard[column] for shard in result.shards()), num_directions, seed
+            lambda: (shard[column] for shard in result.shards()), num_directions, seed, stages(1)
         )
         codes = result.column(LATENTS)
         if feature is None:
