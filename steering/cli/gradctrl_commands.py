@@ -192,7 +192,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     generator = load_model(args, console)
     layer_range(generator, args.layers)
     if args.top_k is not None:
-        check_count(args.top_k, TOP_K, 0, generator.space_dim(edit_space(generator)))
+        check_count(args.top_k, f"--top-k ({TOP_K})", 0, generator.space_dim(edit_space(generator)))
     sources = [*args.attribute, *(LabelledSet.load(Path(p).expanduser(), generator) for p in args.labels)]
     with console.progress("scoring and training", percent=True) as progress:
         trained = train(generator, sources, sampling, Training(epochs=args.epochs, seed=args.seed), progress)

@@ -150,9 +150,7 @@ def cmd_correct(args: argparse.Namespace, console: Console) -> int:
         echo(f"  {name}: Δ {args.correlated} per unit Δ {args.attribute} = {per_unit}")
     for caveat in sc2gan.caveats(result, measured):
         console.warn(caveat)
-    linear = result.control.kind == "linear"
-    shape = "two sliders: the base direction and the corrected one" if linear else "A's head re-trained"
-    echo(f"saved {out} ({shape})")
+    echo(f"saved {out} ({result.shape})")
     if strip is not None:
         save_image(sc2gan.strip(generator, result, measured), strip)
         echo(f"strip saved as {strip}")
