@@ -44,7 +44,7 @@ def opened(image):
 def test_spectrum_at_the_edit_tabs_starting_point(settings):
     chart, summary, picker, features = analyze.spectrum(settings, *state(seed=3), "block1", 5, "exact")
     assert opened(chart).size[0] > 100
-    assert "block1" in summary and "exact Jacobian" in summary and "seed 3" in summary
+    assert "block1" in summary and "exact Jacobian" in summary and "seed 3" in summary and "σ₀/σ₄ = " in summary
     assert len(picker["choices"]) == 5 and picker["value"].startswith("0: σ=")
     assert "block1" in features["choices"] and "image" not in features["choices"]
     # another seed, another basis

@@ -136,3 +136,9 @@ def test_every_status_is_cleared_when_its_panel_starts_work_and_each_cancel_is_i
         assert not queued, elem[clicked[0]]
         checked += 1
     assert checked >= 25  # every action button of the seven panels, and the six Cancels
+    reset_clears = [  # Reset sliders replaces the image: the line about the old one (a restored recipe …) goes too
+        outputs
+        for triggers, _, outputs, _, _ in _dependencies(config)
+        if any(elem.get(t) == "gan_steering_reset" for t, _ in triggers)
+    ]
+    assert [tabs["edit"].panel.status._id] in reset_clears

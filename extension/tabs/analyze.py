@@ -85,7 +85,7 @@ def spectrum(settings: UISettings, *inputs: Any, request: Any = None, progress: 
     m, d = basis.output.shape[0], basis.latent.shape[0]
     summary = (
         f"Local basis of {code(basis.network.feature)} ({m} values) over {md(latents.space)} ({d}) at "
-        f"{md(_describe(start))}: {how}. σ₀/σ_{len(sigma) - 1} = {sigma[0] / max(sigma[-1], 1e-30):.3g}."
+        f"{md(_describe(start))}: {how}. σ₀/σ{_subscript(len(sigma) - 1)} = {sigma[0] / max(sigma[-1], 1e-30):.3g}."
     )
     labels = [f"{i}: σ={s:.4g}" for i, s in enumerate(sigma)]
     return [
@@ -234,6 +234,11 @@ def warpage(
     table = "| k | " + " | ".join(md(n) for n in names) + " |\n|" + "---|" * (len(names) + 1) + "\n"
     table += "\n".join(f"| {row['k']} | " + " | ".join(f"{row[n]:.3f}" for n in names) + " |" for row in found.rows())
     return chart, f"{found.side} side of {code(found.feature)}, {found.pairs} pairs, ε = {found.epsilon:g}\n\n" + table
+
+
+def _subscript(number: int) -> str:
+    """``9`` → ``₉`` (σ₀/σ₉, not σ₀/σ_9)."""
+    return str(number).translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
 
 
 def _describe(point: Any) -> str:

@@ -115,7 +115,8 @@ def render(settings: UISettings, *inputs: Any, request: Any = None) -> Any:
 
 
 def reset(settings: UISettings, *inputs: Any, request: Any = None) -> list[Any]:
-    """Every slider back to its neutral value (the one ``view`` starts from) and the image at that point."""
+    """Every slider back to its neutral value (the one ``view`` starts from) and the image at that point (wired as
+    the panel's action: the status, which described the image before, is cleared first)."""
     with settings.lock:
         current, _ = _read(settings, inputs, request, strict=False)
         neutral = state.neutral_strengths(current)
@@ -493,8 +494,11 @@ class EditTab:
                     gr.Slider, minimum=2, maximum=11, value=5, step=1, label="Steps", elem_id="gan_steering_sweep_steps"
                 )
             self.sweep_button = C(gr.Button, value="Render sweep grid", elem_id="gan_steering_sweep")
-            self.sweep_image = compat.image_output(
-                label="Sweep grid (from the unedited image)", elem_id="gan_steering_sweep_image"
+            self.sweep_image = compat.image_output(  # the grid has its own row and column titles
+                label="Sweep grid (from the unedited image)",
+                show_label=False,
+                toolbar=False,
+                elem_id="gan_steering_sweep_image",
             )
             self.sweep_file = C(gr.File, label="Sweep grid file", interactive=False, elem_id="gan_steering_sweep_file")
 
@@ -661,10 +665,10 @@ class EditTab:
         for rendered in moved_truncation:  # after the image (a refused ψ is reported by the render alone)
             compat.then(rendered, trust, [*base, self.trust_wanted], [self.trust_line], show_progress="minimal")
         compat.listen(self.dice.click, bind(random_seed, settings), [], [self.seed, self.start_key])
-        compat.listen(
-            self.reset_button.click, bind(reset, settings, gpu=True), base, [*self.sliders, self.towards, self.image]
-        )
         self.panel = panel = Panel("edit", self.status)
+        panel.action(
+            self.reset_button.click, reset, settings, base, [*self.sliders, self.towards, self.image], gpu=True
+        )
         panel.job(
             self.sweep_button.click,
             sweep,
