@@ -214,11 +214,10 @@ class FieldControl(StepwiseControl):
         """``f̂(x)`` [N, d] for control ``index``; ``context``: the latents being moved (their class, ψ and noise; the
         codes are ``x``), ``None`` for none known; ``state``: the previous step's ``f̂`` and the steps taken so far;
         ``sign`` [N]: which way each path goes (a field may differ backwards: the inverse transformation)."""
-        if context is None:
-            inputs = FieldInputs(index, self.tensors, self.params, None, *state, sign=sign)
-        else:
-            conditions = (context.classes, *state, float(context.truncation), context.noise, sign)
-            inputs = FieldInputs(index, self.tensors, self.params, *conditions)
+        classes, truncation, noise = (
+            (None, None, None) if context is None else (context.classes, float(context.truncation), context.noise)
+        )
+        inputs = FieldInputs(index, self.tensors, self.params, classes, *state, truncation, noise, sign)
         f = field_function(self.field)(generator, x, inputs)
         if tuple(f.shape) != tuple(x.shape):
             raise InvalidValueError(f"field {self.field!r} returned {list(f.shape)} for latents {list(x.shape)}")
