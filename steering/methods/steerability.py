@@ -482,12 +482,14 @@ def forbidden_step(generator: Generator, x: Tensor, inputs: FieldInputs) -> Tens
     paths going backwards, minus the inverse transformation's step (so ``x − f̂`` takes it). A file without the
     inverses (``backward``) walks its own step back."""
     t = inputs.tensors
-    ahead = _constrained_step(t, inputs.index, x, inputs)
     back = int(t["backward"][inputs.index]) if "backward" in t else -1
-    if inputs.sign is None or back < 0 or not bool((inputs.sign < 0).any()):
-        return ahead
+    backwards = None if inputs.sign is None or back < 0 else (inputs.sign < 0).to(x.device)
+    if backwards is None or not bool(backwards.any()):
+        return _constrained_step(t, inputs.index, x, inputs)
     behind = -_constrained_step(t, back, x, inputs)
-    return torch.where((inputs.sign < 0).to(x.device)[:, None], behind, ahead)
+    if bool(backwards.all()):  # a slider moved below 0: only the inverse's steps are needed
+        return behind
+    return torch.where(backwards[:, None], behind, _constrained_step(t, inputs.index, x, inputs))
 
 
 def _constrained_step(t: Mapping[str, Tensor], i: int, x: Tensor, inputs: FieldInputs) -> Tensor:
