@@ -128,11 +128,13 @@ def _sampled(
     progress: Callable[[int, int], None] | None = None,
     engine: str | Engine | None = None,
     store: str | os.PathLike[str] | None = None,
+    values: int | None = None,
 ) -> JobResult:
     """The sampling job's result: latents in ``space`` and, with ``feature``, its activations (``progress(done,
-    total)`` after each batch)."""
-    values = generator.space_dim(space) + _values_per_sample(generator, space, feature)
-    job = sampling_job(space, feature, n, seed, batch, values)
+    total)`` after each batch; ``values``: the feature's values per sample, where the caller knows them)."""
+    if values is None:
+        values = _values_per_sample(generator, space, feature)
+    job = sampling_job(space, feature, n, seed, batch, generator.space_dim(space) + values)
     return run(job, generator, engine=engine, store=store, progress=progress)
 
 
@@ -203,7 +205,7 @@ def ganspace(
         if store is None:  # the samples stay in memory (once: the PCA streams over them, never copies them)
             limits.check_samples(num_samples, dim + values, "GANSpace samples", copies=1)
         stages = Stages(progress, ("sampling", "PCA"))
-        result = _sampled(generator, space, feature, num_samples, seed, batch, stages(0), engine, store)
+        result = _sampled(generator, space, feature, num_samples, seed, batch, stages(0), engine, store, values)
         column = LATENTS if feature is None else f"feature.{feature}"
         mean, components, variances = streamed_components(
             lambda: (shard[column] for shard in result.shards()), num_directions, seed, stages(1)
