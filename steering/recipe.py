@@ -301,8 +301,6 @@ def controls_of(
 ) -> list[Control]:
     """Each control the recipe names, found in ``files``, beside the image, or recomputed (``progress(done, total)``
     where the method reports it; it may raise to cancel); checked by sha256."""
-    import inspect
-
     from .methods import METHODS
 
     given = []
@@ -321,12 +319,9 @@ def controls_of(
                 if candidate is not None and candidate.content_hash() == entry.get("sha256"):
                     match = candidate
         if match is None and entry.get("method") in METHODS and isinstance(entry.get("params"), dict):
-            function = METHODS[entry["method"]].function
-            options = _method_options(entry["params"])
-            if progress is not None and "progress" in inspect.signature(function).parameters:
-                options["progress"] = progress
+            method = METHODS[entry["method"]]
             try:
-                candidate = function(generator, **options)
+                candidate = method.call(generator, _method_options(entry["params"]), progress=progress)
             except CancelledError:
                 raise
             except (SteeringError, TypeError):

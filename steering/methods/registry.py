@@ -149,12 +149,25 @@ class Method:
         kwargs = {p.name: p.default for p in self.parameters}
         for name, value in (options or {}).items():
             kwargs[name] = self.parameter(name).parse(value)
+        return self.call(generator, kwargs, progress=progress, use_cache=use_cache)
+
+    def call(
+        self,
+        generator: Generator,
+        kwargs: Mapping[str, Any],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        use_cache: bool = True,
+    ) -> Control:
+        """The method's function on ``kwargs`` as they are (already checked, e.g. recorded in a recipe), with
+        ``progress`` and ``use_cache`` where it takes them."""
         accepted = inspect.signature(self.function).parameters
+        extra: dict[str, Any] = {}
         if "progress" in accepted:
-            kwargs["progress"] = progress
+            extra["progress"] = progress
         if "use_cache" in accepted:
-            kwargs["use_cache"] = use_cache
-        return self.function(generator, **kwargs)
+            extra["use_cache"] = use_cache
+        return self.function(generator, **kwargs, **extra)
 
 
 def _composed(item: str, choices: tuple[str, ...]) -> bool:
